@@ -1,0 +1,51 @@
+# Two commands for a fresh machine with python3 and make:
+#   make demo   install the kit into .venv and run the three techniques in the terminal
+#   make test   install the test extras into .venv and run every test and notebook
+# Each target (re)installs only when pyproject.toml changed, so it also works on an existing .venv.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip
+
+.PHONY: demo test lab bench install clean help
+
+help:
+	@echo "make demo   run the three streaming techniques in the terminal"
+	@echo "make test   run the whole test suite, notebooks included (strict nbval)"
+	@echo "make lab    open JupyterLab on notebooks/"
+	@echo "make bench  run the benchmarks (prints ratios)"
+	@echo "make clean  remove .venv and caches"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+$(VENV)/.installed-base: pyproject.toml | $(BIN)/python
+	$(PIP) install --quiet -e .
+	@touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(PIP) install --quiet -e '.[test,servers,browser]'
+	@touch $@
+
+$(VENV)/.installed-lab: pyproject.toml | $(BIN)/python
+	$(PIP) install --quiet -e '.[lab,servers]'
+	@touch $@
+
+install: $(VENV)/.installed-base
+
+demo: $(VENV)/.installed-base
+	$(BIN)/streamkit demo
+
+test: $(VENV)/.installed-test
+	$(BIN)/python -m pytest
+
+lab: $(VENV)/.installed-lab
+	$(BIN)/jupyter lab notebooks/
+
+bench: $(VENV)/.installed-test
+	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis build *.egg-info

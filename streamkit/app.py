@@ -1,0 +1,203 @@
+"""The App: a small WSGI application with Flask's names for routing, templates and teardown.
+
+It does just enough for the streaming techniques to work as they do in Flask:
+
+* ``@app.route`` maps URLs to view functions with werkzeug's router (404 and 405 included);
+* a view may return a :class:`Response`, a ``str``, ``bytes``, an iterator of either, or a
+  ``(body, status)`` / ``(body, status, headers)`` tuple;
+* ``app.jinja_env`` renders templates from ``template_folder`` next to the app's module;
+* ``@app.context_processor`` and ``app.update_template_context`` fill template contexts;
+* ``@app.teardown_request`` callbacks run once the response has been sent in full, so for a
+  streamed response they run after the stream, not when the view returns.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import Map, Rule
+from werkzeug.test import Client, EnvironBuilder
+
+from . import recording
+from .context import RequestContext, request
+from .response import Response
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+class App:
+    """A WSGI application. ``App(__name__)`` finds templates in ``./templates`` beside the module.
+
+    The WSGI entry point is :meth:`wsgi_app`; calling the App calls it. Wrap middleware around
+    it the Flask way, ``app.wsgi_app = Middleware(app.wsgi_app)``, or around the App itself.
+    """
+
+    def __init__(self, import_name: str, template_folder: str | None = "templates") -> None:
+        self.import_name = import_name
+        self.root_path = _root_path(import_name)
+        self.template_folder = template_folder
+        self.url_map = Map()
+        self.view_functions: dict[str, Callable[..., Any]] = {}
+        self.teardown_request_funcs: list[Callable[[BaseException | None], Any]] = []
+        self.template_context_processors: list[Callable[[], dict[str, Any]]] = []
+        self.jinja_env = self._create_jinja_env()
+
+    def __repr__(self) -> str:
+        return f"<App {self.import_name!r}>"
+
+    # -- setting up ---------------------------------------------------------------------
+
+    def _create_jinja_env(self) -> Environment:
+        loader = None
+        if self.template_folder is not None:
+            loader = FileSystemLoader(os.path.join(self.root_path, self.template_folder))
+        return Environment(
+            loader=loader,
+            autoescape=select_autoescape(["html", "htm", "xml"], default_for_string=True),
+        )
+
+    def add_url_rule(
+        self,
+        rule: str,
+        endpoint: str | None = None,
+        view_func: Callable[..., Any] | None = None,
+        methods: Iterable[str] | None = None,
+    ) -> None:
+        """Connect a URL rule to a view function (what ``@app.route`` does)."""
+        if view_func is None:
+            raise TypeError("add_url_rule() needs a view_func")
+        endpoint = endpoint or view_func.__name__
+        existing = self.view_functions.get(endpoint)
+        if existing is not None and existing is not view_func:
+            raise ValueError(
+                f"Two view functions share the endpoint {endpoint!r}; give one of them another "
+                f"name or pass endpoint=..."
+            )
+        if isinstance(methods, str):
+            raise TypeError(f"methods must be a list such as ['GET', 'POST'], not {methods!r}")
+        self.url_map.add(Rule(rule, endpoint=endpoint, methods=list(methods or ["GET"])))
+        self.view_functions[endpoint] = view_func
+
+    def route(self, rule: str, **options: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Decorate a view function: ``@app.route("/rows", methods=["GET"])``."""
+
+        def decorator(view_func: Callable[..., Any]) -> Callable[..., Any]:
+            self.add_url_rule(rule, options.pop("endpoint", None), view_func, **options)
+            return view_func
+
+        return decorator
+
+    def context_processor(self, func: Callable[[], dict[str, Any]]) -> Callable[[], dict[str, Any]]:
+        """Register a function whose returned dict is merged into every template context."""
+        self.template_context_processors.append(func)
+        return func
+
+    def teardown_request(
+        self, func: Callable[[BaseException | None], Any]
+    ) -> Callable[[BaseException | None], Any]:
+        """Register ``func(error)`` to run when a request is over, after its body was sent."""
+        self.teardown_request_funcs.append(func)
+        return func
+
+    def update_template_context(self, context: dict[str, Any]) -> None:
+        """Add ``request`` and the context processors' values; values already in ``context`` win."""
+        passed = dict(context)
+        context["request"] = request
+        for processor in self.template_context_processors:
+            context.update(processor())
+        context.update(passed)
+
+    # -- handling a request -------------------------------------------------------------
+
+    def wsgi_app(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        """The WSGI application: route, call the view, and hand back the response body."""
+        ctx = RequestContext(self, environ)
+        ctx.push()
+        try:
+            response = self.dispatch_request(ctx)
+        except BaseException as exc:
+            ctx.pop()
+            ctx.error = exc
+            ctx.teardown()
+            raise
+        ctx.pop()
+        # Teardown waits until the server has closed the body, i.e. after any stream.
+        response.call_on_close(ctx.teardown)
+        return recording.watch(environ, response(environ, start_response))
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        return self.wsgi_app(environ, start_response)
+
+    def dispatch_request(self, ctx: RequestContext) -> Response:
+        """Find the view for this request, call it, and turn its return value into a Response."""
+        adapter = self.url_map.bind_to_environ(ctx.request.environ)
+        try:
+            endpoint, args = adapter.match()
+            view = self.view_functions[endpoint]
+            return self.make_response(view(**args), view)
+        except HTTPException as exc:
+            return exc.get_response(ctx.request.environ)  # type: ignore[return-value]
+
+    def make_response(self, rv: Any, view: Callable[..., Any] | None = None) -> Response:
+        """Turn what a view returned into a Response; raise TypeError for anything else."""
+        status = headers = None
+        if isinstance(rv, tuple):
+            if len(rv) == 2:
+                rv, status = rv
+            elif len(rv) == 3:
+                rv, status, headers = rv
+            else:
+                raise TypeError(
+                    f"{_describe(view)} returned a tuple of {len(rv)} items; use (body, status) "
+                    f"or (body, status, headers)"
+                )
+        if isinstance(rv, Response):
+            response = rv
+        elif isinstance(rv, HTTPException):
+            response = rv.get_response()  # type: ignore[assignment]
+        elif hasattr(rv, "__call__") and hasattr(rv, "status_code"):
+            # Another werkzeug/Flask Response class: keep it as it is.
+            response = rv
+        elif isinstance(rv, (str, bytes, bytearray)) or isinstance(rv, Iterator):
+            response = Response(rv)
+        else:
+            raise TypeError(
+                f"{_describe(view)} returned {type(rv).__name__} ({rv!r:.60}); a view must "
+                f"return a Response, str, bytes, or an iterator of str/bytes such as a generator"
+            )
+        if status is not None:
+            response.status = status if isinstance(status, str) else int(status)  # type: ignore[assignment]
+        if headers:
+            response.headers.update(headers)
+        return response
+
+    # -- testing ------------------------------------------------------------------------
+
+    def test_request_context(self, path: str = "/", *args: Any, **kwargs: Any) -> RequestContext:
+        """A request context for ``path`` (and EnvironBuilder's options), for use with ``with``."""
+        environ = EnvironBuilder(path, *args, **kwargs).get_environ()
+        return RequestContext(self, environ)
+
+    def test_client(self) -> Client:
+        """werkzeug's test client for this app: ``app.test_client().get("/")``."""
+        return Client(self)
+
+
+def _describe(view: Callable[..., Any] | None) -> str:
+    if view is None:
+        return "The view"
+    return f"The view function {getattr(view, '__name__', repr(view))!r}"
+
+
+def _root_path(import_name: str) -> str:
+    """The folder of the app's module; the working directory for ``__main__`` and notebooks."""
+    module = sys.modules.get(import_name)
+    filename = getattr(module, "__file__", None)
+    if filename:
+        return os.path.dirname(os.path.abspath(filename))
+    return os.getcwd()

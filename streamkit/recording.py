@@ -1,0 +1,110 @@
+"""Server-side notes for one traced request: when the app produced each item, when it was sent.
+
+`Server.get()` opens a :class:`Recording` under a fresh id and sends that id in the
+``X-Streamkit-Trace`` request header. Anything on the server side that can see the WSGI
+environ can then find the recording:
+
+* the App wraps its response iterable with :func:`watch`, which notes the time each item
+  leaves the app (``produced``), and any exception raised while producing it;
+* the server's request handler notes the time each item is flushed to the socket (``written``).
+
+Because the id travels in a header, this works even when middleware sits between the server and
+the App. Only ids opened by :func:`start` are recorded, so a client sending made-up ids cannot
+make the server keep anything. Times are raw ``time.monotonic()`` seconds.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+TRACE_HEADER = "X-Streamkit-Trace"
+ENVIRON_KEY = "HTTP_X_STREAMKIT_TRACE"
+# Set by the templating layer before it yields an item made of several template parts.
+PARTS_KEY = "streamkit.parts"
+
+
+@dataclass
+class Recording:
+    """What the server side saw of one traced request."""
+
+    trace_id: str
+    produced: list[tuple[float, int, int]] = field(default_factory=list)  # (t, size, parts)
+    written: list[tuple[float, int]] = field(default_factory=list)  # (t, size)
+    error: BaseException | None = None
+    finished: threading.Event = field(default_factory=threading.Event)
+
+
+_lock = threading.Lock()
+_open: dict[str, Recording] = {}
+
+
+def start(trace_id: str) -> Recording:
+    """Open a recording; requests carrying ``trace_id`` in the trace header are noted in it."""
+    recording = Recording(trace_id)
+    with _lock:
+        _open[trace_id] = recording
+    return recording
+
+
+def finish(trace_id: str) -> Recording | None:
+    """Close the recording and hand it back (None if it was never opened)."""
+    with _lock:
+        return _open.pop(trace_id, None)
+
+
+def lookup(environ: dict[str, Any]) -> Recording | None:
+    """The open recording this request belongs to, if any."""
+    trace_id = environ.get(ENVIRON_KEY)
+    if not trace_id:
+        return None
+    return _open.get(trace_id)
+
+
+def note_parts(environ: dict[str, Any], parts: int) -> None:
+    """Say that the next item the app yields joins ``parts`` template parts."""
+    environ[PARTS_KEY] = parts
+
+
+def watch(environ: dict[str, Any], app_iter: Iterable[bytes]) -> Iterable[bytes]:
+    """Return ``app_iter`` itself, or a recording wrapper when this request is traced."""
+    recording = lookup(environ)
+    if recording is None:
+        return app_iter
+    return _Watched(environ, app_iter, recording)
+
+
+class _Watched:
+    """Iterate an app's response, noting each item's time and size and any exception."""
+
+    def __init__(self, environ: dict[str, Any], app_iter: Iterable[bytes], recording: Recording):
+        self._environ = environ
+        self._app_iter = app_iter
+        self._iterator = iter(app_iter)
+        self._recording = recording
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        try:
+            item = next(self._iterator)
+        except StopIteration:
+            raise
+        except BaseException as exc:
+            self._recording.error = exc
+            raise
+        parts = self._environ.pop(PARTS_KEY, 1)
+        self._recording.produced.append((time.monotonic(), len(item), parts))
+        return item
+
+    def close(self) -> None:
+        try:
+            close = getattr(self._app_iter, "close", None)
+            if close is not None:
+                close()
+        finally:
+            self._recording.finished.set()
