@@ -11,8 +11,11 @@ werkzeug and Jinja2, with Flask's names:
 from werkzeug.exceptions import abort
 
 from .app import App
+from .compression import GzipMiddleware, NaiveGzipMiddleware
 from .context import request, stream_with_context
+from .probe import ProbeError, probe
 from .response import Response
+from .server import Server, serve
 from .templating import (
     StreamingTemplate,
     render_template,
@@ -20,18 +23,28 @@ from .templating import (
     stream_template,
     stream_template_string,
 )
+from .timeline import compare
+from .trace import Trace
 
 __version__ = "0.1.0"
 
 __all__ = [
     "App",
+    "GzipMiddleware",
+    "NaiveGzipMiddleware",
+    "ProbeError",
     "Response",
+    "Server",
     "StreamingTemplate",
     "abort",
+    "compare",
+    "probe",
     "render_template",
     "render_template_string",
     "request",
+    "serve",
     "stream_template",
     "stream_template_string",
     "stream_with_context",
+    "Trace",
 ]

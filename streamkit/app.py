@@ -4,7 +4,7 @@ It does just enough for the streaming techniques to work as they do in Flask:
 
 * ``@app.route`` maps URLs to view functions with werkzeug's router (404 and 405 included);
 * a view may return a :class:`Response`, a ``str``, ``bytes``, an iterator of either, or a
-  ``(body, status)`` / ``(body, status, headers)`` tuple;
+  ``(body, status)``, ``(body, headers)`` or ``(body, status, headers)`` tuple;
 * ``app.jinja_env`` renders templates from ``template_folder`` next to the app's module;
 * ``@app.context_processor`` and ``app.update_template_context`` fill template contexts;
 * ``@app.teardown_request`` callbacks run once the response has been sent in full, so for a
@@ -21,6 +21,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
+from werkzeug.datastructures import Headers
 from werkzeug.test import Client, EnvironBuilder
 
 from . import recording
@@ -148,13 +149,19 @@ class App:
         status = headers = None
         if isinstance(rv, tuple):
             if len(rv) == 2:
-                rv, status = rv
+                # (body, status) or, as in Flask, (body, headers) when the second is a mapping
+                # or a list of header pairs.
+                rv, second = rv
+                if isinstance(second, (dict, list, Headers)):
+                    headers = second
+                else:
+                    status = second
             elif len(rv) == 3:
                 rv, status, headers = rv
             else:
                 raise TypeError(
-                    f"{_describe(view)} returned a tuple of {len(rv)} items; use (body, status) "
-                    f"or (body, status, headers)"
+                    f"{_describe(view)} returned a tuple of {len(rv)} items; use (body, status), "
+                    f"(body, headers) or (body, status, headers)"
                 )
         if isinstance(rv, Response):
             response = rv

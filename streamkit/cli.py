@@ -64,6 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="read a URL chunk by chunk and say whether it streams",
         description="Request URL, time every piece of the body as it arrives, and print a "
         "timeline and a verdict (streamed, buffered, broken, empty, ...).",
+        epilog="Exit status: 0 when the body arrived whole, 1 when it broke or the URL gave no "
+        "response (the reason is printed on one line), 2 for bad arguments.",
     )
     probe.add_argument("url", help="the URL to read, e.g. http://127.0.0.1:5000/rows")
     probe.add_argument("--method", default="GET", help="HTTP method (default: %(default)s)")

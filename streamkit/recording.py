@@ -35,6 +35,7 @@ class Recording:
     produced: list[tuple[float, int, int]] = field(default_factory=list)  # (t, size, parts)
     written: list[tuple[float, int]] = field(default_factory=list)  # (t, size)
     error: BaseException | None = None
+    error_at: float | None = None  # when the app raised it
     finished: threading.Event = field(default_factory=threading.Event)
 
 
@@ -95,6 +96,7 @@ class _Watched:
         except StopIteration:
             raise
         except BaseException as exc:
+            self._recording.error_at = time.monotonic()
             self._recording.error = exc
             raise
         parts = self._environ.pop(PARTS_KEY, 1)
@@ -108,3 +110,17 @@ class _Watched:
                 close()
         finally:
             self._recording.finished.set()
+
+
+class WatchMiddleware:
+    """The WSGI middleware form of :func:`watch`, for apps that are not a streamkit App.
+
+    Put it directly around the app whose items you want timed, inside any other middleware:
+    ``flask_app.wsgi_app = WatchMiddleware(flask_app.wsgi_app)``.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        return watch(environ, self.app(environ, start_response))

@@ -103,6 +103,19 @@ def test_tuple_return_sets_status_and_headers() -> None:
     assert response.status_code == 400 and response.headers["X-Why"] == "missing name"
 
 
+def test_body_and_headers_tuple_as_in_flask() -> None:
+    app = App(__name__)
+
+    @app.route("/")
+    def index():
+        return iter(["a,b\n", "1,2\n"]), {"Content-Type": "text/csv"}
+
+    response = app.test_client().get("/")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "text/csv"
+    assert response.get_data() == b"a,b\n1,2\n"
+
+
 def test_unknown_url_is_404_and_wrong_method_405() -> None:
     app = App(__name__)
 

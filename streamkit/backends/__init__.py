@@ -1,0 +1,134 @@
+"""Production servers for :func:`streamkit.serve`: waitress, gunicorn, and nginx in front.
+
+Each backend is a small class with the same shape:
+
+* ``start()`` returns once the port accepts connections (or raises :class:`ServerStartError`
+  with whatever the server said about why it could not start);
+* ``host``, ``port`` and ``url`` say where it listens;
+* ``stop()`` returns promptly and leaves no thread, process, port or temporary file behind.
+
+* :class:`~streamkit.backends.waitress.WaitressBackend` runs waitress in a background thread of
+  this process;
+* :class:`~streamkit.backends.gunicorn.GunicornBackend` runs gunicorn as a subprocess, from an
+  import string such as ``"myapp:app"``;
+* :class:`~streamkit.backends.nginx.NginxProxy` runs a real nginx with a production-like
+  configuration in front of any of them.
+"""
+
+from __future__ import annotations
+
+import atexit
+import errno
+import socket
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+__all__ = [
+    "ServerStartError",
+    "ServerUnavailable",
+    "check_port_free",
+    "free_port",
+    "port_open",
+    "tail",
+    "wait_for_port",
+]
+
+
+class ServerUnavailable(RuntimeError):
+    """The server program or package is not installed; the message says how to install it."""
+
+
+class ServerStartError(RuntimeError):
+    """The server did not come up; the message holds the tail of what it wrote to stderr."""
+
+
+_running_lock = threading.Lock()
+_running: set[Any] = set()
+
+
+def started(backend: Any) -> None:
+    """Remember a backend with processes of its own, so interpreter exit stops it."""
+    with _running_lock:
+        _running.add(backend)
+
+
+def stopped(backend: Any) -> None:
+    with _running_lock:
+        _running.discard(backend)
+
+
+@atexit.register
+def _stop_leftovers() -> None:
+    """Stop subprocess servers nobody stopped: they run in their own process groups, so they
+    would otherwise outlive this interpreter."""
+    with _running_lock:
+        leftovers = list(_running)
+    for backend in leftovers:
+        backend.stop()
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port that was free a moment ago (for servers that cannot report the port they got)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Raise a clear OSError naming the port when ``host:port`` cannot be bound right now.
+
+    Servers in subprocesses report a busy port late and in their own words (gunicorn and nginx
+    retry for seconds first), so the kit checks before starting them.
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                reason = f"port {port} on {host} is already in use"
+            else:
+                reason = f"cannot listen on {host} port {port}: {exc.strerror or exc}"
+            raise OSError(exc.errno, reason) from None
+
+
+def port_open(host: str, port: int) -> bool:
+    """True when something accepts TCP connections on ``host:port``."""
+    try:
+        with socket.create_connection((host, port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+def wait_for_port(
+    host: str,
+    port: int,
+    *,
+    timeout: float,
+    ready: Callable[[], bool] = lambda: True,
+    failed: Callable[[], bool] = lambda: False,
+) -> bool:
+    """Poll until the port accepts connections and ``ready()`` holds; False on timeout or failure.
+
+    ``failed()`` is checked on every round (for example "the process has exited") so a server
+    that dies while starting is noticed at once, not after the whole timeout.
+    """
+    deadline = time.monotonic() + timeout
+    delay = 0.01
+    while time.monotonic() < deadline:
+        if failed():
+            return False
+        if ready() and port_open(host, port):
+            return True
+        time.sleep(delay)
+        delay = min(delay * 2, 0.1)
+    return False
+
+
+def tail(text: str, lines: int = 30) -> str:
+    """The last ``lines`` lines of ``text``, indented, for error messages."""
+    kept = text.rstrip().splitlines()[-lines:]
+    return "\n".join("    " + line for line in kept) if kept else "    (nothing)"

@@ -1,0 +1,258 @@
+"""A real nginx in front of a running server, configured the way production sites usually are.
+
+The configuration is written to a fresh temporary directory, which also holds the pid file, the
+error log and every temporary-file path, so nginx writes nothing anywhere else and ``stop()``
+removes all of it. The proxy is set up as nginx ships it and as most sites keep it:
+
+* ``proxy_buffering on``: nginx reads the upstream response into its buffers and sends the
+  client what it has gathered; an upstream response header ``X-Accel-Buffering: no`` turns that
+  off for one response;
+* ``gzip on`` for text types: nginx's gzip holds compressed output back until its own buffer
+  fills or the response ends, so a slow text stream arrives in one piece at the end;
+* ``proxy_http_version 1.1`` with the usual ``Host`` and ``X-Forwarded-*`` headers, and
+  ``proxy_read_timeout`` (60 s unless told otherwise): a stream that stays silent that long is
+  cut off.
+
+nginx runs in the foreground (``daemon off``) in its own process group, with one worker.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+
+from streamkit.backends import (
+    ServerStartError,
+    ServerUnavailable,
+    check_port_free,
+    free_port,
+    started,
+    stopped,
+    tail,
+    wait_for_port,
+)
+
+__all__ = ["NginxProxy", "find_nginx", "GZIP_TYPES"]
+
+#: What the config compresses besides text/html (which nginx always includes).
+GZIP_TYPES = (
+    "text/plain text/css text/xml text/javascript text/event-stream "
+    "application/json application/javascript application/xml application/x-ndjson image/svg+xml"
+)
+
+_SEARCH_PATH = ("/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/local/nginx/sbin/nginx")
+
+_CONFIG = """\
+# Written by streamkit for one run; removed when the proxy stops.
+daemon off;
+master_process on;
+worker_processes 1;
+pid {dir}/nginx.pid;
+lock_file {dir}/nginx.lock;
+error_log {dir}/error.log warn;
+
+events {{
+    worker_connections 512;
+}}
+
+http {{
+    access_log off;
+    client_body_temp_path {dir}/client_body;
+    proxy_temp_path {dir}/proxy;
+    fastcgi_temp_path {dir}/fastcgi;
+    uwsgi_temp_path {dir}/uwsgi;
+    scgi_temp_path {dir}/scgi;
+
+    gzip {gzip};
+    gzip_types {gzip_types};
+    gzip_proxied any;
+    gzip_vary on;
+
+    server {{
+        listen {host}:{port};
+
+        location / {{
+            proxy_pass http://{upstream};
+            proxy_http_version 1.1;
+            proxy_set_header Host $http_host;
+            proxy_set_header Connection "";
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_set_header X-Forwarded-Proto $scheme;
+            proxy_buffering {buffering};
+            proxy_read_timeout {read_timeout}s;
+        }}
+    }}
+}}
+"""
+
+
+def find_nginx() -> str:
+    """The nginx executable: ``$STREAMKIT_NGINX``, then ``PATH``, then the usual sbin places."""
+    configured = os.environ.get("STREAMKIT_NGINX")
+    if configured:
+        if os.access(configured, os.X_OK):
+            return configured
+        raise ServerUnavailable(f"STREAMKIT_NGINX={configured!r} is not an executable file")
+    found = shutil.which("nginx")
+    if found:
+        return found
+    for path in _SEARCH_PATH:
+        if os.access(path, os.X_OK):
+            return path
+    raise ServerUnavailable(
+        "nginx was not found (looked in PATH and " + ", ".join(_SEARCH_PATH) + "). "
+        "On Debian or Ubuntu install the package nginx-light: sudo apt-get install nginx-light"
+    )
+
+
+class NginxProxy:
+    """nginx on a free loopback port, proxying every request to ``upstream`` (``"host:port"``).
+
+    ``NginxProxy("127.0.0.1:5000", gzip=True, buffering=True, read_timeout=60)``; ``url`` is
+    nginx's address. ``config`` holds the configuration text once started, ``log`` the error log.
+    """
+
+    name = "nginx"
+
+    def __init__(
+        self,
+        upstream: str,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        gzip: bool = True,
+        buffering: bool = True,
+        read_timeout: float = 60,
+        start_timeout: float = 10,
+    ) -> None:
+        self.executable = find_nginx()
+        self.upstream = upstream
+        self.host = host
+        self.port = port
+        self.gzip = gzip
+        self.buffering = buffering
+        self.read_timeout = read_timeout
+        self.start_timeout = start_timeout
+        self.config = ""
+        self.directory: str | None = None
+        self.process: subprocess.Popen[bytes] | None = None
+        self._final_log = ""
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def log(self) -> str:
+        """nginx's error log (warnings and errors) so far."""
+        if self.directory is None:
+            return self._final_log
+        return _read(os.path.join(self.directory, "error.log"))
+
+    def start(self) -> NginxProxy:
+        """Write the config, start nginx, and return once it accepts connections."""
+        if self.port == 0:
+            self.port = free_port(self.host)
+        else:
+            check_port_free(self.host, self.port)
+        self.directory = tempfile.mkdtemp(prefix="streamkit-nginx-")
+        try:
+            self._start_in(self.directory)
+        except BaseException:
+            self.stop()  # a failed or interrupted start leaves nothing behind
+            raise
+        return self
+
+    def _start_in(self, directory: str) -> None:
+        # nginx's worker may run as an unprivileged user (when started as root): let it reach
+        # its temporary directories inside this one.
+        os.chmod(directory, 0o755)
+        self.config = _CONFIG.format(
+            dir=directory,
+            host=self.host,
+            port=self.port,
+            upstream=self.upstream,
+            gzip="on" if self.gzip else "off",
+            gzip_types=GZIP_TYPES,
+            buffering="on" if self.buffering else "off",
+            read_timeout=f"{self.read_timeout:g}",
+        )
+        config_path = os.path.join(directory, "nginx.conf")
+        with open(config_path, "w", encoding="utf-8") as f:
+            f.write(self.config)
+        error_log = os.path.join(directory, "error.log")
+        stderr_path = os.path.join(directory, "stderr.log")
+        with open(stderr_path, "wb") as stderr:
+            self.process = subprocess.Popen(
+                # -e: the log for messages before the config is read (else a system path).
+                [self.executable, "-p", directory, "-c", config_path, "-e", error_log],
+                stdin=subprocess.DEVNULL,
+                stdout=stderr,
+                stderr=stderr,
+                start_new_session=True,
+            )
+        started(self)
+        process = self.process
+        pid_file = os.path.join(directory, "nginx.pid")
+        ready = wait_for_port(
+            self.host,
+            self.port,
+            timeout=self.start_timeout,
+            # nginx writes its pid file after it has bound its port: until then an open port
+            # could belong to someone else.
+            ready=lambda: os.path.exists(pid_file),
+            failed=lambda: process.poll() is not None,
+        )
+        if not ready:
+            code = process.poll()
+            said = _read(stderr_path) + self.log
+            how = f"exited with code {code}" if code is not None else "did not start listening"
+            raise ServerStartError(
+                f"nginx in front of {self.upstream} on {self.host}:{self.port} {how}. "
+                f"It said:\n{tail(said)}"
+            )
+
+    def stop(self, timeout: float = 2.0) -> None:
+        """Fast-stop nginx (SIGTERM to its group), SIGKILL if it lingers, remove the directory."""
+        process, self.process = self.process, None
+        stopped(self)
+        if process is not None:
+            try:
+                os.killpg(process.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                pass
+            deadline = time.monotonic() + timeout
+            while _group_alive(process.pid) and time.monotonic() < deadline:
+                time.sleep(0.02)
+            if _group_alive(process.pid):
+                os.killpg(process.pid, signal.SIGKILL)
+            if process.poll() is None:
+                process.wait()
+        if self.directory is not None:
+            self._final_log = self.log
+            shutil.rmtree(self.directory, ignore_errors=True)
+            self.directory = None
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.read()
+    except FileNotFoundError:
+        return ""
+
+
+def _group_alive(group: int) -> bool:
+    try:
+        os.killpg(group, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True

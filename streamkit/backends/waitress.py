@@ -1,0 +1,167 @@
+"""waitress in a background thread of this process, streaming each item as soon as it is yielded.
+
+waitress hands each item the app yields to its connection ("channel"), and with ``send_bytes``
+at its default of 1 the channel sends it from the worker thread at once; with no
+``Content-Length`` on an HTTP/1.1 request it sends each item as one HTTP chunk, and its default
+socket options set TCP_NODELAY. So a streaming app streams under waitress as it is; this module
+only adds what the kit needs around it:
+
+* a clean, prompt ``stop()`` (waitress itself runs until the process is told to quit);
+* errors recorded instead of printed: the app's exceptions go to ``on_error`` and waitress's
+  own log messages to ``log``, through a logger that belongs to this server alone;
+* the time each item reaches the socket, noted in the request's :mod:`streamkit.recording`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from streamkit import recording
+from streamkit.backends import ServerStartError, ServerUnavailable
+
+try:
+    from waitress.channel import ClientDisconnected, HTTPChannel
+    from waitress.server import create_server
+    from waitress.task import WSGITask
+except ImportError:  # pragma: no cover - depends on the environment
+    create_server = None  # WaitressBackend() then says how to install waitress
+
+__all__ = ["WaitressBackend"]
+
+
+class _LogList(logging.Handler):
+    """Keep waitress's log messages in a bounded list instead of printing them."""
+
+    def __init__(self, keep: deque[str]) -> None:
+        super().__init__(logging.DEBUG)
+        self.keep = keep
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.keep.append(f"{record.levelname}: {record.getMessage()}")
+
+
+class WaitressBackend:
+    """Serve a WSGI app with waitress from a daemon thread.
+
+    ``WaitressBackend(app, host="127.0.0.1", port=0, threads=8, on_error=None, **adjustments)``;
+    ``adjustments`` go to :func:`waitress.server.create_server` (for example
+    ``channel_timeout=...``).
+    """
+
+    name = "waitress"
+
+    def __init__(
+        self,
+        app: Callable,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        threads: int = 8,
+        on_error: Callable[[BaseException], None] | None = None,
+        **adjustments: Any,
+    ) -> None:
+        if create_server is None:
+            raise ServerUnavailable(
+                "waitress is not installed: pip install 'streamkit[servers]' (or waitress)"
+            )
+        self.app = app
+        self.host = host
+        self.port = port
+        self.threads = threads
+        self.adjustments = adjustments
+        self.on_error = on_error or (lambda exc: None)
+        self.log: deque[str] = deque(maxlen=200)
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def _classes(self) -> tuple[type, type]:
+        """A task and a channel class for this server alone: its logger, recording, errors."""
+        logger = logging.Logger(f"streamkit.waitress.{id(self)}")  # not in the global registry
+        logger.addHandler(_LogList(self.log))
+        on_error = self.on_error
+
+        class Task(WSGITask):
+            def execute(self) -> None:
+                try:
+                    super().execute()
+                except ClientDisconnected:
+                    raise  # the client left: not the app's fault
+                except Exception as exc:
+                    on_error(exc)
+                    raise
+
+            def write(self, data: bytes) -> None:
+                super().write(data)
+                if data:
+                    noted = recording.lookup(self.environ or {})
+                    if noted is not None:
+                        noted.written.append((time.monotonic(), len(data)))
+
+        Task.logger = logger
+
+        class Channel(HTTPChannel):
+            task_class = Task
+
+        Channel.logger = logger
+        return Task, Channel
+
+    def start(self) -> WaitressBackend:
+        """Bind, start the serving thread, and return once the port accepts connections."""
+        task_class, channel_class = self._classes()
+        try:
+            server = create_server(
+                self.app,
+                host=self.host,
+                port=self.port,
+                threads=self.threads,
+                ident="streamkit-waitress",
+                **self.adjustments,
+            )
+        except OSError as exc:
+            raise OSError(
+                exc.errno, f"waitress cannot listen on {self.host}:{self.port}: {exc.strerror}"
+            ) from None
+        server.channel_class = channel_class
+        server.logger = channel_class.logger
+        server.task_dispatcher.logger = channel_class.logger
+        self._server = server
+        self.port = server.effective_port
+        self._thread = threading.Thread(
+            target=server.run, name=f"streamkit-waitress-{self.port}", daemon=True
+        )
+        self._thread.start()
+        if not self._thread.is_alive():  # pragma: no cover - run() returned at once
+            raise ServerStartError(f"waitress stopped right after starting on {self.url}")
+        return self
+
+    def stop(self, timeout: float = 1.0) -> None:
+        """Close every connection and the listening socket from the loop thread, then join it.
+
+        Streams still running see their client gone at their next item: waitress raises in the
+        worker thread and closes the app's iterable.
+        """
+        server, self._server = self._server, None
+        if server is None:
+            return
+        socket_map = server._map
+
+        def close_everything() -> None:  # runs inside waitress's loop thread
+            for dispatcher in list(socket_map.values()):
+                dispatcher.close()  # the loop ends once its map is empty
+
+        server.trigger.pull_trigger(close_everything)
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+        # Let the worker threads finish the task they are on; they are daemons, so a stream
+        # that never yields again cannot hold up the interpreter.
+        server.task_dispatcher.shutdown(cancel_pending=True, timeout=min(timeout, 0.5))

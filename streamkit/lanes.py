@@ -1,0 +1,288 @@
+"""Reading a Trace into lanes: the numbers behind both timelines (SVG and text).
+
+A trace has up to three lists of timed pieces: what the app produced, what the server wrote
+and what the client received. Each becomes a :class:`Series` (parallel lists of times, sizes
+and template parts, with running byte totals) inside a :class:`Lane`. Running totals make the
+questions a timeline asks cheap, even for 100,000 chunks:
+
+* which received chunk carried the last byte of each produced item (:func:`deliveries`);
+* how many pieces and bytes fall into each time slice (:func:`bucket`).
+
+The small formatting helpers (``12.5 ms``, ``1.2 kB``, "the app raised after its 3rd item")
+live here too, so the SVG and the text say things the same way.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import urlsplit
+
+VERDICT_MEANING = {
+    "streamed": "each piece reached the client about when the app produced it",
+    "buffered": "the app produced pieces over time, but they reached the client together, late",
+    "broken": "the stream was cut off before it finished",
+    "empty": "the response had no body",
+    "single": "the whole body arrived in one piece",
+    "stopped": "reading stopped at max_seconds; the stream was still going",
+    "receiving": "the response is still arriving",
+}
+
+LANES = (
+    ("produced", "app produced", "item", "items"),
+    ("written", "server sent", "write", "writes"),
+    ("received", "client received", "chunk", "chunks"),
+)
+
+
+@dataclass
+class Piece:
+    """One chunk / event, or one time bucket of them, ready to draw."""
+
+    t: float  # seconds (start of the bucket)
+    t_end: float  # seconds (last piece in the bucket)
+    size: int
+    count: int = 1
+    parts: int = 1
+    first: int = 0  # index of the first piece it holds
+
+
+class Series:
+    """One lane's pieces as parallel lists in time order, with running byte totals.
+
+    Plain lists (rather than one object per piece) keep 100,000-chunk traces fast to draw.
+    """
+
+    def __init__(self, items: Any) -> None:
+        items = list(items or ())
+        ts = [item.t for item in items]
+        if ts != sorted(ts):
+            order = sorted(range(len(items)), key=ts.__getitem__)
+            items = [items[i] for i in order]
+            ts = [ts[i] for i in order]
+        self.ts: list[float] = ts
+        self.sizes: list[int] = [item.size for item in items]
+        if items and hasattr(items[0], "parts"):
+            self.parts: list[int] = [item.parts or 1 for item in items]
+        else:
+            self.parts = [1] * len(items)
+        self.ends: list[int] = list(itertools.accumulate(self.sizes))
+
+    def __len__(self) -> int:
+        return len(self.ts)
+
+    @property
+    def total(self) -> int:
+        return self.ends[-1] if self.ends else 0
+
+    def bytes_before(self, index: int) -> int:
+        return self.ends[index - 1] if index > 0 else 0
+
+
+@dataclass
+class Lane:
+    """One row of the picture: a title, what its pieces are called, and the pieces."""
+
+    key: str
+    title: str
+    noun: str
+    nouns: str
+    series: Series
+    pieces: list[Piece] = field(default_factory=list)
+
+
+def read_lanes(trace: Any) -> list[Lane]:
+    """The lanes that have data, top to bottom; the client lane if nothing has data."""
+    sources = {
+        "produced": getattr(trace, "produced", None),
+        "written": getattr(trace, "written", None),
+        "received": getattr(trace, "chunks", None),
+    }
+    lanes = [
+        Lane(key, title, noun, nouns, Series(sources[key]))
+        for key, title, noun, nouns in LANES
+    ]
+    with_data = [lane for lane in lanes if len(lane.series)]
+    return with_data or [lanes[-1]]
+
+
+def header(trace: Any, name: str) -> str | None:
+    """The value of response header ``name``, or None."""
+    headers = getattr(trace, "headers", None) or {}
+    try:
+        value = headers.get(name)
+    except AttributeError:
+        return None
+    return None if value is None else str(value)
+
+
+def error_text(error: Any) -> str:
+    """``"RuntimeError: Working outside of request context."``: type and first line only."""
+    if error is None:
+        return ""
+    if isinstance(error, BaseException):
+        message = str(error).strip().splitlines()
+        first = message[0] if message else ""
+        text = f"{type(error).__name__}: {first}" if first else type(error).__name__
+    else:
+        lines = str(error).strip().splitlines()
+        text = lines[0] if lines else ""
+    return shorten(text, 120)
+
+
+def shorten(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, with an ellipsis when it was longer."""
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
+def request_line(trace: Any) -> str:
+    """``GET /csv?rows=10``: path and query only, so pictures do not depend on the port."""
+    url = str(getattr(trace, "url", "") or "")
+    parts = urlsplit(url)
+    target = parts.path or "/"
+    if parts.query:
+        target += "?" + parts.query
+    if not parts.scheme:
+        target = url or "?"
+    method = str(getattr(trace, "method", "GET") or "GET").upper()
+    return shorten(f"{method} {target}", 70)
+
+
+def status_line(trace: Any) -> str:
+    """``200 OK \u00b7 text/csv``: status, media type and any content encoding."""
+    status = getattr(trace, "status", None)
+    if status is None:
+        return "no response"
+    try:
+        phrase = HTTPStatus(int(status)).phrase
+    except ValueError:
+        phrase = ""
+    text = f"{status} {phrase}".strip()
+    content_type = header(trace, "Content-Type")
+    if content_type:
+        text += " \u00b7 " + content_type.split(";")[0].strip()
+    encoding = header(trace, "Content-Encoding")
+    if encoding:
+        text += " \u00b7 " + encoding
+    return text
+
+
+def break_point(trace: Any, lanes: list[Lane]) -> tuple[float, str, str] | None:
+    """(time, lane key, sentence) for a broken stream, or None.
+
+    The time is where the stream ended (after the last piece seen anywhere): when the app
+    raised is not recorded, only that it did, after its last item. The lane key says where
+    the break started: the app's lane for an exception raised while producing, the client's
+    lane for a break only the client saw.
+    """
+    server_error = getattr(trace, "server_error", None)
+    client_error = getattr(trace, "error", None)
+    if server_error is None and not client_error:
+        return None
+    keys = [lane.key for lane in lanes]
+    end = float(getattr(trace, "duration", 0.0) or 0.0)
+    for lane in lanes:
+        if len(lane.series):
+            end = max(end, lane.series.ts[-1])
+    if server_error is not None:
+        produced = next((lane.series for lane in lanes if lane.key == "produced"), None)
+        if produced is not None and len(produced):
+            when = f"after its {_ordinal(len(produced))} item"
+        else:
+            when = "before its first item"
+        key = "produced" if "produced" in keys else keys[0]
+        return end, key, f"the app raised {when}: {error_text(server_error)}"
+    key = "received" if "received" in keys else keys[-1]
+    return end, key, f"the client saw the stream break at {fmt_ms(end)}: {error_text(client_error)}"
+
+
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n:,}{suffix}"
+
+
+def fmt_ms(seconds: float | None) -> str:
+    """``0.42 ms``, ``12.5 ms``, ``1,204 ms``: seconds shown as milliseconds."""
+    if seconds is None:
+        return "\u2013"
+    ms = seconds * 1000
+    if abs(ms) < 9.995:
+        return f"{ms:.2f} ms"
+    if abs(ms) < 999.95:
+        return f"{ms:.1f} ms"
+    return f"{ms:,.0f} ms"
+
+
+def fmt_bytes(n: int) -> str:
+    """``512 B``, ``1.2 kB``, ``34 MB``: a byte count for a caption."""
+    if n < 1000:
+        return f"{n} B"
+    for unit, scale in (("kB", 1e3), ("MB", 1e6)):
+        if n < scale * 999.5:
+            value = n / scale
+            return f"{value:.1f} {unit}" if value < 99.95 else f"{value:.0f} {unit}"
+    return f"{n / 1e9:,.1f} GB"
+
+
+def plural(n: int, one: str, many: str) -> str:
+    """``1 chunk``, ``3 chunks``."""
+    return f"{n:,} {one if n == 1 else many}"
+
+
+def bucket(series: Series, span: float, buckets: int) -> list[Piece]:
+    """Group a lane into ``buckets`` equal time slices (empty slices left out).
+
+    The times are sorted, so each slice's edge is one bisect and its bytes one subtraction of
+    running totals: no Python loop over the pieces themselves.
+    """
+    width = span / buckets
+    ts, parts_sum = series.ts, None
+    pieces = []
+    start = 0
+    for b in range(buckets):
+        stop = len(ts) if b == buckets - 1 else bisect.bisect_left(ts, (b + 1) * width, start)
+        if stop > start:
+            if parts_sum is None:
+                parts_sum = list(itertools.accumulate(series.parts))
+            size = series.ends[stop - 1] - series.bytes_before(start)
+            parts = parts_sum[stop - 1] - (parts_sum[start - 1] if start else 0)
+            pieces.append(Piece(b * width, ts[stop - 1], size, stop - start, parts, start))
+        start = stop
+    return pieces
+
+
+def deliveries(src: Series, dst: Series, proportional: bool) -> list[int | None]:
+    """For each ``src`` piece, the index of the ``dst`` piece that carried its last byte.
+
+    Matching is by byte offsets: piece i of ``src`` ends at the running total of sizes up to
+    i, and the first ``dst`` piece whose running total reaches that offset delivered it. With
+    ``proportional`` the offsets are compared as fractions of each side's total (for sizes that
+    differ in kind, e.g. compressed bytes on the wire against the app's bytes). Pieces beyond
+    what ``dst`` holds (a stream cut short) get None.
+    """
+    scale = dst.total / src.total if proportional and src.total else 1.0
+    out: list[int | None] = []
+    for end in src.ends:
+        i = bisect.bisect_left(dst.ends, end * scale - 1e-9)
+        out.append(i if i < len(dst) else None)
+    return out
+
+
+def received_series(lanes: list[Lane]) -> Series | None:
+    """The client's lane, if the trace has one."""
+    return next((lane.series for lane in lanes if lane.key == "received"), None)
+
+
+def wire_total(trace: Any) -> int:
+    """Body bytes on the wire (compressed sizes, when the body was compressed)."""
+    chunks = getattr(trace, "chunks", None) or ()
+    return sum(c.wire_size if c.wire_size is not None else c.size for c in chunks)
+
+
+def fmt_range(t0: float, t1: float) -> str:
+    """``12.5 ms``, or ``12.5\u201319.0 ms`` for a span that shows as two different numbers."""
+    first, last = fmt_ms(t0), fmt_ms(t1)
+    return first if first == last else f"{first[:-3]}\u2013{last}"

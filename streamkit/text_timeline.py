@@ -1,0 +1,135 @@
+"""The timeline as fixed-width text, for a terminal: ``Trace.to_text()``.
+
+One row per received chunk (or, for long streams, per time slice of about a twentieth of the
+stream), then the verdict, the times and the totals, and any error. The last column says which
+of the app's items each chunk carried: that is where buffering shows in text, as many items
+produced over a long time arriving in one chunk.
+"""
+
+from __future__ import annotations
+
+import bisect
+from typing import Any
+
+from .lanes import (
+    VERDICT_MEANING,
+    Series,
+    error_text,
+    fmt_ms,
+    fmt_range,
+    plural,
+    request_line,
+    status_line,
+    wire_total,
+)
+
+TEXT_BUCKET_ROWS = 20  # long streams are shown in about this many rows
+TEXT_MAX_ROWS = 40  # up to this many chunks, one row each
+
+
+def to_text(trace: Any, *, width: int = 24) -> str:
+    """A fixed-width timeline for a terminal: one row per chunk (or time slice), then totals.
+
+    Each row says when a piece arrived, how big it was (a bar of at most ``width``
+    characters) and which of the app's items it carried: that last column is where
+    buffering shows in text ("5 items at 2.0-402 ms" arriving in one chunk).
+    """
+    received = Series(getattr(trace, "chunks", None))
+    produced = Series(getattr(trace, "produced", None))
+    written = Series(getattr(trace, "written", None))
+    verdict = str(getattr(trace, "verdict", "") or "")
+    headers_at = getattr(trace, "headers_at", None)
+
+    lines = [f"{request_line(trace)} -> {status_line(trace)}"]
+    head = f"{'chunk':>13}  {'arrived':>19}  {'bytes':>9}  {'':<{width}}"
+    if len(produced):
+        head += "  app produced"
+    lines.append(head.rstrip())
+    if headers_at is not None:
+        lines.append(f"{'':>13}  {fmt_ms(float(headers_at)):>19}  headers arrived")
+    if not len(received):
+        lines.append(f"{'':>13}  {'':>19}  (no body received)")
+    else:
+        rows = _text_rows(received)
+        biggest = max(received.ends[stop - 1] - received.bytes_before(start) for start, stop in rows)
+        for start, stop in rows:
+            size = received.ends[stop - 1] - received.bytes_before(start)
+            name = str(start + 1) if stop - start == 1 else f"{start + 1}-{stop}"
+            t0, t1 = received.ts[start], received.ts[stop - 1]
+            when = fmt_range(t0, t1)
+            bar = "\u2588" * max(1, round(size / biggest * width)) if size and biggest else "\u00b7"
+            line = f"{name:>13}  {when:>19}  {size:>9,}  {bar:<{width}}"
+            if len(produced):
+                line += "  " + _carried(produced, received, start, stop)
+            lines.append(line.rstrip())
+
+    lines.append("")
+    meaning = VERDICT_MEANING.get(verdict, "")
+    lines.append(f"verdict: {verdict or '?'}" + (f" ({meaning})" if meaning else ""))
+    ttfb = getattr(trace, "ttfb", None)
+    lines.append(
+        f"ttfb: {fmt_ms(ttfb) if ttfb is not None else 'no body bytes'}"
+        f"   headers: {fmt_ms(headers_at) if headers_at is not None else '-'}"
+        f"   duration: {fmt_ms(float(getattr(trace, 'duration', 0.0) or 0.0))}"
+    )
+    total = f"received: {plural(len(received), 'chunk', 'chunks')}, {received.total:,} bytes"
+    wire = wire_total(trace)
+    if wire != received.total:
+        total += f" ({wire:,} bytes on the wire)"
+    lines.append(total)
+    if len(produced):
+        line = f"app produced: {plural(len(produced), 'item', 'items')}, {produced.total:,} bytes"
+        parts = sum(produced.parts)
+        if parts != len(produced):
+            line += f", {parts:,} template parts"
+        lines.append(line)
+    if len(written):
+        lines.append(f"server sent: {plural(len(written), 'write', 'writes')}, {written.total:,} bytes")
+    server_error = getattr(trace, "server_error", None)
+    client_error = getattr(trace, "error", None)
+    if server_error is not None:
+        lines.append(f"error in the app: {error_text(server_error)}")
+    if client_error:
+        lines.append(f"error at the client: {error_text(client_error)}")
+    if getattr(trace, "stopped", False):
+        lines.append("stopped: max_seconds reached while the stream was still going")
+    note = getattr(trace, "note", None)
+    if note:
+        lines.append(f"note: {str(note).strip().splitlines()[0]}")
+    return "\n".join(lines)
+
+
+def _text_rows(received: Series) -> list[tuple[int, int]]:
+    """(start, stop) chunk index ranges: one per chunk, or about 20 equal time slices if many."""
+    n = len(received)
+    if n <= TEXT_MAX_ROWS:
+        return [(i, i + 1) for i in range(n)]
+    ts = received.ts
+    first, last = ts[0], ts[-1]
+    width = (last - first) / TEXT_BUCKET_ROWS
+    rows = []
+    start = 0
+    for k in range(1, TEXT_BUCKET_ROWS + 1):
+        stop = n if k == TEXT_BUCKET_ROWS or width <= 0 else bisect.bisect_left(ts, first + k * width, start)
+        if stop > start:
+            rows.append((start, stop))
+        start = stop
+        if start >= n:
+            break
+    return rows
+
+
+def _carried(produced: Series, received: Series, start: int, stop: int) -> str:
+    """Which produced items ended inside received chunks ``start``..``stop - 1``."""
+    low = received.bytes_before(start)
+    high = received.ends[stop - 1]
+    k0 = 0 if start == 0 else bisect.bisect_right(produced.ends, low)
+    k1 = bisect.bisect_right(produced.ends, high)
+    if k1 <= k0:
+        return "-"
+    count = k1 - k0
+    parts = sum(produced.parts[k0:k1])
+    text = plural(count, "item", "items")
+    if parts != count:
+        text += f" ({parts:,} parts)"
+    return f"{text} at {fmt_range(produced.ts[k0], produced.ts[k1 - 1])}"

@@ -1,0 +1,249 @@
+"""The record of one response: when each piece arrived, and what the server saw while sending it.
+
+:func:`streamkit.probe` fills a :class:`Trace` from the client side: the status, the headers and
+one :class:`Chunk` per piece of body as it arrived. :meth:`streamkit.Server.get` adds the server
+side: an :class:`Event` per item the app produced and per item the server wrote, and the exception
+the app raised, if any. Every time is in seconds since the request started, on one clock.
+
+From those numbers :attr:`Trace.verdict` names what happened to the stream (see its docstring).
+Pictures of a trace (SVG, text) live in :mod:`streamkit.timeline`; the methods here only call it.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from itertools import accumulate
+from typing import Any
+from urllib.parse import urlsplit
+
+from werkzeug.datastructures import Headers
+
+__all__ = ["Chunk", "Event", "StreamBroken", "Trace", "VERDICTS", "arrivals"]
+
+# Two pieces closer together than this count as "at the same time".
+AT_ONCE = 0.02
+
+VERDICTS = {
+    "streamed": "the body arrived in pieces spread over time, each about when it was produced",
+    "buffered": "items the app produced over time were held back and reached the client together",
+    "broken": "the stream ended early: the app raised, or the connection broke mid-body",
+    "empty": "the response has no body",
+    "single": "the whole body arrived at once, and nothing shows it was produced over time",
+}
+
+
+@dataclass(slots=True)
+class Chunk:
+    """One piece of body as the client received it."""
+
+    t: float  # seconds since the request started, when the piece had arrived
+    size: int  # bytes after decoding (gzip/deflate), which is what the app produced
+    data: bytes | None  # the decoded bytes; None when probed with keep_body=False
+    wire_size: int  # bytes on the wire for this piece (compressed size, without chunk framing)
+
+
+@dataclass(slots=True)
+class Event:
+    """One item on the server side: produced by the app, or written by the server."""
+
+    t: float  # seconds since the request started
+    size: int  # bytes in the item
+    parts: int = 1  # template parts joined into this item (enable_buffering), else 1
+    arrived: float | None = None  # when the client had this item's last byte (server.get fills it)
+
+
+class StreamBroken(Exception):
+    """The client saw the body break (truncated chunked body, reset, bad encoding, ...)."""
+
+
+@dataclass(eq=False, repr=False)
+class Trace:
+    """What one request showed: status, headers, the body's pieces in time, and the server side.
+
+    Client side (from :func:`streamkit.probe`):
+
+    * ``status``, ``headers`` (case-insensitive), ``headers_at`` (s when they arrived);
+    * ``chunks``: one :class:`Chunk` per HTTP chunk, or per read for other bodies;
+    * ``ttfb`` (s when the first body byte arrived), ``duration`` (s until the body ended,
+      broke or was stopped), ``error`` (why the body broke, as text), ``stopped`` (``max_seconds``
+      ended the read);
+    * ``started``: the ``time.monotonic()`` value every ``t`` is counted from.
+
+    Server side (from :meth:`streamkit.Server.get`; None for a plain probe):
+
+    * ``produced``: an :class:`Event` per item the app yielded (needs a streamkit App, or a
+      response wrapped with :func:`streamkit.recording.watch`);
+    * ``written``: an :class:`Event` per item the server sent;
+    * ``server_error``: the exception the app raised, traceback included, and
+      ``server_error_at``, when it raised;
+    * ``note``: why part of the server side is missing, if it is.
+    """
+
+    url: str
+    method: str = "GET"
+    status: int | None = None
+    headers: Headers = field(default_factory=Headers)
+    chunks: list[Chunk] = field(default_factory=list)
+    headers_at: float | None = None
+    ttfb: float | None = None
+    duration: float = 0.0
+    error: str | None = None
+    stopped: bool = False
+    produced: list[Event] | None = None
+    written: list[Event] | None = None
+    server_error: BaseException | None = None
+    server_error_at: float | None = None
+    note: str | None = None
+    started: float = 0.0
+
+    # -- sizes and body -------------------------------------------------------------------
+
+    @property
+    def body(self) -> bytes:
+        """The decoded body, joined from the chunks (only when probed with keep_body=True)."""
+        pieces = [chunk.data for chunk in self.chunks]
+        if any(piece is None for piece in pieces):
+            raise ValueError(
+                "this trace kept only times and sizes (probe(..., keep_body=False)); "
+                "probe again with keep_body=True to get the body"
+            )
+        return b"".join(pieces)  # type: ignore[arg-type]
+
+    @property
+    def size(self) -> int:
+        """Decoded body bytes received."""
+        return sum(chunk.size for chunk in self.chunks)
+
+    @property
+    def wire_size(self) -> int:
+        """Body bytes received on the wire (compressed, without chunk framing)."""
+        return sum(chunk.wire_size for chunk in self.chunks)
+
+    # -- diagnosis ------------------------------------------------------------------------
+
+    @property
+    def verdict(self) -> str:
+        """What happened to the stream, in one word.
+
+        * ``"broken"``: the app raised (``server_error``) or the body broke (``error``).
+        * ``"empty"``: no body bytes at all.
+        * ``"buffered"``: the server side shows items produced over time (``produced``, else
+          ``written``), and most of them reached the client only after a later item had been
+          produced and at least 20 ms late: something between app and client held them back.
+        * ``"streamed"``: items produced over time arrived about when they were produced; or,
+          without server-side times, the body arrived in pieces spread over at least 20 ms.
+        * ``"single"``: the body arrived at once (one piece, or pieces within 20 ms of each
+          other) and nothing shows it was produced over time. A small response that was never
+          meant to stream looks like this; so does a buffered one seen from the client alone.
+        """
+        if self.error or self.server_error is not None:
+            return "broken"
+        if not any(chunk.size or chunk.wire_size for chunk in self.chunks):
+            return "empty"
+        source = self.produced or self.written
+        if source:
+            held = _held_fraction(source, self.chunks)
+            if held is not None:
+                return "buffered" if held >= 0.5 else "streamed"
+        pieces = [chunk for chunk in self.chunks if chunk.size or chunk.wire_size]
+        if len(pieces) >= 2 and pieces[-1].t - pieces[0].t >= AT_ONCE:
+            return "streamed"
+        return "single"
+
+    def raise_for_error(self) -> Trace:
+        """Raise the app's exception (``server_error``) here, or :class:`StreamBroken` when the
+        body broke on the way; return the trace itself when the stream is whole."""
+        if self.server_error is not None:
+            raise self.server_error
+        if self.error:
+            raise StreamBroken(f"{self.method} {self.url}: {self.error}")
+        return self
+
+    # -- display --------------------------------------------------------------------------
+
+    def __repr__(self) -> str:
+        parts = urlsplit(self.url)
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        status = self.status if self.status is not None else "no response"
+        text = (
+            f"<Trace {self.method} {target} -> {status}: {self.verdict}, "
+            f"{len(self.chunks):,} chunk{'' if len(self.chunks) == 1 else 's'}, {self.size:,} bytes"
+        )
+        if self.stopped:
+            text += ", stopped at max_seconds"
+        if self.server_error is not None:
+            first = (str(self.server_error).splitlines() or [""])[0]
+            text += f", server error {type(self.server_error).__name__}: {first[:80]}"
+        elif self.error:
+            text += f", error {self.error.splitlines()[0][:80]}"
+        return text + ">"
+
+    def to_svg(self, **options: Any) -> str:
+        """The timeline as an SVG document (see :func:`streamkit.timeline.to_svg`)."""
+        from .timeline import to_svg
+
+        return to_svg(self, **options)
+
+    def to_text(self, **options: Any) -> str:
+        """The timeline as fixed-width text (see :func:`streamkit.timeline.to_text`)."""
+        from .timeline import to_text
+
+        return to_text(self, **options)
+
+    def _repr_html_(self) -> str:
+        from .timeline import html
+
+        return html(self.to_svg())
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        from .timeline import mimebundle
+
+        return mimebundle(self)
+
+
+def arrivals(
+    events: Sequence[Event], chunks: Sequence[Chunk], *, wire: bool = False
+) -> list[float | None]:
+    """When the client had received the last byte of each server-side item.
+
+    Items and chunks are lined up by cumulative byte offset: item ``i`` ends at the sum of the
+    sizes up to it, and it arrived with the first chunk whose cumulative size reaches that
+    offset. Chunks are measured in decoded bytes, or in bytes on the wire with ``wire=True``
+    (for items a server sent already compressed). None for an item that never fully arrived.
+    """
+    ends = list(accumulate(chunk.wire_size if wire else chunk.size for chunk in chunks))
+    times = [chunk.t for chunk in chunks]
+    last = len(ends)
+    found = map(partial(bisect.bisect_left, ends), accumulate(event.size for event in events))
+    return [times[index] if index < last else None for index in found]
+
+
+def _sent_compressed(events: Sequence[Event], chunks: Sequence[Chunk]) -> bool:
+    """True when the items' sizes add up to the bytes on the wire rather than the decoded ones."""
+    total = sum(event.size for event in events)
+    return total != sum(c.size for c in chunks) and total == sum(c.wire_size for c in chunks)
+
+
+def _held_fraction(events: Sequence[Event], chunks: Sequence[Chunk]) -> float | None:
+    """The share of items that waited for later items before reaching the client.
+
+    None when the server-side items do not show production over time (fewer than two
+    non-empty items, or all made within :data:`AT_ONCE`), so the times cannot tell.
+    """
+    items = [event for event in events if event.size]
+    if len(items) < 2 or items[-1].t - items[0].t < AT_ONCE:
+        return None
+    arrived = arrivals(items, chunks, wire=_sent_compressed(items, chunks))
+    # Judge each item but the last (which has no later item to wait for) that arrived at all.
+    judged = [
+        (item.t, when, following.t)
+        for item, when, following in zip(items, arrived, items[1:])
+        if when is not None
+    ]
+    if not judged:
+        return None
+    held = sum(1 for made, when, next_made in judged if when - made >= AT_ONCE and when >= next_made)
+    return held / len(judged)

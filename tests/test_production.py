@@ -1,0 +1,449 @@
+"""Production servers, a real nginx, and the two gzip middlewares, measured with the probe.
+
+Every test starts real servers on 127.0.0.1 and reads real sockets. Timing asserts are ratios
+of the stream's own spread (parts ``GAP`` seconds apart), never absolute milliseconds.
+"""
+
+from __future__ import annotations
+
+import gzip
+import importlib.util
+import os
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from streamkit import probe, serve
+from streamkit.backends import ServerStartError, ServerUnavailable
+from streamkit.backends import nginx as nginx_backend
+from streamkit.backends.gunicorn import GunicornBackend
+from streamkit.backends.nginx import NginxProxy
+from streamkit.backends.waitress import WaitressBackend
+from streamkit.compression import GzipMiddleware, NaiveGzipMiddleware
+
+APPS = Path(__file__).parent / "apps"
+GAP = 0.15  # seconds between the parts of the slow stream
+PARTS = 5
+SLOW = f"/parts?count={PARTS}&gap={GAP}"
+
+
+def _load_test_app():
+    """tests/apps/production_app.py, loaded by path (gunicorn imports it by name from APPS)."""
+    spec = importlib.util.spec_from_file_location("production_app", APPS / "production_app.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+production_app = _load_test_app()
+app = production_app.app
+
+
+def _nginx_missing() -> str | None:
+    try:
+        nginx_backend.find_nginx()
+    except ServerUnavailable as exc:
+        return str(exc)
+    return None
+
+
+needs_nginx = pytest.mark.skipif(
+    _nginx_missing() is not None, reason=f"nginx is not installed: {_nginx_missing()}"
+)
+
+
+def pieces(trace):
+    """The chunks that carried body bytes (a proxy may send a gzip header on its own)."""
+    return [chunk for chunk in trace.chunks if chunk.size]
+
+
+def assert_streamed(trace, parts: int = PARTS, gap: float = GAP) -> None:
+    """``parts`` pieces, spread over at least half the time the app took to make them."""
+    got = pieces(trace)
+    assert trace.error is None, trace.error
+    assert len(got) == parts, [(round(c.t, 3), c.size) for c in trace.chunks]
+    spread = got[-1].t - got[0].t
+    made_over = (parts - 1) * gap
+    assert spread >= 0.5 * made_over, (spread, made_over)
+    assert got[0].t < 0.5 * got[-1].t  # the first piece did not wait for the rest
+    assert trace.verdict == "streamed", trace
+
+
+def assert_held_back(trace, parts: int = PARTS, gap: float = GAP) -> None:
+    """At most two pieces, the first arriving late: after most of the stream was made."""
+    got = pieces(trace)
+    assert trace.error is None, trace.error
+    assert 1 <= len(got) <= 2, [(round(c.t, 3), c.size) for c in trace.chunks]
+    made_over = (parts - 1) * gap
+    assert got[0].t >= 0.7 * made_over, (got[0].t, made_over)
+
+
+def port_closed(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+    except OSError:
+        return True
+    return False
+
+
+def group_gone(pid: int) -> bool:
+    try:
+        os.killpg(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+# -- waitress ------------------------------------------------------------------------------
+
+
+def test_waitress_streams_each_part_as_it_is_made():
+    with serve(app, server="waitress") as server:
+        assert server.server == "waitress"
+        trace = server.get(SLOW)
+    assert_streamed(trace)
+    assert trace.body.count(b"part ") == PARTS
+    assert trace.produced is not None and len(trace.produced) == PARTS
+    # waitress notes when each item reached the socket: one per part, in time order
+    assert trace.written is not None and len(trace.written) == PARTS
+    assert [event.t for event in trace.written] == sorted(event.t for event in trace.written)
+
+
+def test_waitress_records_app_errors_instead_of_printing(capfd):
+    def failing(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        yield b"first part\n"
+        raise RuntimeError("the app broke mid-stream")
+
+    with serve(failing, server="waitress") as server:
+        trace = server.get("/")
+    assert trace.verdict == "broken"
+    assert trace.body == b"first part\n"
+    assert [type(error) for error in server.errors] == [RuntimeError]
+    assert str(server.errors[0]) == "the app broke mid-stream"
+    out, err = capfd.readouterr()
+    assert out == "" and err == ""
+
+
+def test_waitress_stop_is_prompt_and_leaves_nothing_behind():
+    threads_before = set(threading.enumerate())
+    backend = WaitressBackend(app).start()
+    port = backend.port
+    # a client in the middle of a long stream must not hold stop() up
+    try:
+        client = socket.create_connection(("127.0.0.1", port))
+        client.sendall(b"GET /parts?count=100&gap=0.1 HTTP/1.1\r\nHost: test\r\n\r\n")
+        assert client.recv(100).startswith(b"HTTP/1.1 200")
+    finally:
+        started = time.monotonic()
+        backend.stop()
+        took = time.monotonic() - started
+    client.close()
+    assert took < 1.0
+    assert port_closed(port)
+    deadline = time.monotonic() + 2
+    while set(threading.enumerate()) - threads_before and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert set(threading.enumerate()) - threads_before == set()
+
+
+# -- gunicorn ------------------------------------------------------------------------------
+
+
+def test_gunicorn_streams_each_part_as_it_is_made():
+    with serve("production_app:app", server="gunicorn", cwd=APPS) as server:
+        pid = int(probe(server.url + "/pid").body)
+        trace = server.get(SLOW)
+    assert pid != os.getpid()  # really served by a gunicorn worker process
+    assert_streamed(trace)
+    # the recording lives in this process, the app in gunicorn's worker: say so
+    assert trace.produced is None and trace.written is None
+    assert "gunicorn" in trace.note and "process" in trace.note
+
+
+def test_gunicorn_start_failure_shows_its_stderr():
+    started = time.monotonic()
+    with pytest.raises(ServerStartError) as caught:
+        serve("production_app:broken()", server="gunicorn", cwd=APPS)
+    message = str(caught.value)
+    assert "the test app refuses to load (on purpose)" in message  # the app's own error
+    assert "production_app:broken()" in message
+    assert "exited with code" in message
+    assert time.monotonic() - started < 20  # noticed when gunicorn exited, not at a timeout
+
+
+def test_gunicorn_missing_module_names_it():
+    with pytest.raises(ServerStartError, match="No module named 'no_such_module_here'"):
+        serve("no_such_module_here:app", server="gunicorn", cwd=APPS)
+
+
+@pytest.mark.parametrize(
+    ("target", "error", "words"),
+    [
+        (app, TypeError, "import string"),
+        ("production_app", ValueError, "module:attr"),
+        ("production_app:app; rm -rf /", ValueError, "module:attr"),
+    ],
+)
+def test_gunicorn_needs_an_import_string(target, error, words):
+    with pytest.raises(error, match=words):
+        GunicornBackend(target)
+    if not isinstance(target, str):
+        with pytest.raises(TypeError, match="import string"):
+            serve(target, server="gunicorn")
+
+
+def test_gunicorn_stop_ends_the_whole_process_group():
+    backend = GunicornBackend("production_app:app", cwd=APPS, workers=2).start()
+    group, port = backend.process.pid, backend.port
+    try:
+        client = socket.create_connection(("127.0.0.1", port))  # a stream still running
+        client.sendall(b"GET /parts?count=100&gap=0.1 HTTP/1.1\r\nHost: test\r\n\r\n")
+        assert client.recv(100).startswith(b"HTTP/1.1 200")
+    finally:
+        started = time.monotonic()
+        backend.stop()
+        took = time.monotonic() - started
+    client.close()
+    assert took < 3.0
+    assert group_gone(group)
+    assert port_closed(port)
+    assert "worker ready" in backend.log  # the log outlives the process
+
+
+def test_gunicorn_sync_worker_timeout_cuts_a_long_stream_gthread_does_not():
+    """The sync worker must finish each response within ``timeout``; gthread keeps beating."""
+    long_stream = "/parts?count=10&gap=0.4"  # about 3.6 s, against a 1 s worker timeout
+    with serve(
+        "production_app:app", server="gunicorn", cwd=APPS, worker_class="sync", timeout=1
+    ) as server:
+        cut = server.get(long_stream)
+        killed_log = server._backend.log
+    assert cut.verdict == "broken"
+    assert cut.error is not None
+    assert 1 <= len(pieces(cut)) < 10
+    assert "WORKER TIMEOUT" in killed_log
+
+    with serve(
+        "production_app:app", server="gunicorn", cwd=APPS, worker_class="gthread", timeout=1
+    ) as server:
+        whole = server.get(long_stream)
+    assert whole.error is None
+    assert len(pieces(whole)) == 10
+
+
+# -- nginx in front ------------------------------------------------------------------------
+
+
+@needs_nginx
+def test_nginx_with_gzip_holds_a_text_stream_back():
+    with serve(app, behind="nginx") as server:
+        assert server.server == "werkzeug behind nginx"
+        proxy = server._proxy
+        assert server.url == proxy.url and server.url != server._backend.url
+        trace = server.get(SLOW)
+    assert trace.headers.get("Server", "").startswith("nginx")
+    assert trace.headers.get("Content-Encoding") == "gzip"
+    assert trace.body.count(b"part ") == PARTS
+    assert trace.wire_size < trace.size
+    assert_held_back(trace)
+    # the app produced its parts over time; nginx let them go only at the end
+    produced = trace.produced
+    assert produced is not None and len(produced) == PARTS
+    assert pieces(trace)[0].t >= produced[-1].t
+    assert trace.verdict == "buffered"
+
+
+@needs_nginx
+def test_nginx_streams_when_the_app_says_x_accel_buffering_no():
+    with serve(app, server="waitress", behind="nginx") as server:
+        trace = server.get(SLOW + "&accel=no")
+    assert trace.headers.get("Content-Encoding") == "gzip"  # still compressed, yet streamed
+    assert_streamed(trace)
+
+
+@needs_nginx
+def test_nginx_in_front_of_gunicorn_holds_the_stream_back_too():
+    with serve("production_app:app", server="gunicorn", cwd=APPS, behind="nginx") as server:
+        trace = server.get(SLOW)
+    assert_held_back(trace)
+    assert trace.body.count(b"part ") == PARTS
+
+
+@needs_nginx
+def test_nginx_stop_removes_process_port_and_temporary_directory():
+    with serve(app) as upstream:
+        proxy = NginxProxy(f"127.0.0.1:{upstream.port}").start()
+        try:
+            directory, group, port = proxy.directory, proxy.process.pid, proxy.port
+            assert os.path.isdir(directory)
+            assert "proxy_buffering on;" in proxy.config and "gzip on;" in proxy.config
+            assert probe(proxy.url + "/pid").status == 200
+        finally:
+            proxy.stop()
+    assert not os.path.exists(directory)
+    assert group_gone(group)
+    assert port_closed(port)
+    proxy.stop()  # a second stop is harmless
+
+
+@needs_nginx
+def test_nginx_start_failure_shows_what_nginx_said():
+    proxy = NginxProxy("127.0.0.1:99999")  # nginx refuses the config: invalid upstream port
+    with pytest.raises(ServerStartError, match="invalid port") as caught:
+        proxy.start()
+    assert "nginx in front of 127.0.0.1:99999" in str(caught.value)
+    assert proxy.directory is None and proxy.process is None  # cleaned up
+
+
+@needs_nginx
+def test_nginx_on_a_busy_port_is_a_clear_oserror():
+    with socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", 0))
+        blocker.listen()
+        taken = blocker.getsockname()[1]
+        with pytest.raises(OSError, match=f"port {taken} on 127.0.0.1 is already in use"):
+            NginxProxy("127.0.0.1:9", port=taken).start()
+
+
+def test_missing_nginx_names_the_debian_package(monkeypatch, tmp_path):
+    monkeypatch.delenv("STREAMKIT_NGINX", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setattr(nginx_backend, "_SEARCH_PATH", ())
+    threads_before = set(threading.enumerate())
+    with pytest.raises(ServerUnavailable, match="nginx-light"):
+        serve(app, behind="nginx")
+    # the server started for the app was stopped again
+    deadline = time.monotonic() + 2
+    while set(threading.enumerate()) - threads_before and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert set(threading.enumerate()) - threads_before == set()
+
+
+def test_unknown_proxy_is_refused_before_anything_starts():
+    with pytest.raises(ValueError, match="unknown proxy 'apache'"):
+        serve(app, behind="apache")
+
+
+# -- the gzip pair -------------------------------------------------------------------------
+
+
+def test_streaming_gzip_sends_each_part_compressed_at_once():
+    with serve(GzipMiddleware(app)) as server:
+        trace = server.get(SLOW)
+    assert trace.headers.get("Content-Encoding") == "gzip"
+    assert trace.headers.get("Vary") == "Accept-Encoding"
+    assert "Content-Length" not in trace.headers
+    assert_streamed(trace)
+    assert trace.wire_size < trace.size
+    assert trace.body.count(b"part ") == PARTS
+
+
+def test_naive_gzip_sends_one_piece_at_the_end():
+    with serve(NaiveGzipMiddleware(app)) as server:
+        trace = server.get(SLOW)
+    assert trace.headers.get("Content-Encoding") == "gzip"
+    assert int(trace.headers["Content-Length"]) == trace.wire_size
+    assert trace.wire_size < trace.size
+    got = pieces(trace)
+    assert len(got) == 1
+    assert got[0].t >= trace.produced[-1].t  # nothing left before the last part was made
+    assert_held_back(trace)
+    assert trace.verdict == "buffered"
+
+
+@pytest.mark.parametrize("middleware", [GzipMiddleware, NaiveGzipMiddleware])
+def test_gzip_honours_accept_encoding(middleware):
+    with serve(middleware(app)) as server:
+        plain = server.get(SLOW, headers={"Accept-Encoding": "identity"})
+        refused = server.get(SLOW, headers={"Accept-Encoding": "gzip;q=0, deflate"})
+    for trace in (plain, refused):
+        assert "Content-Encoding" not in trace.headers
+        assert trace.headers.get("Vary") == "Accept-Encoding"  # the answer depends on it
+        assert trace.wire_size == trace.size
+        assert_streamed(trace)  # left alone, so the stream streams, even through the naive one
+
+
+class CountingBody:
+    """A response body that notes how often it is closed."""
+
+    def __init__(self, items: list[bytes]) -> None:
+        self.items = items
+        self.closed = 0
+
+    def __iter__(self):
+        for item in self.items:
+            time.sleep(0.05)
+            yield item
+
+    def close(self) -> None:
+        self.closed += 1
+
+
+def body_app(content_type: str, items: list[bytes], bodies: list, extra=()):
+    def wsgi(environ, start_response):
+        start_response("200 OK", [("Content-Type", content_type), *extra])
+        body = CountingBody(items)
+        bodies.append(body)
+        return body
+
+    return wsgi
+
+
+def wait_closed(bodies: list) -> None:
+    deadline = time.monotonic() + 2
+    while not (bodies and bodies[-1].closed) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.05)  # room for a second, wrong close
+
+
+@pytest.mark.parametrize("middleware", [GzipMiddleware, NaiveGzipMiddleware])
+def test_gzip_leaves_binary_and_encoded_responses_alone_and_closes_once(middleware):
+    bodies: list[CountingBody] = []
+    png = [b"\x89PNG\r\n\x1a\n", b"\x00" * 100, b"\x01" * 100]
+    with serve(middleware(body_app("image/png", png, bodies))) as server:
+        image = server.get("/")
+    wait_closed(bodies)
+    assert "Content-Encoding" not in image.headers and "Vary" not in image.headers
+    assert image.body == b"".join(png)
+    assert len(pieces(image)) == 3  # passed through item by item
+    assert [body.closed for body in bodies] == [1]
+
+    bodies.clear()
+    already = [gzip.compress(b"compressed by the app itself\n" * 20)]
+    encoded = body_app("text/plain", already, bodies, extra=[("Content-Encoding", "gzip")])
+    with serve(middleware(encoded)) as server:
+        trace = server.get("/")
+    wait_closed(bodies)
+    assert trace.headers.get("Content-Encoding") == "gzip"
+    assert trace.body == b"compressed by the app itself\n" * 20  # decoded once: not twice
+    assert [body.closed for body in bodies] == [1]
+
+    bodies.clear()
+    text = [b"one\n", b"two\n", b"three\n"]
+    with serve(middleware(body_app("text/plain; charset=utf-8", text, bodies))) as server:
+        trace = server.get("/")
+    wait_closed(bodies)
+    assert trace.headers.get("Content-Encoding") == "gzip"
+    assert trace.body == b"one\ntwo\nthree\n"
+    assert [body.closed for body in bodies] == [1]
+
+
+def test_streaming_gzip_closes_the_app_body_when_the_client_leaves():
+    bodies: list[CountingBody] = []
+    endless = body_app("text/plain", [b"tick\n"] * 200, bodies)  # about 10 s
+    with serve(GzipMiddleware(endless)) as server:
+        trace = server.get("/", max_seconds=0.3)
+        assert trace.stopped
+        wait_closed(bodies)
+        assert [body.closed for body in bodies] == [1]
+
+
+def test_gzip_level_is_checked():
+    with pytest.raises(ValueError, match="0..9"):
+        GzipMiddleware(app, level=11)
+    with pytest.raises(ValueError, match="0..9"):
+        NaiveGzipMiddleware(app, level=-1)

@@ -1,0 +1,486 @@
+"""serve() and Server.get(): a real server on loopback, real sockets, and the server-side timeline.
+
+The streaming pattern's views are written once and served both by a streamkit App and by a Flask
+app (``kit`` fixture), so every API here is exercised against Flask with the same code.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+from werkzeug.middleware.profiler import ProfilerMiddleware
+from werkzeug.serving import WSGIRequestHandler
+
+import streamkit
+from streamkit import recording, serve
+from streamkit.probe import ProbeError, probe
+from streamkit.server import Server, StreamingRequestHandler
+from streamkit.trace import Trace
+
+
+def plain_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"hello"]
+
+
+def slow_app(environ: dict[str, Any], start_response: Any) -> Iterator[bytes]:
+    """A bare WSGI generator: headers at once (b"" first), then 5 parts 0.1 s apart."""
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    yield b""
+    for i in range(5):
+        time.sleep(0.1)
+        yield b"part %d\n" % i
+
+
+def open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def port_is_closed(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+# -- the streaming pattern, written once, served by streamkit and by Flask --------------------
+
+
+def build_pattern_app(framework: str) -> Any:
+    if framework == "flask":
+        from flask import Flask as AppClass
+        from flask import Response, request, stream_with_context
+    else:
+        from streamkit import App as AppClass
+        from streamkit import Response, request, stream_with_context
+
+    app = AppClass(__name__)
+
+    @app.route("/rows")
+    def rows():
+        def generate():
+            for i in range(5):
+                time.sleep(0.1)
+                yield f"{i},{request.args.get('name', 'nobody')}\n"
+
+        return Response(stream_with_context(generate()), mimetype="text/csv")
+
+    @app.route("/forgot-context")
+    def forgot_context():
+        def generate():
+            yield "Hello "
+            yield request.args.get("name", "nobody")
+
+        return Response(generate(), mimetype="text/plain")
+
+    @app.route("/boom")
+    def boom():
+        raise ValueError("the view failed")
+
+    return app
+
+
+@pytest.fixture(params=["streamkit", "flask"])
+def kit(request: pytest.FixtureRequest) -> str:
+    if request.param == "flask":
+        pytest.importorskip("flask")
+    return request.param
+
+
+@pytest.fixture
+def pattern_server(kit: str) -> Iterator[Server]:
+    app = build_pattern_app(kit)
+    if kit == "flask":
+        # Flask does not time its items itself; this records them as a streamkit App does.
+        app.wsgi_app = recording.WatchMiddleware(app.wsgi_app)
+    with serve(app) as server:
+        yield server
+
+
+# -- serve(): start, url, stop ---------------------------------------------------------------
+
+
+def test_serve_returns_once_the_port_accepts_connections() -> None:
+    server = serve(plain_app)
+    try:
+        assert server.url == f"http://127.0.0.1:{server.port}"
+        assert not server.url.endswith("/")
+        with socket.create_connection(("127.0.0.1", server.port), timeout=2):
+            pass
+        assert server.get("/").body == b"hello"
+        assert server.running and "running" in repr(server)
+    finally:
+        server.stop()
+
+
+def test_stop_is_prompt_closes_the_port_and_joins_the_thread() -> None:
+    server = serve(plain_app)
+    port = server.port
+    started = time.monotonic()
+    server.stop()
+    assert time.monotonic() - started < 1.0
+    assert port_is_closed(port)
+    assert not any(thread.name == f"streamkit-werkzeug-{port}" for thread in threading.enumerate())
+    assert not server.running
+    server.stop()  # again: nothing happens
+    with pytest.raises(ProbeError, match="refused"):
+        probe(server.url)
+
+
+def test_stop_ends_a_running_endless_stream() -> None:
+    closed = threading.Event()
+
+    def endless(environ: dict[str, Any], start_response: Any) -> Iterator[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        try:
+            while True:
+                yield b"tick\n"
+                time.sleep(0.01)
+        finally:
+            closed.set()
+
+    server = serve(endless)
+    client = socket.create_connection(("127.0.0.1", server.port))
+    try:
+        client.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert b"tick" in client.recv(4096) + client.recv(4096)
+        started = time.monotonic()
+        server.stop()
+        assert time.monotonic() - started < 1.0
+        assert closed.wait(2), "the stream's generator was not closed"
+    finally:
+        client.close()
+
+
+def test_context_manager_stops_the_server() -> None:
+    with serve(plain_app) as server:
+        port = server.port
+        assert server.get("/").status == 200
+    assert port_is_closed(port)
+
+
+def test_serving_again_under_a_name_stops_the_old_server() -> None:
+    first = serve(plain_app, name="cell")
+    second = serve(plain_app, name="cell")
+    try:
+        assert not first.running and second.running
+        assert port_is_closed(first.port)
+        assert second.get("/").body == b"hello"
+    finally:
+        second.stop()
+
+
+def test_thirty_reruns_under_one_name_leave_no_threads_or_fds() -> None:
+    def parts(environ: dict[str, Any], start_response: Any) -> Iterator[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        for i in range(3):
+            time.sleep(0.02)
+            yield b"part %d\n" % i
+
+    serve(parts, name="rerun").get("/")  # warm up lazy imports
+    serve(parts, name="rerun").stop()
+    threads, fds = threading.active_count(), open_fds()
+    for run in range(30):
+        server = serve(parts, name="rerun")
+        if run % 2:
+            assert server.get("/").verdict == "streamed"
+        else:  # leave mid-stream: the next run stops a server whose stream is still going
+            assert server.get("/", max_seconds=0.03).stopped
+    server.stop()
+    # (<=: a thread or socket left over from an earlier test may go away meanwhile)
+    assert threading.active_count() <= threads
+    assert open_fds() <= fds
+
+
+def test_port_in_use_is_a_clear_oserror_and_prints_nothing(capfd: pytest.CaptureFixture[str]) -> None:
+    with serve(plain_app) as server:
+        with pytest.raises(OSError) as info:
+            serve(plain_app, port=server.port)
+    assert not isinstance(info.value, SystemExit)
+    assert info.value.errno == errno.EADDRINUSE
+    assert f"port {server.port}" in str(info.value) and "in use" in str(info.value)
+    assert capfd.readouterr() == ("", "")
+
+
+def test_a_non_loopback_host_logs_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="streamkit.server"):
+        with serve(plain_app) as local:
+            assert local.get("/").status == 200
+        assert caplog.records == []
+        with serve(plain_app, host="0.0.0.0") as exposed:
+            assert exposed.url == f"http://127.0.0.1:{exposed.port}"
+    assert any("other machines" in record.getMessage() for record in caplog.records)
+
+
+def test_bad_arguments() -> None:
+    with pytest.raises(ValueError, match="unknown server 'tornado'"):
+        serve(plain_app, server="tornado")
+    with pytest.raises(TypeError, match="WSGI application"):
+        serve(42)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="port"):
+        serve(plain_app, port=70000)
+
+
+def test_serve_an_import_string() -> None:
+    with serve("werkzeug.testapp:test_app") as server:
+        trace = server.get("/")
+    assert trace.status == 200 and b"Werkzeug" in trace.body
+
+
+def test_interpreter_exit_stops_every_server() -> None:
+    code = """
+import atexit, socket, threading
+state = {}
+def check():
+    with socket.socket() as s:
+        closed = s.connect_ex(("127.0.0.1", state["port"])) != 0
+    alive = [t.name for t in threading.enumerate() if t.name.startswith("streamkit-")]
+    print("closed" if closed else "open", alive)
+atexit.register(check)  # registered first, so it runs after streamkit's own exit handler
+from streamkit import serve
+def app(environ, start_response):
+    start_response("200 OK", [])
+    return [b"x"]
+state["port"] = serve(app).port
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "closed []"
+    assert done.stderr == ""
+
+
+# -- the handler: HTTP/1.1 on our class, TCP_NODELAY, silence, errors -----------------------------
+
+
+def test_chunked_http11_is_set_on_our_handler_not_werkzeugs() -> None:
+    with serve(slow_app) as server:
+        trace = server.get("/")
+    assert trace.headers["Transfer-Encoding"] == "chunked"
+    assert len(trace.chunks) == 5
+    assert StreamingRequestHandler.protocol_version == "HTTP/1.1"
+    assert "protocol_version" not in vars(WSGIRequestHandler)
+    assert WSGIRequestHandler.protocol_version == "HTTP/1.0"
+
+
+def test_tcp_nodelay_is_set() -> None:
+    seen: list[int] = []
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        seen.append(environ["werkzeug.socket"].getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+        start_response("200 OK", [])
+        return [b"ok"]
+
+    with serve(app) as server:
+        server.get("/")
+    assert seen and seen[0] != 0
+
+
+def test_headers_go_out_at_once_when_the_first_item_is_empty() -> None:
+    with serve(slow_app) as server:
+        trace = server.get("/")
+    # Headers arrive long before the first part, which comes 0.1 s later.
+    assert trace.headers_at < trace.ttfb / 2
+    assert trace.body == b"".join(b"part %d\n" % i for i in range(5))
+
+
+def test_nothing_is_printed_and_errors_are_kept_with_tracebacks(capfd: pytest.CaptureFixture[str]) -> None:
+    werkzeug_handlers = list(logging.getLogger("werkzeug").handlers)
+
+    def failing(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        if environ["PATH_INFO"] == "/str":
+            start_response("200 OK", [])
+            return ["not bytes"]  # type: ignore[list-item]
+        raise KeyError("missing thing")
+
+    with serve(failing) as server:
+        boom = server.get("/boom")
+        text = server.get("/str")
+        raw = socket.create_connection(("127.0.0.1", server.port))
+        raw.sendall(b"NOT HTTP AT ALL\r\n\r\n")
+        raw.recv(4096)
+        raw.close()
+    assert boom.status == 500 and text.status == 500
+    assert [type(error) for error in server.errors] == [KeyError, TypeError]
+    assert "yielded str" in str(text.server_error)
+    assert all(error.__traceback__ is not None for error in server.errors)
+    assert isinstance(boom.server_error, KeyError)
+    assert capfd.readouterr() == ("", "")
+    assert logging.getLogger("werkzeug").handlers == werkzeug_handlers
+
+
+def test_app_output_to_wsgi_errors_is_kept_not_printed(capfd: pytest.CaptureFixture[str]) -> None:
+    def chatty(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        print("a warning for the log", file=environ["wsgi.errors"])
+        start_response("200 OK", [])
+        return [b"ok"]
+
+    with serve(chatty) as server:
+        server.get("/")
+    assert list(server.log) == ["a warning for the log"]
+    assert capfd.readouterr() == ("", "")
+
+
+def test_a_hundred_clients_leaving_mid_stream_get_their_generators_closed() -> None:
+    closed = 0
+    lock = threading.Lock()
+
+    def endless(environ: dict[str, Any], start_response: Any) -> Iterator[bytes]:
+        nonlocal closed
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        try:
+            while True:
+                yield b"x" * 100
+                time.sleep(0.01)
+        finally:
+            with lock:
+                closed += 1
+
+    with serve(endless) as server:
+        clients = []
+        for _ in range(100):
+            client = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+            client.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            clients.append(client)
+        for client in clients:
+            assert client.recv(4096)  # the stream is running for this client
+        for client in clients:
+            client.close()
+        deadline = time.monotonic() + 15
+        while closed < 100 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert closed == 100
+        # ... and the server keeps serving.
+        assert server.get("/", max_seconds=0.1).chunks
+    assert server.errors == []
+
+
+def test_twenty_concurrent_half_second_streams_finish_together() -> None:
+    with serve(slow_app) as server:
+        started = time.monotonic()
+        with ThreadPoolExecutor(20) as pool:
+            traces = list(pool.map(lambda _: probe(server.url), range(20)))
+        elapsed = time.monotonic() - started
+    assert all(trace.verdict == "streamed" and len(trace.chunks) == 5 for trace in traces)
+    assert elapsed < 0.5 * 20 / 3  # one after another would take 10 s
+
+
+def test_a_content_length_response_arrives_whole() -> None:
+    def sized(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        start_response("200 OK", [("Content-Length", "5")])
+        return [b"hello"]
+
+    with serve(sized) as server:
+        trace = server.get("/x", timeout=5)
+    assert trace.verdict == "single" and trace.body == b"hello"
+    assert "Transfer-Encoding" not in trace.headers
+
+
+# -- Server.get(): the server-side timeline ------------------------------------------------------
+
+
+def test_get_streamed_pattern_records_produced_written_and_arrival(pattern_server: Server) -> None:
+    trace = pattern_server.get("/rows?name=ada")
+    assert trace.verdict == "streamed"
+    assert trace.body == b"".join(b"%d,ada\n" % i for i in range(5))
+    assert trace.server_error is None and trace.error is None
+    assert len(trace.produced) == len(trace.written) == len(trace.chunks) == 5
+    for produced, written, chunk in zip(trace.produced, trace.written, trace.chunks):
+        # Same clock, seconds from the request start: produced, then written, then received.
+        assert 0 < produced.t <= written.t
+        assert produced.arrived == written.arrived == chunk.t
+        assert chunk.t - produced.t < 0.05  # arrived long before the next part (0.1 s later)
+    assert trace.raise_for_error() is trace
+
+
+def test_get_without_stream_with_context_is_broken_with_the_runtime_error(
+    pattern_server: Server, capfd: pytest.CaptureFixture[str]
+) -> None:
+    trace = pattern_server.get("/forgot-context?name=ada")
+    assert trace.verdict == "broken"
+    assert isinstance(trace.server_error, RuntimeError)
+    assert str(trace.server_error).startswith("Working outside of request context.")
+    assert trace.body == b"Hello "  # what was sent before the break is kept
+    assert trace.error  # the client saw the chunked body end without its last chunk
+    # The app raised after its first item went out, and before the client saw the break.
+    assert trace.written[0].t <= trace.server_error_at <= trace.duration
+    assert pattern_server.errors == [trace.server_error]
+    with pytest.raises(RuntimeError, match="Working outside of request context"):
+        trace.raise_for_error()
+    assert capfd.readouterr() == ("", "")
+
+
+def test_a_failing_view_is_a_500_and_is_not_printed(
+    kit: str, pattern_server: Server, capfd: pytest.CaptureFixture[str]
+) -> None:
+    trace = pattern_server.get("/boom")
+    assert trace.status == 500
+    assert capfd.readouterr() == ("", "")
+    if kit == "streamkit":
+        assert isinstance(trace.server_error, ValueError)
+        assert trace.verdict == "broken"
+    else:  # Flask turns the exception into a 500 itself, and logs it (to wsgi.errors: kept)
+        assert trace.server_error is None
+
+
+def test_profiler_middleware_is_diagnosed_as_buffered(kit: str) -> None:
+    app = build_pattern_app(kit)
+    inner = recording.WatchMiddleware(app.wsgi_app) if kit == "flask" else app.wsgi_app
+    app.wsgi_app = ProfilerMiddleware(inner, stream=None)
+    with serve(app) as server:
+        trace = server.get("/rows")
+    assert trace.verdict == "buffered"
+    assert len(trace.produced) == 5 and len(trace.written) == 1 and len(trace.chunks) == 1
+    # Every part arrived together, after the last one was produced.
+    assert all(event.arrived >= trace.produced[-1].t for event in trace.produced)
+    assert "buffered" in repr(trace)
+
+
+def test_get_through_a_flask_app_without_watch_still_traces_the_server_side() -> None:
+    pytest.importorskip("flask")
+    with serve(build_pattern_app("flask")) as server:
+        trace = server.get("/rows")
+        broken = server.get("/forgot-context")
+    assert trace.verdict == "streamed"
+    assert trace.produced is None and len(trace.written) == 5
+    assert "WatchMiddleware" in trace.note
+    assert isinstance(broken.server_error, RuntimeError) and broken.verdict == "broken"
+
+
+def test_get_passes_probe_options_and_adds_the_trace_header() -> None:
+    seen: list[str] = []
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        seen.append(environ.get("HTTP_X_STREAMKIT_TRACE", ""))
+        seen.append(environ.get("HTTP_X_EXTRA", ""))
+        start_response("200 OK", [])
+        return [b"x" * 100]
+
+    with serve(app) as server:
+        trace = server.get("page", headers={"X-Extra": "yes"}, keep_body=False, timeout=5, live=True)
+    assert isinstance(trace, Trace)
+    assert trace.url == server.url + "/page"
+    assert len(seen[0]) == 32 and seen[1] == "yes"
+    assert trace.chunks[0].data is None and trace.size == 100
+    assert recording._open == {}  # the recording was closed
+
+
+def test_get_on_a_stopped_server_raises_and_leaves_no_recording() -> None:
+    server = serve(plain_app)
+    server.stop()
+    with pytest.raises(ProbeError):
+        server.get("/")
+    assert recording._open == {}
+
+
+def test_public_names() -> None:
+    for name in ("serve", "probe", "Server", "Trace"):
+        assert hasattr(streamkit, name) and name in streamkit.__all__
