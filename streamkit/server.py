@@ -466,6 +466,17 @@ class Server:
         return (self._proxy or self._backend).url
 
     @property
+    def backend(self) -> Any:
+        """The server running the app, e.g. a ``GunicornBackend`` (its ``log`` has gunicorn's
+        messages, such as "WORKER TIMEOUT")."""
+        return self._backend
+
+    @property
+    def proxy(self) -> Any:
+        """The proxy in front (a ``NginxProxy``, with its ``config`` and ``log``), or None."""
+        return self._proxy
+
+    @property
     def port(self) -> int:
         return (self._proxy or self._backend).port
 
