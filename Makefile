@@ -8,12 +8,13 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
 
-.PHONY: demo test lab bench install clean help
+.PHONY: demo test lab notebooks bench install clean help
 
 help:
 	@echo "make demo   run the three streaming techniques in the terminal"
 	@echo "make test   run the whole test suite, notebooks included (strict nbval)"
 	@echo "make lab    open JupyterLab on notebooks/"
+	@echo "make notebooks  rebuild notebooks/ from tools/notebooks/ and run them (outputs included)"
 	@echo "make bench  run the benchmarks (prints ratios)"
 	@echo "make clean  remove .venv and caches"
 
@@ -43,6 +44,11 @@ test: $(VENV)/.installed-test
 
 lab: $(VENV)/.installed-lab
 	$(BIN)/jupyter lab notebooks/
+
+# Rebuild every notebook from its source in tools/notebooks/ and run it (twice, in one
+# kernel: re-run safety); the first run's outputs are written. One lesson: make notebooks NB=03
+notebooks: $(VENV)/.installed-test $(VENV)/.installed-lab
+	$(BIN)/python tools/build_notebooks.py $(NB)
 
 bench: $(VENV)/.installed-test
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

@@ -1,0 +1,64 @@
+"""pytest set-up for the notebooks: strict nbval with our sanitize file, and a timing summary.
+
+``pyproject.toml`` turns on ``--nbval --nbval-current-env`` for the whole suite, so plain
+``pytest`` (``make test``) runs every notebook here and in ``solutions/`` and compares each
+cell's output with the committed one. This file adds:
+
+* ``--nbval-sanitize-with notebooks/sanitize.cfg`` when no sanitize file was given (found from
+  this file, so it works from any working directory);
+* the small default size for lesson 05 (``STREAMKIT_BIG_CSV`` is removed), which is what the
+  committed outputs show;
+* at the end of the run, the time nbval took in total and per notebook.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+SANITIZE = HERE / "sanitize.cfg"
+BUDGET = 240.0  # seconds: the whole nbval run should stay under four minutes on 2 cores
+
+_cells: dict[str, int] = defaultdict(int)
+_first: dict[str, float] = {}
+_last: dict[str, float] = {}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    option = config.option
+    if getattr(option, "nbval", False) or getattr(option, "nbval_lax", False):
+        if not getattr(option, "nbval_sanitize_with", None):
+            option.nbval_sanitize_with = str(SANITIZE)
+        os.environ.pop("STREAMKIT_BIG_CSV", None)
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    path, _, cell = report.nodeid.partition("::")
+    if not path.endswith(".ipynb"):
+        return
+    start = getattr(report, "start", None) or time.time() - report.duration
+    stop = getattr(report, "stop", None) or time.time()
+    _first[path] = min(_first.get(path, start), start)
+    _last[path] = max(_last.get(path, stop), stop)
+    if report.when == "call":
+        _cells[path] += 1
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # type: ignore[no-untyped-def]
+    if not _first:
+        return
+    total = max(_last.values()) - min(_first.values())
+    terminalreporter.section("nbval timing")
+    for path in sorted(_first):
+        took = _last[path] - _first[path]
+        terminalreporter.write_line(f"{path:<48} {_cells[path]:>4} cells  {took:6.1f} s")
+    verdict = "within" if total <= BUDGET else "OVER"
+    terminalreporter.write_line(
+        f"nbval total: {len(_first)} notebooks, {sum(_cells.values())} cells, {total:.1f} s "
+        f"({verdict} the {BUDGET:.0f} s budget)"
+    )

@@ -1,0 +1,237 @@
+"""Exercises for lesson 01, Generators: yield rows as they come, stream a report, read lines."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from ..app import App
+from ..response import Response
+from . import Exercise, NotAttempted, Wrong
+from .checking import (
+    app_with_view,
+    count,
+    fetch,
+    is_placeholder,
+    pieces,
+    require_function,
+    served,
+    timed,
+    try_view,
+)
+
+LESSON = "01"
+
+NAMES = ["Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Frances", "John"]
+
+
+def slow_rows(n: int = 2000, batch: int = 200, pause: float = 0.05) -> Iterator[tuple[int, str, int]]:
+    """Rows ``(id, name, score)`` the way a slow database cursor hands them out.
+
+    Every ``batch`` rows it pauses ``pause`` seconds, as if fetching the next page. The rows
+    are the same on every call, so a check can compare bodies.
+    """
+    for i in range(1, n + 1):
+        if (i - 1) % batch == 0 and pause:
+            time.sleep(pause)
+        yield i, NAMES[i % len(NAMES)], (i * 37) % 101
+
+
+def csv_text(rows: Iterable[tuple[int, str, int]]) -> str:
+    """The whole CSV for ``rows`` as one string (what a check compares a stream against)."""
+    return "id,name,score\n" + "".join(f"{i},{name},{score}\n" for i, name, score in rows)
+
+
+def _first_difference(got: str, expected: str) -> str:
+    got_lines, expected_lines = got.splitlines(), expected.splitlines()
+    for number, (a, b) in enumerate(zip(got_lines, expected_lines), start=1):
+        if a != b:
+            return f"line {number} is {a!r}, expected {b!r}"
+    if len(got_lines) != len(expected_lines):
+        return f"{count(len(got_lines), 'line')} instead of {len(expected_lines)}"
+    return "the line endings differ (end every line with \\n)"
+
+
+# -- q1 ------------------------------------------------------------------------------------
+
+
+def _check_csv_lines(answer: Any) -> str:
+    func = require_function(answer, "csv_lines")
+    probe_rows = list(slow_rows(n=6, batch=1, pause=0))
+    made = func(iter(probe_rows))
+    if is_placeholder(made):
+        raise NotAttempted()
+    if isinstance(made, (str, bytes)):
+        raise Wrong(
+            "csv_lines returned one string. Make it a generator: yield the header line, then "
+            "yield each row's line as soon as you have it."
+        )
+
+    app = App(__name__, template_folder=None)
+
+    @app.route("/")
+    def rows_view() -> Response:
+        return Response(func(slow_rows(n=6, batch=1, pause=0.05)), mimetype="text/csv")
+
+    with served(app) as server:
+        trace = fetch(server, "/", who="csv_lines()")
+    expected = csv_text(probe_rows)
+    got = trace.body.decode("utf-8", "replace")
+    if got != expected:
+        raise Wrong(f"The CSV is not right yet: {_first_difference(got, expected)}.")
+    received = pieces(trace)
+    if received < 7:
+        raise Wrong(
+            f"The header and 6 rows arrived in {count(received, 'piece')}, the last one only "
+            f"after every row had been read. Yield each line as soon as its row arrives, instead "
+            f"of collecting them first."
+        )
+    return f"The header and each row went out on their own ({count(received, 'chunk')}), as the rows came in."
+
+
+q1 = Exercise(
+    LESSON,
+    1,
+    "yield as you go",
+    "csv_lines",
+    _check_csv_lines,
+    hint="A generator function: first yield \"id,name,score\\n\", then loop over rows and "
+    "yield f\"{i},{name},{score}\\n\" for each one. No list, no join.",
+    solution_code='''
+def csv_lines(rows):
+    yield "id,name,score\\n"
+    for i, name, score in rows:
+        yield f"{i},{name},{score}\\n"
+''',
+)
+
+
+# -- q2 ------------------------------------------------------------------------------------
+
+
+def _check_report(answer: Any) -> str:
+    view = require_function(answer, "report_streamed")
+    app = app_with_view(view)
+    try_view(app, view)
+    with served(app) as server:
+        trace = fetch(server, "/", who="report_streamed()")
+    mimetype = (trace.headers.get("Content-Type") or "").split(";")[0].strip()
+    if mimetype != "text/csv":
+        raise Wrong(f"The Content-Type is {mimetype or 'missing'}; pass mimetype=\"text/csv\" to Response.")
+    expected = csv_text(slow_rows(pause=0))
+    got = trace.body.decode("utf-8", "replace")
+    if got != expected:
+        raise Wrong(f"The report differs from the built one: {_first_difference(got, expected)}.")
+    if trace.verdict != "streamed" or trace.ttfb is None or trace.ttfb > trace.duration / 2:
+        raise Wrong(
+            "The report arrived in one go at the end. Return Response(generator, ...) where the "
+            "generator yields lines while it reads slow_rows(), instead of a finished string."
+        )
+    return (
+        f"The first bytes arrived early and the rest followed as the rows were read "
+        f"({count(len(trace.chunks), 'chunk')}, verdict {trace.verdict!r})."
+    )
+
+
+q2 = Exercise(
+    LESSON,
+    2,
+    "stream the report",
+    "report_streamed",
+    _check_report,
+    hint="Keep the loop over slow_rows(), but move it into a generator that yields each line; "
+    "return Response(that_generator(), mimetype=\"text/csv\"). Your csv_lines() from exercise 1 "
+    "does most of the work.",
+    solution_code='''
+from streamkit import Response
+from streamkit.exercises.lesson01 import slow_rows
+
+def report_streamed():
+    def lines():
+        yield "id,name,score\\n"
+        for i, name, score in slow_rows():
+            yield f"{i},{name},{score}\\n"
+
+    return Response(lines(), mimetype="text/csv")
+''',
+)
+
+
+# -- q3 ------------------------------------------------------------------------------------
+
+_LINES = [f"line {n}" for n in range(1, 6)]
+
+
+def _sized_app() -> App:
+    app = App(__name__, template_folder=None)
+
+    @app.route("/")
+    def lines_view() -> Response:
+        def lines() -> Iterator[str]:
+            for line in _LINES:
+                yield line + "\n"
+                time.sleep(0.15)
+
+        size = sum(len(line) + 1 for line in _LINES)
+        # A Content-Length: the body is not chunked, which is where readers go wrong.
+        return Response(lines(), mimetype="text/plain", headers={"Content-Length": str(size)})
+
+    return app
+
+
+def _check_reader(answer: Any) -> str:
+    func = require_function(answer, "lines_as_they_come")
+    with served(_sized_app()) as server:
+        made = func(server.url + "/")
+        if is_placeholder(made):
+            raise NotAttempted()
+        if isinstance(made, (list, tuple)):
+            raise Wrong(
+                "lines_as_they_come returned a list, which only exists once every line is in. "
+                "Make it a generator: yield each line as soon as it has arrived."
+            )
+        seen = timed(made)
+    lines = [line.decode("utf-8") if isinstance(line, bytes) else line for _, line in seen]
+    lines = [line.rstrip("\r\n") for line in lines]
+    if lines != _LINES:
+        raise Wrong(f"Expected the lines {_LINES}, got {lines!r:.120}.")
+    first, last = seen[0][0], seen[-1][0]
+    if first > 0.3:
+        raise Wrong(
+            f"The first line reached your code only at {first:.1f} s, with the last one "
+            f"({last:.1f} s): this response has a Content-Length, so iter_lines() and "
+            f"iter_content() wait to fill a whole block. Read what has arrived with "
+            f"response.raw.read1(size) and split it into lines yourself."
+        )
+    return "Your code saw each line as it arrived, not all of them at the end."
+
+
+q3 = Exercise(
+    LESSON,
+    3,
+    "read lines as they come",
+    "lines_as_they_come",
+    _check_reader,
+    hint="Open the response with requests.get(url, stream=True). r.raw.read1(65536) returns "
+    "whatever bytes have arrived (at least one), and b\"\" at the end. Keep the unfinished "
+    "tail of the last line for the next round.",
+    solution_code='''
+import requests
+
+def lines_as_they_come(url):
+    with requests.get(url, stream=True, timeout=10) as response:
+        tail = b""
+        while True:
+            data = response.raw.read1(65536)
+            if not data:
+                break
+            *complete, tail = (tail + data).split(b"\\n")
+            for line in complete:
+                yield line.decode("utf-8")
+        if tail:
+            yield tail.decode("utf-8")
+''',
+)
+
+EXERCISES = [q1, q2, q3]

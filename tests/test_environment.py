@@ -1,0 +1,111 @@
+"""environment.yml (conda, Binder) stays in step with pyproject.toml.
+
+The workshop runs from ``make lab`` (pip, the ``lab`` and ``servers`` extras) and from
+``environment.yml`` (conda, and Binder's repo2docker). Both must install the same things: the
+runtime dependencies plus the two extras, with the same version bounds, and the kit itself
+(Binder does not install the repository's package unless the pip section says ``-e .``).
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10 (pytest brings tomli there)
+    import tomli as tomllib
+
+ROOT = Path(__file__).resolve().parent.parent
+EXTRAS = ("lab", "servers")
+# pip names that are spelled differently on conda-forge (none so far).
+CONDA_NAMES: dict[str, str] = {}
+REQUIREMENT = re.compile(r"^([A-Za-z0-9_.\-]+)\s*(.*)$")
+
+
+def pyproject() -> dict:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+
+
+def environment() -> tuple[list[str], list[str], list[str]]:
+    """(channels, conda dependencies, pip dependencies) from environment.yml.
+
+    The file is simple YAML (two lists and a nested ``pip:`` list); this reads exactly that
+    shape and fails loudly on anything else, rather than depending on a YAML library.
+    """
+    channels: list[str] = []
+    conda: list[str] = []
+    pip: list[str] = []
+    section = None
+    for raw in (ROOT / "environment.yml").read_text(encoding="utf-8").splitlines():
+        line = raw.split("#", 1)[0].rstrip()
+        if not line.strip():
+            continue
+        if not raw.startswith(" "):
+            key = line.split(":", 1)[0]
+            section = key if key in ("channels", "dependencies") else None
+            continue
+        item = line.strip()
+        assert item.startswith("- "), f"unexpected line in environment.yml: {raw!r}"
+        value = item[2:].strip()
+        if section == "channels":
+            channels.append(value)
+        elif section == "dependencies":
+            if value == "pip:":
+                section = "pip"
+            else:
+                conda.append(value)
+        elif section == "pip":
+            pip.append(value)
+    return channels, conda, pip
+
+
+def parse(requirement: str) -> tuple[str, str]:
+    """``"werkzeug>=3.0"`` -> ``("werkzeug", ">=3.0")``, names lower-cased, spaces removed."""
+    found = REQUIREMENT.match(requirement.strip())
+    assert found, f"cannot read the requirement {requirement!r}"
+    return found.group(1).lower().replace("_", "-"), found.group(2).replace(" ", "")
+
+
+def expected_conda() -> dict[str, str]:
+    project = pyproject()["project"]
+    wanted = [*project["dependencies"]]
+    for extra in EXTRAS:
+        wanted += project["optional-dependencies"][extra]
+    result: dict[str, str] = {}
+    for requirement in wanted:
+        name, spec = parse(requirement)
+        result[CONDA_NAMES.get(name, name)] = spec
+    return result
+
+
+def test_conda_forge_is_the_channel() -> None:
+    channels, _, _ = environment()
+    assert channels == ["conda-forge"]
+
+
+def test_every_dependency_and_extra_is_in_environment_yml_with_the_same_bounds() -> None:
+    _, conda, _ = environment()
+    listed = dict(parse(item) for item in conda)
+    for name, spec in expected_conda().items():
+        assert name in listed, f"environment.yml lacks {name}{spec} (from pyproject.toml)"
+        assert listed[name] == spec, f"environment.yml has {name}{listed[name]}, pyproject.toml {name}{spec}"
+
+
+def test_environment_yml_has_nothing_pyproject_does_not_know() -> None:
+    _, conda, _ = environment()
+    extra = {parse(item)[0] for item in conda} - set(expected_conda()) - {"python", "pip"}
+    assert not extra, f"environment.yml installs {sorted(extra)}, which pyproject.toml does not list"
+
+
+def test_python_version_matches_requires_python() -> None:
+    _, conda, _ = environment()
+    listed = dict(parse(item) for item in conda)
+    assert "pip" in listed, "environment.yml needs pip, for the kit itself"
+    assert listed.get("python") == pyproject()["project"]["requires-python"].replace(" ", "")
+
+
+def test_binder_installs_the_kit_itself() -> None:
+    _, _, pip = environment()
+    assert "-e ." in pip, "the pip section of environment.yml must install the kit: - -e ."
