@@ -3,10 +3,9 @@
 A trace has up to three lists of timed pieces: what the app produced, what the server wrote
 and what the client received. Each becomes a :class:`Series` (parallel lists of times, sizes
 and template parts, with running byte totals) inside a :class:`Lane`. Running totals make the
-questions a timeline asks cheap, even for 100,000 chunks:
-
-* which received chunk carried the last byte of each produced item (:func:`deliveries`);
-* how many pieces and bytes fall into each time slice (:func:`bucket`).
+questions a timeline asks cheap, even for 100,000 chunks, such as how many pieces and bytes
+fall into each time slice (:func:`bucket`). Which piece carried which bytes from one lane to the
+next is the trace's to say: :func:`streamkit.trace.links`.
 
 The small formatting helpers (``12.5 ms``, ``1.2 kB``, "the app raised after its 3rd item")
 live here too, so the SVG and the text say things the same way.
@@ -252,23 +251,6 @@ def bucket(series: Series, span: float, buckets: int) -> list[Piece]:
             pieces.append(Piece(b * width, ts[stop - 1], size, stop - start, parts, start))
         start = stop
     return pieces
-
-
-def deliveries(src: Series, dst: Series, proportional: bool) -> list[int | None]:
-    """For each ``src`` piece, the index of the ``dst`` piece that carried its last byte.
-
-    Matching is by byte offsets: piece i of ``src`` ends at the running total of sizes up to
-    i, and the first ``dst`` piece whose running total reaches that offset delivered it. With
-    ``proportional`` the offsets are compared as fractions of each side's total (for sizes that
-    differ in kind, e.g. compressed bytes on the wire against the app's bytes). Pieces beyond
-    what ``dst`` holds (a stream cut short) get None.
-    """
-    scale = dst.total / src.total if proportional and src.total else 1.0
-    out: list[int | None] = []
-    for end in src.ends:
-        i = bisect.bisect_left(dst.ends, end * scale - 1e-9)
-        out.append(i if i < len(dst) else None)
-    return out
 
 
 def received_series(lanes: list[Lane]) -> Series | None:

@@ -37,6 +37,10 @@ class Recording:
     error: BaseException | None = None
     error_at: float | None = None  # when the app raised it
     finished: threading.Event = field(default_factory=threading.Event)
+    # Set by the server once it has closed the whole response, so every write is noted by
+    # then (``finished`` may come sooner: middleware such as NaiveGzipMiddleware closes the
+    # app's body before it sends anything).
+    sent: threading.Event = field(default_factory=threading.Event)
 
 
 _lock = threading.Lock()

@@ -41,7 +41,7 @@ from werkzeug.utils import import_string
 
 from . import recording
 from .probe import _live_view, read_response
-from .trace import Event, Trace, _sent_compressed, arrivals
+from .trace import Event, Trace, arrivals
 
 __all__ = ["BACKENDS", "PROXIES", "Server", "StreamingRequestHandler", "WerkzeugBackend", "serve"]
 
@@ -107,6 +107,13 @@ class StreamingRequestHandler(WSGIRequestHandler):
     def setup(self) -> None:
         super().setup()
         self.wfile = _GatheringWriter(self.connection)  # type: ignore[assignment]
+
+    def run_wsgi(self) -> None:
+        # An HTTP/1.0 client cannot read a chunked body: answer it in HTTP/1.0, where the body
+        # simply ends when the connection closes. (An instance attribute: this connection only.)
+        if self.request_version != "HTTP/1.1":
+            self.protocol_version = "HTTP/1.0"
+        super().run_wsgi()
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         """No access log."""
@@ -356,6 +363,7 @@ class _Observed:
             self.failed(error, noted)
             if noted is not None:
                 noted.finished.set()
+                noted.sent.set()
             raise
         return _ObservedBody(self, body, noted)
 
@@ -400,6 +408,7 @@ class _ObservedBody:
         finally:
             if self._noted is not None:
                 self._noted.finished.set()
+                self._noted.sent.set()  # the server closes the body after its last write
 
 
 # -- Server ----------------------------------------------------------------------------------
@@ -529,8 +538,9 @@ class Server:
                 on_chunk=view.update if view is not None else None,
                 **probe_options,
             )
-            # The client has it all; the server closes the app's body moments later.
-            done = self._elsewhere or noted.finished.wait(
+            # The client has it all; the server closes the response moments later (after
+            # noting its last write: the app's own body may have been closed long before).
+            done = self._elsewhere or noted.sent.wait(
                 0.5 if (trace.error or trace.stopped) else 2.0
             )
         finally:
@@ -553,9 +563,9 @@ def _add_server_side(trace: Trace, noted: recording.Recording, done: bool) -> No
     produced = [Event(t - start, size, parts) for t, size, parts in list(noted.produced)]
     written = [Event(t - start, size) for t, size in list(noted.written)]
     for events in (produced, written):
-        # Compare like with like: decoded bytes, unless the server sent compressed ones.
-        wire = _sent_compressed(events, trace.chunks)
-        for event, when in zip(events, arrivals(events, trace.chunks, wire=wire)):
+        # Each list in its own measure: the app's items in decoded bytes, the server's writes in
+        # bytes on the wire when a middleware compressed them (see streamkit.trace.carriers).
+        for event, when in zip(events, arrivals(events, trace.chunks)):
             event.arrived = when
     trace.produced = produced or None
     trace.written = written or None

@@ -43,11 +43,9 @@ from .lanes import (
     Series,
     break_point,
     bucket,
-    deliveries,
     error_text,
     fmt_bytes,
     fmt_ms,
-    header,
     plural,
     read_lanes,
     received_series,
@@ -57,6 +55,7 @@ from .lanes import (
     wire_total,
 )
 from .text_timeline import to_text
+from .trace import links
 
 __all__ = ["Comparison", "LiveView", "compare", "error_text", "html", "mimebundle", "plain", "to_svg", "to_text"]
 
@@ -382,14 +381,14 @@ def _connectors(
     """Lines from each piece to the piece of the next lane down that carried its bytes."""
     if any(len(lane.series) > MAX_CONNECTORS for lane in lanes):
         return []
-    compressed = bool(header(trace, "Content-Encoding"))
+    # The trace says which piece carried which bytes, each lane counted in its own measure
+    # (decoded, or compressed bytes on the wire): see streamkit.trace.links.
+    carried = links(trace)
     lines = []
     for upper, lower, upper_drawn, lower_drawn in zip(lanes, lanes[1:], drawn, drawn[1:]):
-        if not len(upper.series) or not len(lower.series):
+        targets = carried.get(upper.key)
+        if not targets or not len(lower.series):
             continue
-        # The app's and the client's sizes are decoded bytes; the server's may be compressed.
-        proportional = compressed and "written" in (upper.key, lower.key)
-        targets = deliveries(upper.series, lower.series, proportional)
         y1 = round(upper_drawn["base"] + 1.5, 1)
         y2 = round(lower_drawn["base"] - BAR_MAX - 1, 1)
         for t, target in zip(upper.series.ts, targets):

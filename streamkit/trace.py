@@ -21,7 +21,18 @@ from urllib.parse import urlsplit
 
 from werkzeug.datastructures import Headers
 
-__all__ = ["Chunk", "Event", "StreamBroken", "Trace", "VERDICTS", "arrivals"]
+__all__ = [
+    "Chunk",
+    "Event",
+    "StreamBroken",
+    "Trace",
+    "VERDICTS",
+    "arrivals",
+    "carriers",
+    "counts_wire_bytes",
+    "decoded_ends",
+    "links",
+]
 
 # Two pieces closer together than this count as "at the same time".
 AT_ONCE = 0.02
@@ -204,27 +215,120 @@ class Trace:
         return mimebundle(self)
 
 
-def arrivals(
-    events: Sequence[Event], chunks: Sequence[Chunk], *, wire: bool = False
-) -> list[float | None]:
-    """When the client had received the last byte of each server-side item.
+# -- matching server-side items to what the client received ------------------------------------
+#
+# Items and chunks are lined up by byte offsets in the body: an item ends at the running total
+# of the sizes up to it. The offsets must be counted in the same measure on both sides. Chunks
+# have two: decoded bytes (``size``) and bytes on the wire (``wire_size``). The app's items are
+# decoded bytes; the server's writes are wire bytes when a middleware compressed the body before
+# the server sent it (GzipMiddleware), and decoded bytes when nothing did or a proxy compressed
+# it later (nginx gzip). A sync-flushed gzip item is decodable as soon as its wire bytes are in,
+# so the two measures agree at chunk ends; the gzip header and trailer are wire bytes that decode
+# to nothing, which each measure handles on its own.
 
-    Items and chunks are lined up by cumulative byte offset: item ``i`` ends at the sum of the
-    sizes up to it, and it arrived with the first chunk whose cumulative size reaches that
-    offset. Chunks are measured in decoded bytes, or in bytes on the wire with ``wire=True``
-    (for items a server sent already compressed). None for an item that never fully arrived.
+
+def counts_wire_bytes(events: Sequence[Event], chunks: Sequence[Chunk]) -> bool:
+    """True when the items' sizes are bytes on the wire (compressed) rather than decoded bytes.
+
+    The items' total is compared with the chunks' two totals: for a whole stream it equals one
+    of them; for a stream cut short it is still much nearer the right one. A tie (nothing was
+    compressed) counts as decoded.
     """
+    total = sum(event.size for event in events)
+    decoded = sum(chunk.size for chunk in chunks)
+    wire = sum(chunk.wire_size for chunk in chunks)
+    return abs(total - wire) < abs(total - decoded)
+
+
+def carriers(
+    events: Sequence[Event], chunks: Sequence[Chunk], *, wire: bool | None = None
+) -> list[int | None]:
+    """For each item, the index of the chunk that held its last byte (None: it never arrived).
+
+    Item ``i`` arrived with the first chunk whose running total reaches the item's end offset.
+    Chunks are counted in decoded bytes, or in bytes on the wire with ``wire=True``; by default
+    :func:`counts_wire_bytes` picks the measure the items' sizes are in.
+    """
+    if wire is None:
+        wire = counts_wire_bytes(events, chunks)
     ends = list(accumulate(chunk.wire_size if wire else chunk.size for chunk in chunks))
-    times = [chunk.t for chunk in chunks]
     last = len(ends)
     found = map(partial(bisect.bisect_left, ends), accumulate(event.size for event in events))
-    return [times[index] if index < last else None for index in found]
+    return [index if index < last else None for index in found]
 
 
-def _sent_compressed(events: Sequence[Event], chunks: Sequence[Chunk]) -> bool:
-    """True when the items' sizes add up to the bytes on the wire rather than the decoded ones."""
-    total = sum(event.size for event in events)
-    return total != sum(c.size for c in chunks) and total == sum(c.wire_size for c in chunks)
+def arrivals(
+    events: Sequence[Event], chunks: Sequence[Chunk], *, wire: bool | None = None
+) -> list[float | None]:
+    """When the client had each item's last byte: the time of its chunk (see :func:`carriers`)."""
+    return [
+        None if index is None else chunks[index].t
+        for index in carriers(events, chunks, wire=wire)
+    ]
+
+
+def decoded_ends(events: Sequence[Event], chunks: Sequence[Chunk]) -> list[float | None]:
+    """Where each item ends in the decoded body, for items counted in either measure.
+
+    Items in wire bytes are translated with the chunks: at the end of a chunk the client had
+    decoded exactly that chunk's running decoded total; inside a chunk the offset is
+    interpolated. None for an item in wire bytes that never arrived (nothing tells where it
+    ends in the decoded body).
+    """
+    item_ends = list(accumulate(event.size for event in events))
+    if not counts_wire_bytes(events, chunks):
+        return [float(end) for end in item_ends]
+    wire_ends = list(accumulate(chunk.wire_size for chunk in chunks))
+    plain_ends = list(accumulate(chunk.size for chunk in chunks))
+    out: list[float | None] = []
+    for end in item_ends:
+        k = bisect.bisect_left(wire_ends, end)
+        if k == len(wire_ends):  # never arrived
+            out.append(None)
+        elif wire_ends[k] == end:  # ends with a chunk
+            out.append(float(plain_ends[k]))
+        else:  # inside chunk k: wire_ends[k - 1] < end < wire_ends[k]
+            wire_before = wire_ends[k - 1] if k else 0
+            plain_before = plain_ends[k - 1] if k else 0
+            share = (end - wire_before) / (wire_ends[k] - wire_before)
+            out.append(plain_before + (plain_ends[k] - plain_before) * share)
+    return out
+
+
+def links(trace: Any) -> dict[str, list[int | None]]:
+    """Which piece of the next lane down carried the last byte of each server-side item.
+
+    ``links["produced"]`` indexes ``trace.written`` (or ``trace.chunks`` when there are no
+    writes), ``links["written"]`` indexes ``trace.chunks``; None where nothing carried it. A
+    server-side item and a chunk are compared in the item's own measure (:func:`carriers`), an
+    item and a write in decoded bytes (:func:`decoded_ends`). Compressed writes that never
+    reached the client have no decoded offset: the items past the last one that did are paired
+    with them in order (one item per write, the rest with the last write). The timeline draws
+    its connecting lines from these.
+    """
+    chunks = list(getattr(trace, "chunks", None) or ())
+    produced = list(getattr(trace, "produced", None) or ())
+    written = list(getattr(trace, "written", None) or ())
+    out: dict[str, list[int | None]] = {}
+    if written:
+        out["written"] = carriers(written, chunks)
+    if produced and written:
+        # The writes that arrived come first; their decoded ends are known and in order.
+        known = [end for end in decoded_ends(written, chunks) if end is not None]
+        later = list(range(len(known), len(written)))  # the writes that never arrived
+        targets: list[int | None] = []
+        for end in decoded_ends(produced, chunks):
+            index = bisect.bisect_left(known, end) if end is not None else len(known)
+            if index < len(known):
+                targets.append(index)
+            elif later:  # past what arrived: the next write that did not arrive, or the last
+                targets.append(later.pop(0) if len(later) > 1 else later[0])
+            else:
+                targets.append(None)
+        out["produced"] = targets
+    elif produced:
+        out["produced"] = carriers(produced, chunks)
+    return out
 
 
 def _held_fraction(events: Sequence[Event], chunks: Sequence[Chunk]) -> float | None:
@@ -236,7 +340,7 @@ def _held_fraction(events: Sequence[Event], chunks: Sequence[Chunk]) -> float | 
     items = [event for event in events if event.size]
     if len(items) < 2 or items[-1].t - items[0].t < AT_ONCE:
         return None
-    arrived = arrivals(items, chunks, wire=_sent_compressed(items, chunks))
+    arrived = arrivals(items, chunks)
     # Judge each item but the last (which has no later item to wait for) that arrived at all.
     judged = [
         (item.t, when, following.t)

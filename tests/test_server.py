@@ -271,6 +271,21 @@ def test_chunked_http11_is_set_on_our_handler_not_werkzeugs() -> None:
     assert WSGIRequestHandler.protocol_version == "HTTP/1.0"
 
 
+def test_an_http10_client_gets_an_http10_body_that_ends_at_close() -> None:
+    with serve(slow_app) as server:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as client:
+            client.sendall(b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n")
+            received = b""
+            while data := client.recv(65536):
+                received += data
+        # HTTP/1.1 clients on the same server still get chunks.
+        assert server.get("/").headers["Transfer-Encoding"] == "chunked"
+    head, _, body = received.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.0 200")
+    assert b"chunked" not in head.lower()
+    assert body == b"".join(b"part %d\n" % i for i in range(5))
+
+
 def test_tcp_nodelay_is_set() -> None:
     seen: list[int] = []
 
@@ -484,3 +499,93 @@ def test_get_on_a_stopped_server_raises_and_leaves_no_recording() -> None:
 def test_public_names() -> None:
     for name in ("serve", "probe", "Server", "Trace"):
         assert hasattr(streamkit, name) and name in streamkit.__all__
+
+
+# -- compressed responses: each side matched in its own measure ----------------------------------
+
+
+def slow_items_app() -> streamkit.App:
+    """A streamkit App (so produced items are recorded): 5 text items of growing size, 0.1 s apart."""
+    app = streamkit.App(__name__)
+
+    @app.route("/items")
+    def items():
+        def generate():
+            for i in range(5):
+                if i:
+                    time.sleep(0.1)
+                yield f"item {i} " + "x" * (40 + 30 * i) + "\n"
+
+        return streamkit.Response(generate(), mimetype="text/plain")
+
+    return app
+
+
+def connector_rows(trace: Trace) -> list[list[tuple[float, float]]]:
+    """The timeline's connecting lines as (x1, x2) pairs, one list per gap between lanes, top first."""
+    import xml.etree.ElementTree as ET
+
+    svg = "{http://www.w3.org/2000/svg}"
+    group = [g for g in ET.fromstring(trace.to_svg()).iter(f"{svg}g") if g.get("class") == "connectors"]
+    rows: dict[float, list[tuple[float, float]]] = {}
+    for line in group[0] if group else ():
+        rows.setdefault(float(line.get("y1")), []).append((float(line.get("x1")), float(line.get("x2"))))
+    return [sorted(rows[y]) for y in sorted(rows)]
+
+
+def test_streaming_gzip_matches_item_i_to_write_i_and_chunk_i() -> None:
+    from streamkit.compression import GzipMiddleware
+    from streamkit.trace import links
+
+    with serve(GzipMiddleware(slow_items_app())) as server:
+        trace = server.get("/items")
+    assert trace.headers["Content-Encoding"] == "gzip" and trace.verdict == "streamed"
+    # One chunk per item (its wire bytes; the first also carries the gzip header), then the
+    # gzip trailer: wire bytes that decode to nothing.
+    assert [chunk.size > 0 for chunk in trace.chunks] == [True] * 5 + [False]
+    assert len(trace.produced) == 5 and len(trace.written) == 6
+    assert [event.arrived for event in trace.produced] == [chunk.t for chunk in trace.chunks[:5]]
+    assert [event.arrived for event in trace.written] == [chunk.t for chunk in trace.chunks]
+    assert links(trace) == {"produced": [0, 1, 2, 3, 4], "written": [0, 1, 2, 3, 4, 5]}
+    # In the picture, the lines from the 5 items go to 5 different writes, and the lines from
+    # the 5 item writes to 5 different chunks, left to right.
+    to_written, to_received = connector_rows(trace)
+    assert len(to_written) == 5 and len(to_received) == 6
+    ends = [x2 for _, x2 in to_written]
+    assert ends == sorted(ends) and len(set(ends)) == 5
+    ends = [x2 for _, x2 in to_received[:5]]
+    assert ends == sorted(ends) and len(set(ends)) == 5
+
+
+def test_naive_gzip_matches_every_item_to_the_one_piece() -> None:
+    from streamkit.compression import NaiveGzipMiddleware
+    from streamkit.trace import links
+
+    with serve(NaiveGzipMiddleware(slow_items_app())) as server:
+        trace = server.get("/items")
+    assert trace.headers["Content-Encoding"] == "gzip" and trace.verdict == "buffered"
+    assert len(trace.produced) == 5 and len(trace.written) == 1
+    carried = links(trace)
+    assert carried["produced"] == [0] * 5  # all items went out in the single write
+    last = len(trace.chunks) - 1  # the client may read one piece in several reads
+    assert carried["written"] == [last]
+    assert all(event.arrived == trace.chunks[last].t for event in trace.produced)
+
+
+def test_gzip_by_a_proxy_matches_the_server_writes_in_decoded_bytes() -> None:
+    from streamkit.backends.nginx import find_nginx
+    from streamkit.trace import links
+
+    try:
+        find_nginx()
+    except Exception as missing:
+        pytest.skip(f"nginx is not installed: {missing}")
+    # The server writes the app's own bytes; nginx compresses them and holds them back.
+    with serve(slow_items_app(), behind="nginx") as server:
+        trace = server.get("/items")
+    assert trace.headers["Content-Encoding"] == "gzip"
+    assert len(trace.produced) == len(trace.written) == 5
+    carried = links(trace)
+    assert carried["produced"] == [0, 1, 2, 3, 4]
+    assert None not in carried["written"] and carried["written"] == sorted(carried["written"])
+    assert trace.verdict == "buffered"

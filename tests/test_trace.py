@@ -8,7 +8,18 @@ from __future__ import annotations
 
 import pytest
 
-from streamkit.trace import VERDICTS, Chunk, Event, StreamBroken, Trace, arrivals
+from streamkit.trace import (
+    VERDICTS,
+    Chunk,
+    Event,
+    StreamBroken,
+    Trace,
+    arrivals,
+    carriers,
+    counts_wire_bytes,
+    decoded_ends,
+    links,
+)
 
 
 def chunk(t: float, data: bytes, wire: int | None = None) -> Chunk:
@@ -89,7 +100,76 @@ def test_arrivals_match_items_to_chunks_by_byte_offset() -> None:
 def test_arrivals_can_compare_wire_sizes_for_compressed_items() -> None:
     chunks = [Chunk(1.0, 100, None, 10), Chunk(2.0, 100, None, 10)]
     assert arrivals([Event(0.5, 10), Event(1.5, 10)], chunks, wire=True) == [1.0, 2.0]
-    assert arrivals([Event(0.5, 10), Event(1.5, 10)], chunks) == [1.0, 1.0]
+    assert arrivals([Event(0.5, 10), Event(1.5, 10)], chunks, wire=False) == [1.0, 1.0]
+    # By default the measure the sizes add up to is used: here, the wire's.
+    assert arrivals([Event(0.5, 10), Event(1.5, 10)], chunks) == [1.0, 2.0]
+
+
+def gzip_like_trace(received: int = 4) -> Trace:
+    """Four items of 100 bytes, compressed one by one (the first write also carries a 10-byte
+    gzip header), a 10-byte trailer that decodes to nothing; the client got ``received`` writes."""
+    wire = [40, 20, 15, 15, 10]
+    plain = [100, 100, 100, 100, 0]
+    return Trace(
+        url="http://x/gz",
+        status=200,
+        chunks=[Chunk(0.1 * (i + 1), plain[i], None, wire[i]) for i in range(received)],
+        produced=[Event(0.1 * i + 0.09, 100) for i in range(4)],
+        written=[Event(0.1 * i + 0.095, size) for i, size in enumerate(wire)],
+    )
+
+
+def test_each_side_is_matched_in_its_own_measure() -> None:
+    trace = gzip_like_trace(received=5)
+    assert not counts_wire_bytes(trace.produced, trace.chunks)  # decoded bytes
+    assert counts_wire_bytes(trace.written, trace.chunks)  # bytes on the wire
+    assert carriers(trace.produced, trace.chunks) == [0, 1, 2, 3]
+    assert carriers(trace.written, trace.chunks) == [0, 1, 2, 3, 4]  # the trailer: its own chunk
+    assert arrivals(trace.produced, trace.chunks) == [chunk.t for chunk in trace.chunks[:4]]
+    assert decoded_ends(trace.written, trace.chunks) == [100, 200, 300, 400, 400]
+    # Item i went out in write i (not in the trailer, which ends at the same decoded offset).
+    assert links(trace) == {"written": [0, 1, 2, 3, 4], "produced": [0, 1, 2, 3]}
+
+
+def test_a_separate_gzip_header_write_carries_no_item() -> None:
+    trace = Trace(
+        url="http://x/gz",
+        status=200,
+        chunks=[Chunk(0.1, 0, None, 10), Chunk(0.2, 100, None, 30), Chunk(0.3, 100, None, 20)],
+        produced=[Event(0.15, 100), Event(0.25, 100)],
+        written=[Event(0.09, 10), Event(0.19, 30), Event(0.29, 20)],
+    )
+    assert links(trace) == {"written": [0, 1, 2], "produced": [1, 2]}
+
+
+def test_uncompressed_writes_are_matched_in_decoded_bytes() -> None:
+    # A proxy compressed the body after the server wrote it (nginx gzip): the writes are the
+    # app's own bytes, and the client got one compressed piece.
+    trace = Trace(
+        url="http://x/",
+        status=200,
+        chunks=[Chunk(0.5, 400, None, 60)],
+        produced=[Event(0.1 * i, 100) for i in range(4)],
+        written=[Event(0.1 * i + 0.01, 100) for i in range(4)],
+    )
+    assert not counts_wire_bytes(trace.written, trace.chunks)
+    assert links(trace) == {"written": [0, 0, 0, 0], "produced": [0, 1, 2, 3]}
+
+
+def test_a_stream_cut_short_keeps_its_measure_and_places_the_rest() -> None:
+    trace = gzip_like_trace(received=2)
+    # 100 of the 5 writes' wire bytes arrived: still far nearer the wire total than the decoded.
+    assert counts_wire_bytes(trace.written, trace.chunks)
+    assert carriers(trace.written, trace.chunks) == [0, 1, None, None, None]
+    assert carriers(trace.produced, trace.chunks) == [0, 1, None, None]
+    # The writes that never arrived still line up with the items in order.
+    assert links(trace)["produced"] == [0, 1, 2, 3]
+
+
+def test_links_without_writes_point_produced_items_at_chunks() -> None:
+    trace = streamed_trace()
+    assert links(trace) == {"produced": [0, 1, 2]}
+    assert links(Trace(url="http://x/")) == {}
 
 
 def test_sizes_body_and_keep_body_false() -> None:
