@@ -172,10 +172,10 @@ def status_line(trace: Any) -> str:
 def break_point(trace: Any, lanes: list[Lane]) -> tuple[float, str, str] | None:
     """(time, lane key, sentence) for a broken stream, or None.
 
-    The time is where the stream ended (after the last piece seen anywhere): when the app
-    raised is not recorded, only that it did, after its last item. The lane key says where
-    the break started: the app's lane for an exception raised while producing, the client's
-    lane for a break only the client saw.
+    For an exception the app raised, the time is when it raised (``server_error_at``) and the
+    lane is the app's; if that time is unknown, the end of the stream (after the last piece
+    seen anywhere). For a break only the client saw, the end of the stream, in the client's
+    lane.
     """
     server_error = getattr(trace, "server_error", None)
     client_error = getattr(trace, "error", None)
@@ -193,7 +193,12 @@ def break_point(trace: Any, lanes: list[Lane]) -> tuple[float, str, str] | None:
         else:
             when = "before its first item"
         key = "produced" if "produced" in keys else keys[0]
-        return end, key, f"the app raised {when}: {error_text(server_error)}"
+        raised_at = getattr(trace, "server_error_at", None)
+        return (
+            raised_at if raised_at is not None else end,
+            key,
+            f"the app raised {when}: {error_text(server_error)}",
+        )
     key = "received" if "received" in keys else keys[-1]
     return end, key, f"the client saw the stream break at {fmt_ms(end)}: {error_text(client_error)}"
 

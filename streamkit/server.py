@@ -40,6 +40,7 @@ from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler, select_addr
 from werkzeug.utils import import_string
 
 from . import recording
+from .backends import http_url
 from .probe import _live_view, read_response
 from .trace import Event, Trace, arrivals
 
@@ -244,10 +245,7 @@ class WerkzeugBackend:
 
     @property
     def url(self) -> str:
-        host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(self.host, self.host)
-        if ":" in host:
-            host = f"[{host}]"
-        return f"http://{host}:{self.port}"
+        return http_url(self.host, self.port)
 
     def start(self) -> WerkzeugBackend:
         """Bind (a busy port is an OSError, never werkzeug's sys.exit), start serving, return."""

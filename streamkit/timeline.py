@@ -269,14 +269,16 @@ def _panel(
     point = break_point(trace, lanes)
     if point is not None:
         t, key, message = point
-        # The cross goes where the client saw the end; the note below names the cause.
-        row = len(lanes) - 1
+        # The cross goes in the lane where the break started (the app's, when it raised), at
+        # the moment it happened; the note below names the cause.
+        row = next((i for i, lane in enumerate(lanes) if lane.key == key), len(lanes) - 1)
         x = _x(t, span)
         near_right = x > LABEL_W + PLOT_W / 2
+        raised = key == "produced" and getattr(trace, "server_error_at", None) is not None
         broken = {
             "x": x,
             "mark_y": lanes_top + row * LANE_H + LANE_H - 24,
-            "label": f"stream cut at {fmt_ms(t)}",
+            "label": f"{'the app raised' if raised else 'stream cut'} at {fmt_ms(t)}",
             "label_x": x - 8 if near_right else x + 8,
             "anchor": "end" if near_right else "start",
         }

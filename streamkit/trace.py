@@ -15,6 +15,7 @@ import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import partial
+from types import TracebackType
 from itertools import accumulate
 from typing import Any
 from urllib.parse import urlsplit
@@ -109,6 +110,7 @@ class Trace:
     server_error_at: float | None = None
     note: str | None = None
     started: float = 0.0
+    _server_traceback: TracebackType | None = field(default=None, repr=False, compare=False)
 
     # -- sizes and body -------------------------------------------------------------------
 
@@ -167,8 +169,13 @@ class Trace:
     def raise_for_error(self) -> Trace:
         """Raise the app's exception (``server_error``) here, or :class:`StreamBroken` when the
         body broke on the way; return the trace itself when the stream is whole."""
-        if self.server_error is not None:
-            raise self.server_error
+        error = self.server_error
+        if error is not None:
+            # Raising an exception object again adds this frame to its traceback; start from
+            # the traceback it had on the server each time, so repeated calls stay readable.
+            if self._server_traceback is None:
+                self._server_traceback = error.__traceback__
+            raise error.with_traceback(self._server_traceback)
         if self.error:
             raise StreamBroken(f"{self.method} {self.url}: {self.error}")
         return self

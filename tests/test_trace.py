@@ -224,3 +224,23 @@ def test_pictures_are_delegated_to_the_timeline_module() -> None:
     assert trace.to_svg() == timeline.to_svg(trace)
     assert trace._repr_html_() == timeline.html(timeline.to_svg(trace))
     assert trace._repr_mimebundle_() == timeline.mimebundle(trace)
+
+
+def test_raise_for_error_keeps_the_servers_traceback_each_time() -> None:
+    import traceback
+
+    def fail() -> None:
+        raise RuntimeError("Working outside of request context.")
+
+    try:
+        fail()
+    except RuntimeError as error:
+        trace = Trace(url="http://127.0.0.1:1/x", status=200, server_error=error)
+    depths = []
+    for _ in range(3):
+        with pytest.raises(RuntimeError, match="Working outside") as info:
+            trace.raise_for_error()
+        frames = traceback.extract_tb(info.value.__traceback__)
+        assert frames[-1].name == "fail"  # the server-side frame is still where it ends
+        depths.append(len(frames))
+    assert depths[0] == depths[1] == depths[2]

@@ -30,6 +30,7 @@ __all__ = [
     "ServerUnavailable",
     "check_port_free",
     "free_port",
+    "http_url",
     "port_open",
     "tail",
     "wait_for_port",
@@ -67,6 +68,17 @@ def _stop_leftovers() -> None:
         leftovers = list(_running)
     for backend in leftovers:
         backend.stop()
+
+
+def http_url(host: str, port: int) -> str:
+    """The URL a local client uses for a server bound to ``host:port``.
+
+    A server bound to every interface ("0.0.0.0", "::") is reached at the loopback address.
+    """
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
 
 
 def free_port(host: str = "127.0.0.1") -> int:

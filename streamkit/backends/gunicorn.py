@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 
 from streamkit.backends import (
+    http_url,
     ServerStartError,
     ServerUnavailable,
     check_port_free,
@@ -115,7 +116,7 @@ class GunicornBackend:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return http_url(self.host, self.port)
 
     @property
     def log(self) -> str:

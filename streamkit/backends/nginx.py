@@ -26,6 +26,7 @@ import tempfile
 import time
 
 from streamkit.backends import (
+    http_url,
     ServerStartError,
     ServerUnavailable,
     check_port_free,
@@ -144,7 +145,7 @@ class NginxProxy:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return http_url(self.host, self.port)
 
     @property
     def log(self) -> str:
@@ -233,7 +234,10 @@ class NginxProxy:
             while _group_alive(process.pid) and time.monotonic() < deadline:
                 time.sleep(0.02)
             if _group_alive(process.pid):
-                os.killpg(process.pid, signal.SIGKILL)
+                try:
+                    os.killpg(process.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass  # it exited between the check and the kill
             if process.poll() is None:
                 process.wait()
         if self.directory is not None:

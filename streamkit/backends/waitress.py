@@ -22,7 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 from streamkit import recording
-from streamkit.backends import ServerStartError, ServerUnavailable
+from streamkit.backends import ServerStartError, ServerUnavailable, http_url
 
 try:
     from waitress.channel import ClientDisconnected, HTTPChannel
@@ -81,7 +81,7 @@ class WaitressBackend:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return http_url(self.host, self.port)
 
     def _classes(self) -> tuple[type, type]:
         """A task and a channel class for this server alone: its logger, recording, errors."""
