@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import queue
 import re
 import signal
 import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
+from typing import IO
 
 import pytest
 
@@ -17,6 +20,63 @@ from streamkit.demos import DEMOS
 
 COMMAND = [sys.executable, "-m", "streamkit"]
 ENV = {**os.environ, "PYTHONIOENCODING": "utf-8", "PYTHONUNBUFFERED": "1"}
+LINE_TIMEOUT = 30.0  # seconds to wait for one line of output before the test fails
+
+
+class Lines:
+    """A pipe read line by line on a thread, so a test waits for output with a deadline, never forever."""
+
+    def __init__(self, pipe: IO[str], name: str) -> None:
+        self.name = name
+        self._lines: queue.Queue[str | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._pump, args=(pipe,), daemon=True)
+        self._thread.start()
+
+    def _pump(self, pipe: IO[str]) -> None:
+        try:
+            for line in pipe:
+                self._lines.put(line)
+        finally:
+            self._lines.put(None)  # end of output
+
+    def readline(self, timeout: float = LINE_TIMEOUT) -> str:
+        """The next line, "" once the output has ended; fails the test if none comes in ``timeout``."""
+        try:
+            line = self._lines.get(timeout=timeout)
+        except queue.Empty:
+            pytest.fail(f"`streamkit serve` printed no line on {self.name} within {timeout:.0f} s")
+        if line is None:
+            self._lines.put(None)  # stay at the end for later reads
+            return ""
+        return line
+
+    def rest(self, timeout: float = LINE_TIMEOUT) -> str:
+        """Everything up to the end of the output (call once the process has exited)."""
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            pytest.fail(f"`streamkit serve`'s {self.name} did not end within {timeout:.0f} s")
+        text = []
+        while (line := self._lines.get_nowait()) is not None:
+            text.append(line)
+        self._lines.put(None)
+        return "".join(text)
+
+    def join(self, timeout: float = 10.0) -> None:
+        """Wait for the reader to reach the end of the pipe (the process has exited)."""
+        self._thread.join(timeout)
+
+
+class Serving:
+    """A running `streamkit serve` subprocess, its URL, and its output read with deadlines."""
+
+    def __init__(self, process: subprocess.Popen, stdout: Lines, stderr: Lines, url: str) -> None:
+        self.process, self.stdout, self.stderr, self.url = process, stdout, stderr, url
+
+    def stop_with(self, sig: int) -> tuple[str, str]:
+        """Send ``sig``, wait for the exit (with a deadline) and return the remaining output."""
+        self.process.send_signal(sig)
+        self.process.wait(timeout=10)
+        return self.stdout.rest(), self.stderr.rest()
 
 
 def test_demo_prints_the_three_techniques_with_timelines_and_verdicts() -> None:
@@ -54,7 +114,7 @@ def test_demo_prints_the_three_techniques_with_timelines_and_verdicts() -> None:
 
 
 @pytest.fixture
-def serving() -> Iterator[tuple[subprocess.Popen, str]]:
+def serving() -> Iterator[Serving]:
     process = subprocess.Popen(
         [*COMMAND, "serve", "--port", "0"],
         stdout=subprocess.PIPE,
@@ -62,44 +122,44 @@ def serving() -> Iterator[tuple[subprocess.Popen, str]]:
         text=True,
         env=ENV,
     )
+    stdout, stderr = Lines(process.stdout, "stdout"), Lines(process.stderr, "stderr")
     try:
-        first = process.stdout.readline()
+        first = stdout.readline()
         match = re.search(r"(http://127\.0\.0\.1:\d+)/", first)
-        assert match, f"no URL in {first!r}; stderr: {process.stderr.read() if process.poll() is not None else ''}"
-        yield process, match.group(1)
+        assert match, f"no URL in {first!r}; stderr: {stderr.rest(5) if process.poll() is not None else ''}"
+        yield Serving(process, stdout, stderr, match.group(1))
     finally:
         if process.poll() is None:
             process.kill()
         process.wait(timeout=10)
+        stdout.join()  # the readers end at EOF; close the pipes only after them
+        stderr.join()
         process.stdout.close()
         process.stderr.close()
 
 
-def test_serve_serves_the_demo_app_until_ctrl_c(serving: tuple[subprocess.Popen, str]) -> None:
-    process, url = serving
+def test_serve_serves_the_demo_app_until_ctrl_c(serving: Serving) -> None:
+    url = serving.url
     index = probe(url + "/")
     assert index.status == 200 and b"streamkit demos" in index.body
     rows = probe(url + "/csv?rows=3")
     assert rows.body.splitlines()[-1] == b"3,item-3,3743"
     bad = probe(url + "/greet")
     assert bad.status == 400
-    process.send_signal(signal.SIGINT)
-    out, err = process.communicate(timeout=10)
-    assert process.returncode == 0
+    out, err = serving.stop_with(signal.SIGINT)
+    assert serving.process.returncode == 0
     assert "stopped" in out
     assert "Traceback" not in err
     with pytest.raises(OSError):
         probe(url + "/", timeout=2)
 
 
-def test_serve_lists_the_demos_with_what_to_watch(serving: tuple[subprocess.Popen, str]) -> None:
-    process, url = serving
-    listing = "".join(process.stdout.readline() for _ in DEMOS for _line in range(2))
-    assert f"{url}/slow?rows=10&delay_ms=400\n" in listing
+def test_serve_lists_the_demos_with_what_to_watch(serving: Serving) -> None:
+    listing = "".join(serving.stdout.readline() for _ in DEMOS for _line in range(2))
+    assert f"{serving.url}/slow?rows=10&delay_ms=400\n" in listing
     assert "RuntimeError" in listing
-    process.send_signal(signal.SIGTERM)  # ends it as cleanly as Ctrl-C
-    out, _ = process.communicate(timeout=10)
-    assert process.returncode == 0
+    out, _ = serving.stop_with(signal.SIGTERM)  # ends it as cleanly as Ctrl-C
+    assert serving.process.returncode == 0
     assert "stopped" in out
 
 

@@ -14,7 +14,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -43,8 +44,23 @@ def slow_app(environ: dict[str, Any], start_response: Any) -> Iterator[bytes]:
         yield b"part %d\n" % i
 
 
-def open_fds() -> int:
-    return len(os.listdir("/proc/self/fd"))
+def open_fd_targets() -> Counter[str]:
+    """What this process's open file descriptors point at ("socket:[123]", a path, ...)."""
+    targets: Counter[str] = Counter()
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            targets[os.readlink(f"/proc/self/fd/{fd}")] += 1
+        except FileNotFoundError:  # the fd listdir itself used, closed already
+            pass
+    return targets
+
+
+def settle(leftover: Callable[[], Any], seconds: float = 5.0) -> Any:
+    """Poll ``leftover()`` until it is empty or ``seconds`` pass (threads that are just ending)."""
+    deadline = time.monotonic() + seconds
+    while (left := leftover()) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return left
 
 
 def port_is_closed(port: int) -> bool:
@@ -127,7 +143,8 @@ def test_stop_is_prompt_closes_the_port_and_joins_the_thread() -> None:
     port = server.port
     started = time.monotonic()
     server.stop()
-    assert time.monotonic() - started < 1.0
+    # The contract is "well under a second"; the margin is for a loaded 2-core machine.
+    assert time.monotonic() - started < 2.5
     assert port_is_closed(port)
     assert not any(thread.name == f"streamkit-werkzeug-{port}" for thread in threading.enumerate())
     assert not server.running
@@ -136,27 +153,34 @@ def test_stop_is_prompt_closes_the_port_and_joins_the_thread() -> None:
         probe(server.url)
 
 
-def test_stop_ends_a_running_endless_stream() -> None:
+def test_stop_ends_a_running_long_stream() -> None:
+    length = 20.0  # seconds the stream would run if nothing stopped it
     closed = threading.Event()
+    ran_to_the_end = threading.Event()
 
-    def endless(environ: dict[str, Any], start_response: Any) -> Iterator[bytes]:
+    def long_stream(environ: dict[str, Any], start_response: Any) -> Iterator[bytes]:
         start_response("200 OK", [("Content-Type", "text/plain")])
+        ends = time.monotonic() + length
         try:
-            while True:
+            while time.monotonic() < ends:
                 yield b"tick\n"
                 time.sleep(0.01)
+            ran_to_the_end.set()
         finally:
             closed.set()
 
-    server = serve(endless)
+    server = serve(long_stream)
     client = socket.create_connection(("127.0.0.1", server.port))
     try:
         client.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
         assert b"tick" in client.recv(4096) + client.recv(4096)
         started = time.monotonic()
         server.stop()
-        assert time.monotonic() - started < 1.0
-        assert closed.wait(2), "the stream's generator was not closed"
+        took = time.monotonic() - started
+        # stop() did not wait for the stream: it returned long before the stream would have ended.
+        assert took < length / 8, f"stop() took {took:.1f} s with a {length:.0f} s stream running"
+        assert closed.wait(length / 4), "the stream's generator was not closed"
+        assert not ran_to_the_end.is_set()
     finally:
         client.close()
 
@@ -188,7 +212,7 @@ def test_thirty_reruns_under_one_name_leave_no_threads_or_fds() -> None:
 
     serve(parts, name="rerun").get("/")  # warm up lazy imports
     serve(parts, name="rerun").stop()
-    threads, fds = threading.active_count(), open_fds()
+    threads, fds = set(threading.enumerate()), open_fd_targets()
     for run in range(30):
         server = serve(parts, name="rerun")
         if run % 2:
@@ -196,9 +220,10 @@ def test_thirty_reruns_under_one_name_leave_no_threads_or_fds() -> None:
         else:  # leave mid-stream: the next run stops a server whose stream is still going
             assert server.get("/", max_seconds=0.03).stopped
     server.stop()
-    # (<=: a thread or socket left over from an earlier test may go away meanwhile)
-    assert threading.active_count() <= threads
-    assert open_fds() <= fds
+    # Nothing new is left: no thread, and no fd pointing at anything that was not open before
+    # (a thread or socket left over from an earlier test may go away meanwhile; that is fine).
+    assert settle(lambda: set(threading.enumerate()) - threads) == set()
+    assert settle(lambda: open_fd_targets() - fds) == Counter()
 
 
 def test_port_in_use_is_a_clear_oserror_and_prints_nothing(capfd: pytest.CaptureFixture[str]) -> None:
@@ -211,14 +236,38 @@ def test_port_in_use_is_a_clear_oserror_and_prints_nothing(capfd: pytest.Capture
     assert capfd.readouterr() == ("", "")
 
 
-def test_a_non_loopback_host_logs_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("127.0.0.2", True),
+        ("::1", True),
+        ("localhost", True),
+        ("0.0.0.0", False),
+        ("::", False),
+        ("192.168.1.10", False),
+        ("example.org", False),
+    ],
+)
+def test_which_hosts_count_as_loopback(host: str, loopback: bool) -> None:
+    assert streamkit.server._is_loopback(host) is loopback
+
+
+def test_a_non_loopback_host_logs_a_warning(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with caplog.at_level(logging.WARNING, logger="streamkit.server"):
         with serve(plain_app) as local:
             assert local.get("/").status == 200
         assert caplog.records == []
-        with serve(plain_app, host="0.0.0.0") as exposed:
-            assert exposed.url == f"http://127.0.0.1:{exposed.port}"
-    assert any("other machines" in record.getMessage() for record in caplog.records)
+        # Tests only bind loopback: take the warning path by making 127.0.0.1 look exposed.
+        monkeypatch.setattr(streamkit.server, "_is_loopback", lambda host: False)
+        with serve(plain_app, host="127.0.0.1") as exposed:
+            assert exposed.get("/").status == 200
+    [record] = [record for record in caplog.records if record.name == "streamkit.server"]
+    assert record.levelno == logging.WARNING
+    assert "serving on 127.0.0.1" in record.getMessage()
+    assert "other machines" in record.getMessage() and exposed.url in record.getMessage()
 
 
 def test_bad_arguments() -> None:
@@ -412,7 +461,9 @@ def test_get_streamed_pattern_records_produced_written_and_arrival(pattern_serve
         # Same clock, seconds from the request start: produced, then written, then received.
         assert 0 < produced.t <= written.t
         assert produced.arrived == written.arrived == chunk.t
-        assert chunk.t - produced.t < 0.05  # arrived long before the next part (0.1 s later)
+    # Each part arrived before the next one was produced (0.1 s later): nothing was held back.
+    for i, chunk in enumerate(trace.chunks[:-1]):
+        assert chunk.t < trace.produced[i + 1].t, (i, chunk.t, trace.produced[i + 1].t)
     assert trace.raise_for_error() is trace
 
 
