@@ -4,6 +4,7 @@ The workshop runs from ``make lab`` (pip, the ``lab`` and ``servers`` extras) an
 ``environment.yml`` (conda, and Binder's repo2docker). Both must install the same things: the
 runtime dependencies plus the two extras, with the same version bounds, and the kit itself
 (Binder does not install the repository's package unless the pip section says ``-e .``).
+Binder also installs the Debian packages in ``apt.txt``: nginx, for lesson 07.
 """
 
 from __future__ import annotations
@@ -109,3 +110,12 @@ def test_python_version_matches_requires_python() -> None:
 def test_binder_installs_the_kit_itself() -> None:
     _, _, pip = environment()
     assert "-e ." in pip, "the pip section of environment.yml must install the kit: - -e ."
+
+
+def test_binder_installs_nginx_for_lesson_07() -> None:
+    # repo2docker installs the Debian packages named in apt.txt, one per line.
+    packages = [
+        line.split("#", 1)[0].strip()
+        for line in (ROOT / "apt.txt").read_text(encoding="utf-8").splitlines()
+    ]
+    assert "nginx-light" in packages, "apt.txt must list nginx-light: notebook 07 starts a real nginx"

@@ -119,6 +119,14 @@ def test_01_wrong_answers() -> None:
 
     wrong(lesson01.q1, csv_lines, "as soon as")
 
+    def reads_every_row_first(rows: Any) -> Any:
+        rows = list(rows)  # one line per row goes out, but only once the last row is in
+        yield "id,name,score\n"
+        for i, n, s in rows:
+            yield f"{i},{n},{s}\n"
+
+    wrong(lesson01.q1, reads_every_row_first, "list(rows)", "inside that loop")
+
     def report_streamed() -> Response:
         return Response("".join(lesson01.csv_text(lesson01.slow_rows())), mimetype="text/csv")
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from ..app import App
 from ..response import Response
+from ..trace import Trace
 from . import Exercise, NotAttempted, Wrong
 from .checking import (
     app_with_view,
@@ -72,7 +73,7 @@ def _check_csv_lines(answer: Any) -> str:
 
     @app.route("/")
     def rows_view() -> Response:
-        return Response(func(slow_rows(n=6, batch=1, pause=0.05)), mimetype="text/csv")
+        return Response(func(slow_rows(n=6, batch=1, pause=0.1)), mimetype="text/csv")
 
     with served(app) as server:
         trace = fetch(server, "/", who="csv_lines()")
@@ -87,7 +88,30 @@ def _check_csv_lines(answer: Any) -> str:
             f"after every row had been read. Yield each line as soon as its row arrives, instead "
             f"of collecting them first."
         )
+    # The source hands out one row every 0.1 s. Lines yielded as their rows come in leave
+    # early and one by one; lines yielded after reading every row all leave at the end.
+    header, row = expected.splitlines(keepends=True)[:2]
+    first_row_at = _arrived_by(trace, len((header + row).encode()))
+    if first_row_at is None or first_row_at > trace.duration / 2:
+        share = 1.0 if first_row_at is None else first_row_at / max(trace.duration, 1e-9)
+        raise Wrong(
+            f"Each line went out on its own, but the first row only arrived after {share:.0%} "
+            f"of the response's time, together with the others: every row was read before the "
+            f"first line was sent (rows = list(rows), or a loop that collects first?). Loop over "
+            f"rows itself and yield each line inside that loop, so a row leaves as soon as it "
+            f"comes in."
+        )
     return f"The header and each row went out on their own ({count(received, 'chunk')}), as the rows came in."
+
+
+def _arrived_by(trace: Trace, size: int) -> float | None:
+    """When the client had the first ``size`` bytes of the body (None: it never did)."""
+    total = 0
+    for chunk in trace.chunks:
+        total += chunk.size
+        if total >= size:
+            return chunk.t
+    return None
 
 
 q1 = Exercise(
@@ -197,10 +221,12 @@ def _check_reader(answer: Any) -> str:
     if lines != _LINES:
         raise Wrong(f"Expected the lines {_LINES}, got {lines!r:.120}.")
     first, last = seen[0][0], seen[-1][0]
-    if first > 0.3:
+    # The server sends a line every 0.15 s: read as they come, the first line is in long
+    # before the last one; read in blocks, all of them reach the code together at the end.
+    if first > last / 2:
         raise Wrong(
-            f"The first line reached your code only at {first:.1f} s, with the last one "
-            f"({last:.1f} s): this response has a Content-Length, so iter_lines() and "
+            f"The first line reached your code only at {first:.2f} s, together with the last one "
+            f"({last:.2f} s): this response has a Content-Length, so iter_lines() and "
             f"iter_content() wait to fill a whole block. Read what has arrived with "
             f"response.raw.read1(size) and split it into lines yourself."
         )

@@ -204,7 +204,7 @@ ex.q2.check(countdown)
 assert trace.verdict == "streamed"
 assert [chunk.data for chunk in trace.chunks] == [b"1\n", b"2\n", b"3\n", b"4\n", b"5\n"]
 assert len(trace.produced) == 5
-assert trace.chunks[-1].t - trace.chunks[0].t > 0.3  # spread over ~0.4 s, not all at once
+assert trace.chunks[0].t < trace.chunks[-1].t / 2  # spread out in time, not all at once
 assert trace.headers_at <= trace.ttfb
 assert server.errors == []
 print("all checks passed")

@@ -154,8 +154,9 @@ steps
 
 # %% [markdown]
 # The view returned before anything was generated; teardown ran once, at the very end. (Flask
-# 3.1.3 runs teardown callbacks a second time when the view returns, in the middle of the
-# stream; the kit's parity tests keep an eye on that.)
+# 3.1.3 runs teardown callbacks twice for a streamed response: first when the view returns, in
+# the middle of the stream, and again when the stream has ended. streamkit runs them once, at
+# the end; the kit's parity tests keep an eye on the difference.)
 
 # %% [markdown]
 # ## 4. The other fix: read before you stream

@@ -350,11 +350,11 @@ ex.q3.check(export)
 # The reference streams; ProfilerMiddleware buffers it into one late piece.
 assert baseline.verdict == "streamed" and len(baseline.chunks) == 5
 assert profiled.verdict == "buffered" and len(profiled.chunks) == 1
-assert profiled.ttfb > 0.35 and profiled.body == baseline.body
+assert baseline.ttfb < profiled.ttfb / 3 and profiled.body == baseline.body
 # Chunked by default; a hand-set Content-Length still streams; counting first does not.
 assert baseline.headers["Transfer-Encoding"] == "chunked" and "Content-Length" not in baseline.headers
 assert sized.verdict == "streamed" and "Transfer-Encoding" not in sized.headers
-assert counted.verdict == "single" and counted.ttfb > 0.35
+assert counted.verdict == "single" and sized.ttfb < counted.ttfb / 3
 # On the wire, chunked means sizes in hex and a final 0.
 assert wire == b"".join(b"7\r\npart %d\n\r\n" % n for n in range(1, 6)) + b"0\r\n\r\n"
 # HTTP/1.0: no chunks, no length, the body ends at close; it streams, but a failure looks like an end.
@@ -363,9 +363,9 @@ assert over_10.verdict == "streamed"
 assert fails_11.verdict == "broken" and fails_11.error is not None
 assert fails_10.body == b"part 1\npart 2\n" and fails_10.error is None
 # Headers wait for the first item unless it is empty.
-assert late.headers_at > 0.4 and early.headers_at < late.headers_at / 4
+assert late.headers_at > late.ttfb / 2 and early.headers_at < late.headers_at / 4
 # read(65536) waits for the end of a short stream; read1 does not.
-assert read_wait > 0.35 and read1_wait < read_wait / 3
+assert read_wait > baseline.duration / 2 and read1_wait < read_wait / 3
 # Validation in the generator is too late for a status; in the view it is not.
 assert too_late.status == 200 and too_late.verdict == "broken"
 assert isinstance(too_late.server_error, ValueError)

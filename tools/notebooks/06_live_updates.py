@@ -97,7 +97,8 @@ for chunk in live.chunks:
         print(f"{chunk.t * 1000:6.0f} ms  {parsed}")
 
 # %% [markdown]
-# Try `server.get("/progress", live=True)` in a cell of your own to watch the picture grow.
+# To watch the picture grow, try `t = server.get("/progress", live=True)` in a cell of your
+# own (assigned to a name: as a cell's last expression the trace would draw itself a second time).
 # In the browser, the client side is three lines of JavaScript:
 #
 # ```javascript
@@ -277,16 +278,16 @@ events = parse_events(live.body.decode())
 assert [e.get("id") for e in events] == ["1", "2", "3", "4", "5", None]
 assert [e["event"] for e in events] == ["progress"] * 5 + ["end"]
 assert len(live.chunks) == 6 and live.verdict == "streamed"
-assert live.chunks[-1].t - live.chunks[0].t > 0.45
+assert live.chunks[0].t < live.chunks[-1].t / 2
 assert live.headers["Content-Type"].startswith("text/event-stream")
 # Last-Event-ID resumes after the given step.
 assert [e["data"] for e in parse_events(resumed.body.decode())] == ["step 4 of 5", "step 5 of 5", "done"]
-# The client left; the ticker's finally block ran within a few ticks.
+# The client left; the ticker's finally block ran within a few ticks, and a heartbeat lets a
+# quiet stream notice as soon: both far sooner than a silent stream, which waits for news.
 assert ticks.stopped and len(ticks.chunks) >= 3
-assert ticker_delay is not None and ticker_delay < 0.5
-# A heartbeat lets the server notice soon; a silent stream waits for its next write.
-assert heartbeat_delay is not None and heartbeat_delay < 0.6
-assert still_waiting is None and silent_delay > 0.9
+assert ticker_delay is not None and heartbeat_delay is not None
+assert still_waiting is None
+assert max(ticker_delay, heartbeat_delay) < silent_delay / 2
 assert server.errors == []
 print("all checks passed")
 

@@ -27,8 +27,9 @@
 # ## 0. Is nginx installed?
 #
 # Section 1 starts a real nginx. If the next cell fails, install it first: `sudo apt-get
-# install nginx-light` on Debian or Ubuntu, `brew install nginx` on macOS (Binder and the
-# project's CI install it for you). waitress and gunicorn come with the kit's `servers` extra.
+# install nginx-light` on Debian or Ubuntu, `brew install nginx` on macOS. On Binder it is
+# already there (the repository's `apt.txt` asks for it), and the project's CI script installs
+# it too. waitress and gunicorn come with the kit's `servers` extra.
 
 # %%
 from streamkit.backends.nginx import find_nginx
