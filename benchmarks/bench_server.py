@@ -161,78 +161,73 @@ def blocks(environ: dict[str, Any], start_response: Callable[..., Any]) -> Itera
         yield block
 
 
-class BlastServer:
-    """A plain socket server that sends the same prepared bytes to every connection."""
+class RawServer:
+    """A plain socket server on loopback: accepts connections one at a time and hands each to
+    :meth:`handle`. The baseline the kit's own server is measured against."""
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.address = f"127.0.0.1:{self.sock.getsockname()[1]}"
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                try:
+                    self.handle(conn)
+                except OSError:
+                    pass
+
+    def handle(self, conn: socket.socket) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.sock.close()
+
+
+class BlastServer(RawServer):
+    """Sends the same prepared bytes to every connection (after reading the request head)."""
 
     def __init__(self, payload: bytes, *, http: bool) -> None:
         self.payload = payload
         self.http = http
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.address = f"127.0.0.1:{self.sock.getsockname()[1]}"
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
+        super().__init__()
 
-    def _run(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            with conn:
-                if self.http:
-                    head = b""
-                    while b"\r\n\r\n" not in head:
-                        data = conn.recv(65536)
-                        if not data:
-                            break
-                        head += data
-                try:
-                    conn.sendall(self.payload)
-                    conn.shutdown(socket.SHUT_WR)
-                    while conn.recv(65536):  # wait for the client to finish and close
-                        pass
-                except OSError:
-                    pass
-
-    def close(self) -> None:
-        try:
-            self.sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
+    def handle(self, conn: socket.socket) -> None:
+        if self.http:
+            head = b""
+            while b"\r\n\r\n" not in head:
+                data = conn.recv(65536)
+                if not data:
+                    break
+                head += data
+        conn.sendall(self.payload)
+        conn.shutdown(socket.SHUT_WR)
+        while conn.recv(65536):  # wait for the client to finish and close
             pass
-        self.sock.close()
 
 
-class RepeatServer:
-    """A plain socket server that sends one block ``count`` times with sendall (no HTTP)."""
+class RepeatServer(RawServer):
+    """Sends one block ``count`` times with sendall (no HTTP)."""
 
     def __init__(self, block: bytes, count: int) -> None:
         self.block = block
         self.count = count
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.address = f"127.0.0.1:{self.sock.getsockname()[1]}"
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
+        super().__init__()
 
-    def _run(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            with conn:
-                conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                try:
-                    for _ in range(self.count):
-                        conn.sendall(self.block)
-                except OSError:
-                    pass
-
-    def close(self) -> None:
-        try:
-            self.sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        self.sock.close()
+    def handle(self, conn: socket.socket) -> None:
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for _ in range(self.count):
+            conn.sendall(self.block)
 
 
 # -- the measurements ------------------------------------------------------------------------------
