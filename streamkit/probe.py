@@ -248,11 +248,69 @@ class _Decoder:
         return out
 
 
-def _decoder_for(trace: Trace) -> _Decoder | None:
+class _LibraryDecoder:
+    """Decode a br or zstd body piece by piece, with a library when one is importable."""
+
+    def __init__(self, encoding: str, decompressor: Any, method: str, error: type[Exception]) -> None:
+        self.encoding = encoding
+        self._error = error
+        self._decompressor = decompressor
+        self._decode = getattr(decompressor, method)
+        self._any = False
+
+    def decode(self, data: bytes) -> bytes:
+        if not data:
+            return b""
+        self._any = True
+        try:
+            return bytes(self._decode(data))
+        except self._error as exc:
+            raise _BodyBroken(f"DecodeError: the {self.encoding} body does not decode ({exc})") from None
+
+    def finish(self) -> bytes:
+        done = getattr(self._decompressor, "is_finished", None)  # brotli
+        if done is None:
+            done = lambda: getattr(self._decompressor, "eof", True)  # zstd
+        if self._any and not done():
+            raise _BodyBroken(f"the {self.encoding} stream ended early (truncated compressed body)")
+        return b""
+
+
+def _library_decoder(encoding: str) -> _LibraryDecoder | None:
+    """A br/zstd decoder from whichever well-known library is importable, else None."""
+    try:
+        if encoding == "br":
+            import brotli  # type: ignore[import-not-found]
+
+            return _LibraryDecoder(encoding, brotli.Decompressor(), "process", brotli.error)
+        if encoding == "zstd":
+            try:
+                from compression import zstd  # type: ignore[import-not-found]  # Python 3.14
+            except ImportError:
+                from backports import zstd  # type: ignore[import-not-found, no-redef]
+            return _LibraryDecoder(encoding, zstd.ZstdDecompressor(), "decompress", zstd.ZstdError)
+    except ImportError:
+        return None
+    return None
+
+
+def decoder_available(encoding: str) -> bool:
+    """True when the probe decodes this Content-Encoding: gzip and deflate always (zlib), br
+    with the ``brotli`` package, zstd with ``compression.zstd`` or ``backports.zstd``."""
+    encoding = encoding.strip().lower()
+    if encoding in ("", "identity", "gzip", "x-gzip", "deflate"):
+        return True
+    return _library_decoder(encoding) is not None
+
+
+def _decoder_for(trace: Trace) -> _Decoder | _LibraryDecoder | None:
     encoding = (trace.headers.get("Content-Encoding") or "").strip().lower()
     if encoding in ("gzip", "x-gzip", "deflate"):
         return _Decoder(encoding)
     if encoding not in ("", "identity"):
+        decoder = _library_decoder(encoding)
+        if decoder is not None:
+            return decoder
         trace.note = f"Content-Encoding {encoding!r} is not decoded: sizes are wire sizes"
     return None
 
@@ -291,6 +349,9 @@ def _read_body(
             trace.error = f"ReadTimeout: no data for {timeout:g} s in the middle of the body"
     except _Stop:
         trace.stopped = True
+    except KeyboardInterrupt:
+        # Ctrl-C (or a notebook's interrupt) in the middle of the body: keep what was measured.
+        trace.interrupted = True
     except zlib.error as exc:
         trace.error = f"DecodeError: the {trace.headers.get('Content-Encoding')} body does not decode ({exc})"
     except OSError as exc:
@@ -315,7 +376,7 @@ class _Reader:
         timeout: float,
         stop_at: float | None,
         keep_body: bool,
-        decoder: _Decoder | None,
+        decoder: _Decoder | _LibraryDecoder | None,
         on_chunk: Callable[[Trace], Any] | None,
     ) -> None:
         self.trace = trace

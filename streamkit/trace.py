@@ -23,27 +23,38 @@ from urllib.parse import urlsplit
 from werkzeug.datastructures import Headers
 
 __all__ = [
+    "VERDICTS",
     "Chunk",
     "Event",
+    "Holding",
     "StreamBroken",
     "Trace",
-    "VERDICTS",
     "arrivals",
     "carriers",
+    "content_pieces",
     "counts_wire_bytes",
     "decoded_ends",
+    "held_back",
     "links",
+    "verdict_text",
 ]
 
 # Two pieces closer together than this count as "at the same time".
 AT_ONCE = 0.02
+# Clock readings this close are one moment (float sums such as 0.2 * 3 are not exact).
+_SAME_TIME = 1e-6
 
+# What each verdict word means in general; :func:`verdict_text` says it for one trace, with
+# its numbers.
 VERDICTS = {
-    "streamed": "the body arrived in pieces spread over time, each about when it was produced",
-    "buffered": "items the app produced over time were held back and reached the client together",
+    "streamed": "the content arrived in pieces spread over time",
+    "buffered": "most items the app produced over time were held back and reached the client late",
     "broken": "the stream ended early: the app raised, or the connection broke mid-body",
-    "empty": "the response has no body",
-    "single": "the whole body arrived at once, and nothing shows it was produced over time",
+    "empty": "the response has no content",
+    "single": (
+        "all the content arrived at once; without the server side the cause may be the app or "
+        "any layer in between (streamkit.doctor tells which)"
+    ),
 }
 
 
@@ -81,7 +92,7 @@ class Trace:
     * ``chunks``: one :class:`Chunk` per HTTP chunk, or per read for other bodies;
     * ``ttfb`` (s when the first body byte arrived), ``duration`` (s until the body ended,
       broke or was stopped), ``error`` (why the body broke, as text), ``stopped`` (``max_seconds``
-      ended the read);
+      ended the read), ``interrupted`` (Ctrl-C or a notebook interrupt ended it);
     * ``started``: the ``time.monotonic()`` value every ``t`` is counted from.
 
     Server side (from :meth:`streamkit.Server.get`; None for a plain probe):
@@ -104,6 +115,7 @@ class Trace:
     duration: float = 0.0
     error: str | None = None
     stopped: bool = False
+    interrupted: bool = False
     produced: list[Event] | None = None
     written: list[Event] | None = None
     server_error: BaseException | None = None
@@ -141,30 +153,45 @@ class Trace:
     def verdict(self) -> str:
         """What happened to the stream, in one word.
 
+        Pieces count by decoded content bytes: a chunk that decodes to nothing (a gzip header
+        sent on its own, an empty chunk) is not a piece of content.
+
         * ``"broken"``: the app raised (``server_error``) or the body broke (``error``).
-        * ``"empty"``: no body bytes at all.
+        * ``"empty"``: no content bytes at all.
         * ``"buffered"``: the server side shows items produced over time (``produced``, else
-          ``written``), and most of them reached the client only after a later item had been
-          produced and at least 20 ms late: something between app and client held them back.
-        * ``"streamed"``: items produced over time arrived about when they were produced; or,
-          without server-side times, the body arrived in pieces spread over at least 20 ms.
-        * ``"single"``: the body arrived at once (one piece, or pieces within 20 ms of each
+          ``written``), and at least half of them reached the client only after a later item
+          had been produced and at least 20 ms late: something between app and client held
+          them back (see :func:`held_back`).
+        * ``"streamed"``: items produced over time arrived mostly as they were produced (a
+          part held back is told by :attr:`verdict_text`); or, without server-side times, the
+          content arrived in pieces spread over at least 20 ms.
+        * ``"single"``: the content arrived at once (one piece, or pieces within 20 ms of each
           other) and nothing shows it was produced over time. A small response that was never
-          meant to stream looks like this; so does a buffered one seen from the client alone.
+          meant to stream looks like this; so does a held-back one seen from the client alone.
         """
         if self.error or self.server_error is not None:
             return "broken"
-        if not any(chunk.size or chunk.wire_size for chunk in self.chunks):
+        pieces = content_pieces(self.chunks)
+        if not pieces:
             return "empty"
-        source = self.produced or self.written
-        if source:
-            held = _held_fraction(source, self.chunks)
-            if held is not None:
-                return "buffered" if held >= 0.5 else "streamed"
-        pieces = [chunk for chunk in self.chunks if chunk.size or chunk.wire_size]
+        holding = held_back(self)
+        if holding is not None:
+            return "buffered" if holding.held * 2 >= holding.judged else "streamed"
         if len(pieces) >= 2 and pieces[-1].t - pieces[0].t >= AT_ONCE:
             return "streamed"
         return "single"
+
+    @property
+    def verdict_text(self) -> str:
+        """One sentence, true of this trace and made from its numbers (see :func:`verdict_text`)."""
+        return verdict_text(self)
+
+    def diagnose(self) -> Any:
+        """Which layer held this stream back, if any, and what to change: a
+        :class:`streamkit.diagnosis.Diagnosis` (see :func:`streamkit.diagnosis.diagnose`)."""
+        from .diagnosis import diagnose
+
+        return diagnose(self)
 
     def raise_for_error(self) -> Trace:
         """Raise the app's exception (``server_error``) here, or :class:`StreamBroken` when the
@@ -192,6 +219,8 @@ class Trace:
         )
         if self.stopped:
             text += ", stopped at max_seconds"
+        if self.interrupted:
+            text += ", interrupted"
         if self.server_error is not None:
             first = (str(self.server_error).splitlines() or [""])[0]
             text += f", server error {type(self.server_error).__name__}: {first[:80]}"
@@ -338,23 +367,206 @@ def links(trace: Any) -> dict[str, list[int | None]]:
     return out
 
 
-def _held_fraction(events: Sequence[Event], chunks: Sequence[Chunk]) -> float | None:
-    """The share of items that waited for later items before reaching the client.
+def content_pieces(chunks: Sequence[Chunk]) -> list[Chunk]:
+    """The chunks that carried content: decoded bytes. Framing, a compression header sent on
+    its own and empty chunks decode to nothing and are not pieces of content. (A body whose
+    encoding was not decoded has its wire bytes as its ``size``: each non-empty read counts.)"""
+    return [chunk for chunk in chunks if chunk.size]
 
-    None when the server-side items do not show production over time (fewer than two
-    non-empty items, or all made within :data:`AT_ONCE`), so the times cannot tell.
+
+@dataclass(frozen=True, slots=True)
+class Holding:
+    """How the server-side items of a trace reached the client (see :func:`held_back`).
+
+    ``source`` is ``"produced"`` or ``"written"``; ``items`` the non-empty items, made over
+    ``made_over`` seconds; ``arrived`` how many of them reached the client. ``judged`` are the
+    items that could have waited for a later one (all but the last, that arrived); ``held`` of
+    them arrived at least :data:`AT_ONCE` late and only after the next item had been made;
+    ``worst_held`` is the most one of those was late, ``worst`` the most any arrived item was
+    late (the last included), in seconds.
     """
+
+    source: str
+    items: int
+    made_over: float
+    arrived: int
+    judged: int
+    held: int
+    worst_held: float
+    worst: float
+
+
+def held_back(trace: Any) -> Holding | None:
+    """How the items the server side recorded (``produced``, else ``written``) reached the client.
+
+    None when the server side does not show production over time (no record, fewer than two
+    non-empty items, or all made within :data:`AT_ONCE`), or when no judged item arrived: then
+    the times cannot tell whether anything was held back.
+    """
+    source = "produced" if getattr(trace, "produced", None) else "written"
+    events = getattr(trace, source, None) or ()
     items = [event for event in events if event.size]
     if len(items) < 2 or items[-1].t - items[0].t < AT_ONCE:
         return None
+    chunks = getattr(trace, "chunks", None) or ()
     arrived = arrivals(items, chunks)
+    lates = [when - item.t for item, when in zip(items, arrived) if when is not None]
     # Judge each item but the last (which has no later item to wait for) that arrived at all.
     judged = [
-        (item.t, when, following.t)
+        when - item.t
         for item, when, following in zip(items, arrived, items[1:])
         if when is not None
     ]
     if not judged:
         return None
-    held = sum(1 for made, when, next_made in judged if when - made >= AT_ONCE and when >= next_made)
-    return held / len(judged)
+    held = [
+        when - item.t
+        for item, when, following in zip(items, arrived, items[1:])
+        if when is not None and when - item.t >= AT_ONCE and when >= following.t - _SAME_TIME
+    ]
+    return Holding(
+        source=source,
+        items=len(items),
+        made_over=items[-1].t - items[0].t,
+        arrived=len(lates),
+        judged=len(judged),
+        held=len(held),
+        worst_held=max(held, default=0.0),
+        worst=max(max(lates), 0.0),
+    )
+
+
+# -- the verdict as a sentence -----------------------------------------------------------------
+
+
+def seconds_text(t: float) -> str:
+    """``0.0123`` -> ``"12.3 ms"``, ``0.5`` -> ``"500 ms"``, ``2.5`` -> ``"2.50 s"``."""
+    if t < 0.01:
+        return f"{t * 1000:.1f} ms"
+    if t < 1:
+        return f"{t * 1000:.0f} ms"
+    return f"{t:.2f} s"
+
+
+def _count(n: int, one: str, many: str | None = None) -> str:
+    return f"{n:,} {one if n == 1 else (many or one + 's')}"
+
+
+def verdict_text(trace: Any) -> str:
+    """The verdict as one sentence made from this trace's numbers, e.g. "3 of 4 items the app
+    produced over 600 ms were held back ...". Every number in it is measured in the trace."""
+    verdict = trace.verdict
+    chunks = list(trace.chunks)
+    pieces = content_pieces(chunks)
+    size = sum(chunk.size for chunk in chunks)
+    framing = len(chunks) - len(pieces)
+    if verdict == "broken":
+        text = _broken_text(trace, pieces, size)
+    elif verdict == "empty":
+        wire = sum(chunk.wire_size for chunk in chunks)
+        if wire:
+            text = f"the response has no content: its {_count(wire, 'byte')} on the wire decode to nothing"
+        else:
+            text = "the response has no body"
+    else:
+        holding = held_back(trace)
+        if holding is not None:
+            text = _held_text(holding, pieces)
+        elif verdict == "streamed":
+            first, last = pieces[0].t, pieces[-1].t
+            text = (
+                f"the content arrived in {_count(len(pieces), 'piece')} spread over "
+                f"{seconds_text(last - first)} (first at {seconds_text(first)}, last at "
+                f"{seconds_text(last)}); nothing server-side was recorded, so this shows when "
+                "the pieces arrived, not when they were made"
+            )
+        else:
+            note = f"; {_count(framing, 'more chunk')} carried no content" if framing else ""
+            text = _single_text(trace, pieces, size, note)
+            framing = 0
+    if framing and pieces and verdict != "empty":
+        text += f" ({_count(framing, 'chunk')} carried no content and {'is' if framing == 1 else 'are'} not counted)"
+    if trace.stopped:
+        text += f"; reading stopped at max_seconds after {seconds_text(trace.duration)}, with the stream still going"
+    if getattr(trace, "interrupted", False):
+        text += f"; reading was interrupted after {seconds_text(trace.duration)}, so this is only what had arrived"
+    encoding = (trace.headers.get("Content-Encoding") or "").strip().lower()
+    if encoding and not _decodable(encoding) and size:
+        text += (
+            f"; the body is {encoding}-encoded and was not decoded, so sizes are bytes as sent "
+            "and a piece may hold no content yet"
+        )
+    return text[0].upper() + text[1:] + "."
+
+
+def _decodable(encoding: str) -> bool:
+    """True when the probe decodes this Content-Encoding (see streamkit.probe)."""
+    if encoding in ("identity", "gzip", "x-gzip", "deflate"):
+        return True
+    from .probe import decoder_available
+
+    return decoder_available(encoding)
+
+
+def _held_text(holding: Holding, pieces: Sequence[Chunk]) -> str:
+    who = "the app produced" if holding.source == "produced" else "the server wrote"
+    received = f"the client got {_count(len(pieces), 'piece')}, the first at {seconds_text(pieces[0].t)}"
+    missing = holding.items - holding.arrived
+    later = f"; {_count(missing, 'item')} had not arrived when reading ended" if missing else ""
+    of = f"of the {_count(holding.items, 'item')} {who} over {seconds_text(holding.made_over)}, "
+    if holding.held == 0:
+        return (
+            f"{of}each reached the client within {seconds_text(holding.worst)} of being made; "
+            f"{received}{later}"
+        )
+    if holding.judged == holding.items - 1:
+        pool = f"the first {holding.judged}" if holding.judged > 1 else "the first"
+    else:
+        pool = f"the {holding.judged} that arrived and had a later item"
+    if holding.held == holding.judged:
+        share = "every one but the last was" if holding.judged == holding.items - 1 else f"all {pool} were"
+        if holding.judged == 1:
+            share = "the first was"
+    else:
+        share = f"{holding.held} of {pool} {'was' if holding.held == 1 else 'were'}"
+    text = (
+        f"{of}{share} held back until a later item was made (up to "
+        f"{seconds_text(holding.worst_held)} late)"
+    )
+    if holding.held * 2 < holding.judged:
+        text += " and the rest arrived about as they were made: the stream is partly held back"
+    return f"{text}; {received}{later}"
+
+
+def _single_text(trace: Any, pieces: Sequence[Chunk], size: int, framing: str) -> str:
+    at = seconds_text(pieces[-1].t)
+    how = "in one piece" if len(pieces) == 1 else f"in {len(pieces)} pieces within {seconds_text(pieces[-1].t - pieces[0].t)}"
+    text = f"all {_count(size, 'byte')} of content arrived at once, at {at} ({how}{framing})"
+    source = trace.produced or trace.written
+    items = [event for event in source or () if event.size]
+    if items:
+        who = "the app produced" if trace.produced else "the server wrote"
+        if len(items) == 1:
+            return text + f"; {who} it as one item, at {seconds_text(items[0].t)}"
+        return (
+            text + f"; {who} it at once too: {len(items)} items within "
+            f"{seconds_text(items[-1].t - items[0].t)}, the first at {seconds_text(items[0].t)}"
+        )
+    return text + (
+        "; nothing server-side was recorded, so the cause may be the app (making everything "
+        "before its first yield) or any layer in between (a middleware, compression, a proxy): "
+        "streamkit.doctor(url) compares requests to find which"
+    )
+
+
+def _broken_text(trace: Any, pieces: Sequence[Chunk], size: int) -> str:
+    got = f"the client got {_count(size, 'byte')} in {_count(len(pieces), 'piece')}"
+    error = trace.server_error
+    if error is not None:
+        items = [event for event in trace.produced or () if event.size]
+        after = f" after {_count(len(items), 'item')}" if trace.produced is not None else ""
+        at = trace.server_error_at
+        when = f" at {seconds_text(at)}" if at is not None else ""
+        return f"the app raised {type(error).__name__}{after}{when}; {got} before the stream ended"
+    first = (str(trace.error).splitlines() or [""])[0][:120]
+    return f"the body broke at {seconds_text(trace.duration)}: {first}; {got} before that"
