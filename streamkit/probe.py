@@ -36,7 +36,7 @@ from werkzeug.datastructures import Headers
 
 from .trace import Chunk, Trace
 
-__all__ = ["ProbeError", "probe", "probe_command"]
+__all__ = ["ProbeError", "check_url", "decoder_available", "probe", "probe_command", "read_response"]
 
 USER_AGENT = "streamkit-probe"
 READ_SIZE = 64 * 1024  # most bytes asked for in one read of a non-chunked body
@@ -157,6 +157,11 @@ def read_response(
         sock.close()
         connection.close()
     return trace
+
+
+def check_url(url: str) -> Any:
+    """The URL's parts when the probe can request it; ValueError (or TypeError) saying why not."""
+    return _check_url(url)
 
 
 def _check_url(url: str) -> Any:
@@ -280,14 +285,14 @@ def _library_decoder(encoding: str) -> _LibraryDecoder | None:
     """A br/zstd decoder from whichever well-known library is importable, else None."""
     try:
         if encoding == "br":
-            import brotli  # type: ignore[import-not-found]
+            import brotli  # type: ignore[import-not-found, import-untyped, unused-ignore]
 
             return _LibraryDecoder(encoding, brotli.Decompressor(), "process", brotli.error)
         if encoding == "zstd":
             try:
-                from compression import zstd  # type: ignore[import-not-found]  # Python 3.14
+                from compression import zstd  # type: ignore[import-not-found, unused-ignore]  # Python 3.14
             except ImportError:
-                from backports import zstd  # type: ignore[import-not-found, no-redef]
+                from backports import zstd  # type: ignore[import-not-found, no-redef, unused-ignore]
             return _LibraryDecoder(encoding, zstd.ZstdDecompressor(), "decompress", zstd.ZstdError)
     except ImportError:
         return None

@@ -9,7 +9,8 @@ removes all of it. The proxy is set up as nginx ships it and as most sites keep 
   off for one response;
 * ``gzip on`` for text types: nginx's gzip holds compressed output back until its own buffer
   fills or the response ends, so a slow text stream arrives in one piece at the end;
-* ``proxy_http_version 1.1`` with the usual ``Host`` and ``X-Forwarded-*`` headers, and
+* ``proxy_http_version 1.1`` (``http_version="1.0"`` gives nginx's own default, under which
+  the upstream answers HTTP/1.0 and nginx holds the whole response) with the usual ``Host`` and ``X-Forwarded-*`` headers, and
   ``proxy_read_timeout`` (60 s unless told otherwise): a stream that stays silent that long is
   cut off.
 
@@ -78,7 +79,7 @@ http {{
 
         location / {{
             proxy_pass http://{upstream};
-            proxy_http_version 1.1;
+            proxy_http_version {http_version};
             proxy_set_header Host $http_host;
             proxy_set_header Connection "";
             proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
@@ -113,7 +114,8 @@ def find_nginx() -> str:
 class NginxProxy:
     """nginx on a free loopback port, proxying every request to ``upstream`` (``"host:port"``).
 
-    ``NginxProxy("127.0.0.1:5000", gzip=True, buffering=True, read_timeout=60)``; ``url`` is
+    ``NginxProxy("127.0.0.1:5000", gzip=True, buffering=True, read_timeout=60,
+    http_version="1.1")``; ``url`` is
     nginx's address. ``config`` holds the configuration text once started, ``log`` the error log.
     """
 
@@ -128,8 +130,11 @@ class NginxProxy:
         gzip: bool = True,
         buffering: bool = True,
         read_timeout: float = 60,
+        http_version: str = "1.1",
         start_timeout: float = 10,
     ) -> None:
+        if http_version not in ("1.0", "1.1"):
+            raise ValueError(f"http_version must be '1.0' or '1.1', got {http_version!r}")
         self.executable = find_nginx()
         self.upstream = upstream
         self.host = host
@@ -137,6 +142,7 @@ class NginxProxy:
         self.gzip = gzip
         self.buffering = buffering
         self.read_timeout = read_timeout
+        self.http_version = http_version
         self.start_timeout = start_timeout
         self.config = ""
         self.directory: str | None = None
@@ -181,6 +187,7 @@ class NginxProxy:
             gzip_types=GZIP_TYPES,
             buffering="on" if self.buffering else "off",
             read_timeout=f"{self.read_timeout:g}",
+            http_version=self.http_version,
         )
         config_path = os.path.join(directory, "nginx.conf")
         with open(config_path, "w", encoding="utf-8") as f:
