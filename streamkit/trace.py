@@ -405,11 +405,21 @@ def held_back(trace: Any) -> Holding | None:
     """
     source = "produced" if getattr(trace, "produced", None) else "written"
     events = getattr(trace, source, None) or ()
+    chunks = getattr(trace, "chunks", None) or ()
     items = [event for event in events if event.size]
+    arrived = arrivals(items, chunks)  # on every item: offsets are running totals
+    if source == "written" and items and counts_wire_bytes(items, chunks):
+        # Compressed writes: one that adds no decoded bytes (a gzip header written on its own,
+        # a flush of nothing) carries no content and is not an item of the stream.
+        keep, before = [], 0.0
+        for index, end in enumerate(decoded_ends(items, chunks)):
+            if end is None or end > before:
+                keep.append(index)
+            before = end if end is not None else before
+        items = [items[i] for i in keep]
+        arrived = [arrived[i] for i in keep]
     if len(items) < 2 or items[-1].t - items[0].t < AT_ONCE:
         return None
-    chunks = getattr(trace, "chunks", None) or ()
-    arrived = arrivals(items, chunks)
     lates = [when - item.t for item, when in zip(items, arrived) if when is not None]
     # Judge each item but the last (which has no later item to wait for) that arrived at all.
     judged = [

@@ -1,0 +1,348 @@
+"""The culprit zoo: real servers, proxies and middlewares on loopback, each diagnosed.
+
+Every case is a real component that holds a stream back in a known way (or does not), and the
+test asserts what ``Trace.diagnose()`` (with the server side) and ``doctor(url)`` (from the
+client alone, comparing request variants) say: ``streams``, ``culprit`` and the finding codes.
+The clean cases matter as much: a stream that streams is never blamed, compressed or sized.
+
+Streams are 5 parts 150 ms apart; asserts are about layers and counts, never absolute times.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from streamkit import probe, serve
+from streamkit.backends import ServerUnavailable, free_port
+from streamkit.backends import nginx as nginx_backend
+from streamkit.compression import GzipMiddleware, NaiveGzipMiddleware
+from streamkit.diagnosis import CULPRITS, Diagnosis, printable
+from streamkit.doctor import doctor
+
+APPS = Path(__file__).parent / "apps"
+
+
+def _load(name: str):
+    spec = importlib.util.spec_from_file_location(name, APPS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+zoo = _load("zoo_app")
+app = zoo.app
+
+
+def _nginx_missing() -> str | None:
+    try:
+        nginx_backend.find_nginx()
+    except ServerUnavailable as exc:
+        return str(exc)
+    return None
+
+
+needs_nginx = pytest.mark.skipif(_nginx_missing() is not None, reason=f"no nginx: {_nginx_missing()}")
+
+
+def assert_clean(diagnosis: Diagnosis) -> None:
+    """It streams, and no layer is blamed; warnings (browser, SSE) may remain."""
+    assert diagnosis.streams, diagnosis
+    assert diagnosis.culprit is None, diagnosis
+    assert not [f for f in diagnosis.findings if f.code == "partly-held"], diagnosis
+    for finding in diagnosis.findings:
+        assert finding.culprit is None or finding.culprit in CULPRITS
+
+
+def assert_held(diagnosis: Diagnosis, culprit: str | None, code: str) -> None:
+    assert not diagnosis.streams, diagnosis
+    assert diagnosis.culprit == culprit, diagnosis
+    assert diagnosis.findings[0].code == code, diagnosis
+    first = diagnosis.findings[0]
+    assert first.summary and first.evidence
+    if culprit is not None:
+        assert first.fix, first
+
+
+# -- clean: nothing is blamed ----------------------------------------------------------------
+
+
+def test_a_plain_stream_is_not_blamed_and_text_plain_gets_the_sniffing_warning():
+    with serve(app) as server:
+        traced = server.get("/parts")
+        doctored = doctor(server.url + "/parts")
+        nosniff = server.get("/nosniff").diagnose()
+    for diagnosis in (traced.diagnose(), doctored):
+        assert_clean(diagnosis)
+        assert "browser-sniffs" in diagnosis.codes
+    assert_clean(nosniff)
+    assert "browser-sniffs" not in nosniff.codes
+    assert len(doctored.traces) == 4  # as given, identity, browser encodings, event-stream
+    assert "it streams" in str(doctored)
+
+
+def test_compressed_streams_that_flush_per_chunk_are_not_blamed():
+    with serve(GzipMiddleware(app)) as server:
+        traced = server.get("/parts")
+        doctored = doctor(server.url + "/parts")
+    assert traced.headers["Content-Encoding"] == "gzip"
+    assert_clean(traced.diagnose())
+    assert_clean(doctored)
+    assert {t.headers.get("Content-Encoding") for t in doctored.traces} == {"gzip", None}
+
+
+def test_content_length_bodies_that_arrive_over_time_are_not_blamed():
+    with serve(app) as server:
+        traced = server.get("/sized")
+        doctored = doctor(server.url + "/sized")
+    assert "Content-Length" in traced.headers
+    assert len([c for c in traced.chunks if c.size]) == zoo.COUNT
+    assert_clean(traced.diagnose())
+    assert_clean(doctored)
+
+
+def test_starlette_gzip_under_uvicorn_streams_and_is_not_blamed():
+    pytest.importorskip("uvicorn")
+    pytest.importorskip("starlette")
+    with uvicorn_server(zoo.starlette_gzip_app()) as url:
+        doctored = doctor(url + "/parts")
+    assert "gzip" in {t.headers.get("Content-Encoding") for t in doctored.traces}
+    assert_clean(doctored)
+
+
+def test_an_event_stream_without_no_cache_streams_with_a_warning():
+    with serve(app) as server:
+        diagnosis = server.get("/events").diagnose()
+    assert_clean(diagnosis)
+    assert "sse-no-cache" in diagnosis.codes
+
+
+def test_a_close_delimited_http_1_0_body_streams_with_a_warning():
+    with http10_server() as url:
+        diagnosis = probe(url).diagnose()
+    assert_clean(diagnosis)
+    assert "close-delimited" in diagnosis.codes
+    assert "browser-sniffs" not in diagnosis.codes  # it sends nosniff
+
+
+# -- compression that does not flush ---------------------------------------------------------
+
+
+def test_naive_gzip_middleware_is_named_with_and_without_the_server_side():
+    with serve(NaiveGzipMiddleware(app)) as server:
+        traced = server.get("/parts").diagnose()
+        doctored = doctor(server.url + "/parts")
+    assert_held(traced, "compression", "compression-no-flush")
+    assert_held(doctored, "compression", "compression-no-flush")
+    assert "identity" in " ".join(doctored.findings[0].evidence)
+
+
+@pytest.mark.parametrize("algorithm", ["gzip", "deflate", "br", "zstd"])
+def test_flask_compress_holds_the_stream_for_every_algorithm(algorithm):
+    pytest.importorskip("flask_compress")
+    with serve(zoo.flask_compress_app(algorithm)) as server:
+        doctored = doctor(server.url + "/parts")
+        traced = server.get("/parts", headers={"Accept-Encoding": algorithm})
+    assert traced.headers.get("Content-Encoding") == algorithm
+    assert traced.body.count(b"part ") == zoo.COUNT  # decoded, br and zstd included
+    assert_held(doctored, "compression", "compression-no-flush")
+    assert algorithm in doctored.findings[0].summary
+    # One request alone: gzip and deflate send their header at once, which names the
+    # compressor; br and zstd send nothing until the end, and from one request that looks
+    # like an app that made it all late: it is not blamed on a guess.
+    alone = traced.diagnose()
+    if algorithm in ("gzip", "deflate"):
+        assert_held(alone, "compression", "compression-no-flush")
+    else:
+        assert_held(alone, None, "held-somewhere")
+
+
+# -- a middleware that collects the body, an app that makes everything first ------------------
+
+
+def test_profiler_middleware_collecting_the_body_is_named_with_the_server_side():
+    from werkzeug.middleware.profiler import ProfilerMiddleware
+
+    with serve(ProfilerMiddleware(app, stream=io.StringIO())) as server:
+        traced = server.get("/parts").diagnose()
+        doctored = doctor(server.url + "/parts")
+    assert_held(traced, "middleware", "middleware-collects-body")
+    # From the client alone every variant is held, and nothing names the layer: say so.
+    assert_held(doctored, None, "held-before-client")
+
+
+def test_an_app_that_makes_everything_first_is_named():
+    with serve(app) as server:
+        diagnosis = server.get("/all-first").diagnose()
+    assert_held(diagnosis, "app", "app-makes-all-first")
+
+
+# -- the server cuts the stream --------------------------------------------------------------
+
+
+def test_a_gunicorn_sync_worker_timeout_is_named():
+    with serve(
+        "production_app:app", server="gunicorn", cwd=APPS, worker_class="sync", timeout=2
+    ) as server:
+        diagnosis = probe(server.url + "/parts?count=10&gap=0.5").diagnose()
+    assert_held(diagnosis, "server", "server-worker-timeout")
+    assert "--worker-class gthread" in diagnosis.findings[0].fix
+
+
+# -- nginx -----------------------------------------------------------------------------------
+
+
+@needs_nginx
+def test_nginx_gzip_is_named_by_the_server_side_and_by_doctor():
+    with serve(app, behind="nginx") as server:
+        traced = server.get("/parts").diagnose()
+        doctored = doctor(server.url + "/parts")
+    # The server side: written on time, compressed and held after the socket.
+    assert_held(traced, "proxy", "proxy-compression")
+    # doctor: identity streams through the same nginx, gzip does not.
+    assert_held(doctored, "compression", "compression-no-flush")
+    assert "nginx" in doctored.findings[0].summary
+    assert "X-Accel-Buffering: no" in doctored.findings[0].fix
+
+
+@needs_nginx
+def test_nginx_with_its_http_1_0_upstream_default_is_named():
+    options = {"gzip": False, "http_version": "1.0"}
+    with serve(app, behind="nginx", proxy_options=options) as server:
+        traced = server.get("/parts").diagnose()
+        doctored = doctor(server.url + "/parts")
+    assert_held(traced, "proxy", "proxy-buffering")
+    assert_held(doctored, "proxy", "proxy-buffering")
+    assert "proxy_http_version 1.1" in doctored.findings[0].fix
+
+
+@needs_nginx
+def test_nginx_with_x_accel_buffering_no_is_not_blamed():
+    with serve(app, behind="nginx") as server:
+        doctored = doctor(server.url + "/accel-off")
+    assert "gzip" in {t.headers.get("Content-Encoding") for t in doctored.traces}
+    assert_clean(doctored)
+
+
+# -- doctor itself ---------------------------------------------------------------------------
+
+
+def test_doctor_lets_caller_headers_win_and_sends_no_duplicate():
+    with serve(app) as server:
+        diagnosis = doctor(server.url + "/parts", headers={"accept-encoding": "identity", "X-Test": "1"})
+    sent = [t for t in diagnosis.traces]
+    # identity and browser-encodings variants became the request as given: sent once
+    assert len(sent) == 2
+    assert all("identity" in label or "event-stream" in label or label == "as given" for label in diagnosis.labels)
+
+
+def test_doctor_runs_the_variants_at_once_and_bounds_endless_streams():
+    endless = "/parts"
+
+    def forever(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain"), ("X-Content-Type-Options", "nosniff")])
+
+        def body():
+            while True:
+                yield b"tick\n"
+                time.sleep(0.1)
+
+        return body()
+
+    with serve(forever) as server:
+        started = time.monotonic()
+        diagnosis = doctor(server.url + endless, max_seconds=1.0)
+        took = time.monotonic() - started
+    assert took < 3.5  # four 1 s requests, run at once (not one after another)
+    assert all(trace.stopped for trace in diagnosis.traces)
+    assert_clean(diagnosis)
+
+
+def test_doctor_rejects_bad_arguments_and_reports_an_unreachable_url():
+    from streamkit.probe import ProbeError
+
+    with pytest.raises(ValueError):
+        doctor("localhost:5000/x")
+    with pytest.raises(ValueError):
+        doctor("http://127.0.0.1:9/", timeout=0)
+    with pytest.raises(ValueError):
+        doctor("http://127.0.0.1:9/", max_seconds=-1)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with pytest.raises(ProbeError, match="refused"):
+        doctor(f"http://127.0.0.1:{port}/")
+
+
+def test_diagnosis_text_and_html_escape_what_the_server_sent():
+    assert printable("ok\r\nSet-Cookie: x\x1b[2J") == "ok\\r\\nSet-Cookie: x\\x1b[2J"
+    with serve(NaiveGzipMiddleware(app)) as server:
+        diagnosis = server.get("/parts").diagnose()
+    text = str(diagnosis)
+    assert "held back by: compression" in text and "[compression-no-flush]" in text
+    page = diagnosis._repr_html_()
+    assert "compression-no-flush" in page and "<img" in page
+
+
+# -- servers the zoo needs that streamkit.serve does not run ---------------------------------
+
+
+@contextmanager
+def uvicorn_server(asgi_app) -> Iterator[str]:
+    """uvicorn in a thread with its own event loop (as in a notebook), stopped on exit."""
+    import asyncio
+
+    import uvicorn
+
+    port = free_port()
+    config = uvicorn.Config(
+        asgi_app, host="127.0.0.1", port=port, loop="asyncio", log_level="critical",
+        lifespan="off", timeout_graceful_shutdown=1,
+    )  # fmt: skip
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert server.started, "uvicorn did not start"
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(5)
+        assert not thread.is_alive()
+
+
+@contextmanager
+def http10_server() -> Iterator[str]:
+    """A bare HTTP/1.0 server: no Content-Length, no chunking, the body ends at the close."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def handle() -> None:
+        connection, _ = listener.accept()
+        with connection:
+            connection.recv(65536)
+            connection.sendall(
+                b"HTTP/1.0 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                b"X-Content-Type-Options: nosniff\r\n\r\n"
+            )
+            for part in zoo.parts():
+                connection.sendall(part.encode())
+
+    thread = threading.Thread(target=handle, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        listener.close()
+        thread.join(5)
