@@ -138,8 +138,11 @@ class Diagnosis:
             lines += [str(finding) for finding in self.findings]
         else:
             lines.append("nothing to report")
-        if self.traces:
-            lines += ["", "requests made:"]
+        told = {fact for finding in self.findings for fact in finding.evidence}
+        if len(self.traces) == 1 and self.traces[0].verdict_text in told:
+            pass  # the one request's verdict is already in the evidence
+        elif self.traces:
+            lines += ["", "requests made:" if len(self.traces) > 1 else "request made:"]
             for label, traced in zip(self._labels(), self.traces):
                 status = traced.status if traced.status is not None else "no response"
                 lines.append(f"  {printable(label)}: {status}, {traced.verdict}")
@@ -282,6 +285,12 @@ FIX_NGINX = (
     "talks HTTP/1.0 to the upstream unless told, and buffers a close-delimited body); if nginx "
     "compresses it (gzip on), X-Accel-Buffering: no lets the gzip output through too, or turn "
     "gzip off for that type"
+)
+FIX_NGINX_GZIP = (
+    "if nginx compresses it (gzip on), send X-Accel-Buffering: no from the app on streaming "
+    "responses (nginx then passes each piece on, gzip output included), or leave the type out "
+    "of gzip_types; if a middleware behind nginx compresses, flush it after every item (zlib "
+    "Z_SYNC_FLUSH, as streamkit.GzipMiddleware does)"
 )
 FIX_PROXY = (
     "turn response buffering off in the proxy for the streaming path (nginx: X-Accel-Buffering: "
@@ -428,7 +437,9 @@ def _held_where(trace: Trace) -> tuple[Any, ...] | None:
         return (
             "proxy",
             facts,
-            FIX_NGINX if proxy == "nginx" or not proxy else FIX_PROXY,
+            (FIX_NGINX_GZIP if code == "proxy-compression" else FIX_NGINX)
+            if proxy == "nginx" or not proxy
+            else FIX_PROXY,
             code,
             summary,
         )
@@ -628,7 +639,7 @@ def warning_findings(trace: Trace) -> list[Finding]:
                 [
                     f"Content-Type: {content_type or '(none)'}, no X-Content-Type-Options: nosniff",
                     (
-                        "measured for this kit with Chromium 156: a 35-byte text/plain stream in 5 "
+                        "Chromium 156, measured for this kit: a 35-byte text/plain stream in 5 "
                         "pieces showed nothing until the body had ended; with nosniff it showed each piece"
                     ),
                 ],

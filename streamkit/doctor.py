@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from .diagnosis import (
     FIX_COMPRESSION,
     FIX_NGINX,
+    FIX_NGINX_GZIP,
     FIX_PROXY,
     Diagnosis,
     Finding,
@@ -350,9 +351,7 @@ def _compression_finding(
     if proxy:
         where = f"compression in {proxy} (its gzip) or in a middleware behind it"
         facts.append(f"the response names {proxy} (Server/Via header)")
-    fix = FIX_COMPRESSION
-    if proxy == "nginx":
-        fix = FIX_COMPRESSION + "; " + FIX_NGINX
+    fix = FIX_NGINX_GZIP if proxy == "nginx" else FIX_COMPRESSION
     return Finding(
         "compression-no-flush",
         "compression",

@@ -50,7 +50,9 @@ def _nginx_missing() -> str | None:
     return None
 
 
-needs_nginx = pytest.mark.skipif(_nginx_missing() is not None, reason=f"no nginx: {_nginx_missing()}")
+needs_nginx = pytest.mark.skipif(
+    _nginx_missing() is not None, reason=f"no nginx: {_nginx_missing()}"
+)
 
 
 def assert_clean(diagnosis: Diagnosis) -> None:
@@ -85,7 +87,9 @@ def test_a_plain_stream_is_not_blamed_and_text_plain_gets_the_sniffing_warning()
         assert "browser-sniffs" in diagnosis.codes
     assert_clean(nosniff)
     assert "browser-sniffs" not in nosniff.codes
-    assert len(doctored.traces) == 4  # as given, identity, browser encodings, event-stream
+    assert (
+        len(doctored.traces) == 4
+    )  # as given, identity, browser encodings, event-stream
     assert "it streams" in str(doctored)
 
 
@@ -96,7 +100,10 @@ def test_compressed_streams_that_flush_per_chunk_are_not_blamed():
     assert traced.headers["Content-Encoding"] == "gzip"
     assert_clean(traced.diagnose())
     assert_clean(doctored)
-    assert {t.headers.get("Content-Encoding") for t in doctored.traces} == {"gzip", None}
+    assert {t.headers.get("Content-Encoding") for t in doctored.traces} == {
+        "gzip",
+        None,
+    }
 
 
 def test_content_length_bodies_that_arrive_over_time_are_not_blamed():
@@ -190,7 +197,11 @@ def test_an_app_that_makes_everything_first_is_named():
 
 def test_a_gunicorn_sync_worker_timeout_is_named():
     with serve(
-        "production_app:app", server="gunicorn", cwd=APPS, worker_class="sync", timeout=2
+        "production_app:app",
+        server="gunicorn",
+        cwd=APPS,
+        worker_class="sync",
+        timeout=2,
     ) as server:
         diagnosis = probe(server.url + "/parts?count=10&gap=0.5").diagnose()
     assert_held(diagnosis, "server", "server-worker-timeout")
@@ -237,18 +248,27 @@ def test_nginx_with_x_accel_buffering_no_is_not_blamed():
 
 def test_doctor_lets_caller_headers_win_and_sends_no_duplicate():
     with serve(app) as server:
-        diagnosis = doctor(server.url + "/parts", headers={"accept-encoding": "identity", "X-Test": "1"})
+        diagnosis = doctor(
+            server.url + "/parts",
+            headers={"accept-encoding": "identity", "X-Test": "1"},
+        )
     sent = [t for t in diagnosis.traces]
     # identity and browser-encodings variants became the request as given: sent once
     assert len(sent) == 2
-    assert all("identity" in label or "event-stream" in label or label == "as given" for label in diagnosis.labels)
+    assert all(
+        "identity" in label or "event-stream" in label or label == "as given"
+        for label in diagnosis.labels
+    )
 
 
 def test_doctor_runs_the_variants_at_once_and_bounds_endless_streams():
     endless = "/parts"
 
     def forever(environ, start_response):
-        start_response("200 OK", [("Content-Type", "text/plain"), ("X-Content-Type-Options", "nosniff")])
+        start_response(
+            "200 OK",
+            [("Content-Type", "text/plain"), ("X-Content-Type-Options", "nosniff")],
+        )
 
         def body():
             while True:

@@ -16,7 +16,8 @@
 # 4. headers held until the first item, and the `yield b""` remedy;
 # 5. a client that reads in big blocks;
 # 6. errors after the headers have gone out;
-# 7. three exercises.
+# 7. asking the kit which layer broke it: `diagnose()`;
+# 8. three exercises.
 
 # %% [markdown]
 # Our reference stream: five parts, 0.1 s apart.
@@ -283,7 +284,51 @@ print("validated in the generator:", too_late.status, too_late.verdict)
 print("validated in the view:     ", in_time.status, in_time.verdict)
 
 # %% [markdown]
-# ## 7. Exercises
+# ## 7. Which layer was it? `diagnose()`
+#
+# Every trace we took above knows more than its verdict: when the app produced each item,
+# when the server wrote it, the headers, the sizes on the wire and decoded, the times.
+# `trace.diagnose()` puts that together and returns a `Diagnosis`: whether it `streams`, the
+# `culprit` (one of `"app"`, `"middleware"`, `"compression"`, `"server"`, `"proxy"`,
+# `"client"`, or `None` when nothing held it back) and a list of findings, each with the
+# measured evidence and a fix. Here is the profiler's:
+
+# %%
+print(profiled.diagnose())
+
+# %% [markdown]
+# The evidence is what pins the layer: the app produced its items over time, and the
+# *server* wrote them only at the end. So they were held between the app and the socket, by a
+# middleware. The same for every breakage of this lesson:
+
+# %%
+breakages = {
+    "ProfilerMiddleware": profiled,
+    "length counted first": counted,
+    "headers wait (no b'')": late,
+    "error mid-stream": fails_11,
+    "validated too late": too_late,
+    "HTTP/1.0 body": over_10,
+    "reference stream": baseline,
+    "Content-Length by hand": sized,
+}
+diagnoses = {label: trace.diagnose() for label, trace in breakages.items()}
+for label, found in diagnoses.items():
+    print(f"{label:<24} streams={found.streams!s:<5}  culprit={found.culprit!s:<10}  {', '.join(found.codes)}")
+
+# %% [markdown]
+# Read the last column as a to-do list. The streams that stream have no culprit; what they
+# still get are warnings: `browser-sniffs` (a browser may hold back `text/plain` until it has
+# enough bytes to guess the type, unless the response says `X-Content-Type-Options: nosniff`)
+# and, for the HTTP/1.0 body, `close-delimited` (the end of the body is the end of the
+# connection, so a cut-off body looks whole). A diagnosis also shows itself in the notebook,
+# with the timeline:
+
+# %%
+diagnoses["length counted first"]
+
+# %% [markdown]
+# ## 8. Exercises
 
 # %%
 from streamkit.exercises import lesson04 as ex
@@ -370,6 +415,23 @@ assert read_wait > baseline.duration / 2 and read1_wait < read_wait / 3
 assert too_late.status == 200 and too_late.verdict == "broken"
 assert isinstance(too_late.server_error, ValueError)
 assert in_time.status == 400 and in_time.verdict != "broken"
+# diagnose() names the layer of each breakage, and blames nothing that streams.
+culprits = {label: found.culprit for label, found in diagnoses.items()}
+assert culprits == {
+    "ProfilerMiddleware": "middleware",
+    "length counted first": "app",
+    "headers wait (no b'')": "app",
+    "error mid-stream": "app",
+    "validated too late": "app",
+    "HTTP/1.0 body": None,
+    "reference stream": None,
+    "Content-Length by hand": None,
+}, culprits
+assert diagnoses["ProfilerMiddleware"].codes[0] == "middleware-collects-body"
+assert diagnoses["length counted first"].codes[0] == "app-makes-all-first"
+assert diagnoses["error mid-stream"].codes[0] == "app-raised"
+assert "close-delimited" in diagnoses["HTTP/1.0 body"].codes
+assert all(diagnoses[label].streams for label in ("HTTP/1.0 body", "reference stream", "Content-Length by hand"))
 print("all checks passed")
 
 # %%

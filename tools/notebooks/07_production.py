@@ -16,8 +16,9 @@
 # 2. `X-Accel-Buffering: no`: telling nginx to let a response through;
 # 3. gzip done right and done naively, compared in time and in bytes;
 # 4. gunicorn's worker timeout against a long stream, and how to configure it;
-# 5. a checklist for streaming in production;
-# 6. two exercises.
+# 5. `doctor`: let the kit find the layer, from the client alone;
+# 6. a checklist for streaming in production;
+# 7. two exercises.
 #
 # Everything here is real: waitress runs in a thread of this kernel, gunicorn and nginx run as
 # separate processes on `127.0.0.1`. The last cell stops them all; running the notebook again
@@ -322,7 +323,50 @@ print("gunicorn:", re.sub(r"pid:\d+", "pid:…", timeout_lines[0].split("] ", 2)
 # comment line, lesson 06) keeps it alive.
 
 # %% [markdown]
-# ## 5. A checklist for streaming in production
+# ## 5. `doctor`: which layer holds it back?
+#
+# In this lesson we knew every layer, because we built them. Pointed at a stranger's URL, you
+# see only what comes out of the last one. `doctor(url)` asks the same URL a few ways at
+# once, and compares the answers: as given, with `Accept-Encoding: identity` (nothing
+# compressed), with the encodings a browser asks for, and with `Accept: text/event-stream`.
+# A layer that holds back one of them and not another gives itself away. The same check runs
+# from a terminal: `streamkit doctor URL`.
+#
+# First the nginx of section 1, gzip on:
+
+# %%
+from streamkit.doctor import doctor
+
+at_nginx = doctor(proxied.url + EVENTS)
+print(at_nginx.streams, at_nginx.culprit, at_nginx.codes)
+print(at_nginx.findings[0])
+
+# %% [markdown]
+# Through the same nginx, the identity request streamed and every gzip one arrived at the
+# end: the compression holds it, and since the answer names nginx, the fix names nginx's
+# switches too. In the notebook a diagnosis draws its requests side by side:
+
+# %%
+at_nginx
+
+# %% [markdown]
+# The naive gzip middleware, without any proxy, is found the same way; and the response with
+# `X-Accel-Buffering: no` is not blamed for anything:
+
+# %%
+at_naive = doctor(collecting.url + EVENTS)
+at_accel = doctor(accel.url + "/events")
+for label, found in [("NaiveGzipMiddleware", at_naive), ("X-Accel-Buffering: no", at_accel)]:
+    print(f"{label:<22} streams={found.streams!s:<5}  culprit={found.culprit!s:<11}  {', '.join(found.codes)}")
+
+# %% [markdown]
+# From the client alone some layers look alike: an app that makes everything before its first
+# yield and a middleware that collects the body both send one late piece, whatever the
+# request. Then doctor says it cannot tell, and `trace.diagnose()` on a trace from
+# `server.get` (lesson 04) can: it knows when the app produced each item.
+
+# %% [markdown]
+# ## 6. A checklist for streaming in production
 #
 # 1. **Measure through the real path.** Probe the public URL, through the proxy, CDN and load
 #    balancer, not just the app server. One piece at the end means something holds it back.
@@ -343,7 +387,7 @@ print("gunicorn:", re.sub(r"pid:\d+", "pid:…", timeout_lines[0].split("] ", 2)
 #    at its next failed write.
 
 # %% [markdown]
-# ## 6. Exercises
+# ## 7. Exercises
 
 # %%
 from streamkit.exercises import lesson07 as ex
@@ -425,6 +469,12 @@ assert 1 <= len(pieces(cut)) < 9
 assert len(timeout_lines) >= 1
 assert whole.verdict == "streamed" and whole.error is None and len(pieces(whole)) == 9
 assert pieces(whole)[-1].t - pieces(whole)[0].t > 2  # longer than the 2 s timeout
+# doctor, from the client alone: nginx's gzip and the naive middleware are compression; the
+# X-Accel-Buffering response streams and nothing is blamed.
+assert not at_nginx.streams and at_nginx.culprit == "compression"
+assert at_nginx.codes[0] == "compression-no-flush" and "nginx" in at_nginx.findings[0].summary
+assert not at_naive.streams and at_naive.culprit == "compression"
+assert at_accel.streams and at_accel.culprit is None
 print("all checks passed")
 
 # %% [markdown]
