@@ -11,6 +11,8 @@ here so the difference can be measured, not to be used in front of a stream.
 Both compress only when the client accepts gzip, the content type is text-like, and the response
 is not already encoded, is not a 204/206/304 or a HEAD answer, and does not say
 ``Cache-Control: no-transform``. Both add ``Vary: Accept-Encoding`` to text-like responses.
+
+Layer: core.
 """
 
 from __future__ import annotations

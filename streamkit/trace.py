@@ -5,8 +5,12 @@ one :class:`Chunk` per piece of body as it arrived. :meth:`streamkit.Server.get`
 side: an :class:`Event` per item the app produced and per item the server wrote, and the exception
 the app raised, if any. Every time is in seconds since the request started, on one clock.
 
-From those numbers :attr:`Trace.verdict` names what happened to the stream (see its docstring).
-Pictures of a trace (SVG, text) live in :mod:`streamkit.timeline`; the methods here only call it.
+From those numbers :attr:`Trace.verdict` names what happened to the stream (see its docstring)
+and :meth:`Trace.explain` says it in a sentence. The wording every picture and message shares
+lives here too (verdict texts, the one-line summary, error and count wording), once.
+
+Layer: measuring. Pictures of a trace (SVG, text) live in :mod:`streamkit.timeline`; the
+``to_*`` and ``_repr_*_`` methods here import it when called, the one upward call allowed.
 """
 
 from __future__ import annotations
@@ -15,8 +19,8 @@ import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from types import TracebackType
 from itertools import accumulate
+from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -29,13 +33,18 @@ __all__ = [
     "Holding",
     "StreamBroken",
     "Trace",
+    "RECEIVING",
     "arrivals",
     "carriers",
     "content_pieces",
     "counts_wire_bytes",
     "decoded_ends",
+    "error_text",
     "held_back",
     "links",
+    "plural",
+    "request_line",
+    "shorten",
     "verdict_text",
 ]
 
@@ -56,6 +65,9 @@ VERDICTS = {
         "any layer in between (streamkit.doctor tells which)"
     ),
 }
+# What a picture of a response that is still arriving says instead of a verdict.
+RECEIVING = "receiving"
+RECEIVING_TEXT = "the response is still arriving"
 
 
 @dataclass(slots=True)
@@ -186,6 +198,14 @@ class Trace:
         """One sentence, true of this trace and made from its numbers (see :func:`verdict_text`)."""
         return verdict_text(self)
 
+    def explain(self, verdict: str | None = None) -> str:
+        """The verdict as one sentence true of this trace, made from its numbers (see
+        :func:`verdict_text`). ``verdict`` may be passed in when it is already known: working it
+        out is not free for 100,000 chunks."""
+        if verdict == RECEIVING:
+            return RECEIVING_TEXT
+        return verdict_text(self, verdict)
+
     def diagnose(self) -> Any:
         """Which layer held this stream back, if any, and what to change: a
         :class:`streamkit.diagnosis.Diagnosis` (see :func:`streamkit.diagnosis.diagnose`)."""
@@ -209,24 +229,28 @@ class Trace:
 
     # -- display --------------------------------------------------------------------------
 
-    def __repr__(self) -> str:
-        parts = urlsplit(self.url)
-        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    def summary(self, verdict: str | None = None) -> str:
+        """``<Trace GET /rows -> 200: streamed, 7 chunks, 1,234 bytes>``: the same from run to
+        run (no times, no port), for ``repr()`` and the plain-text form of every picture."""
+        if verdict is None:
+            verdict = self.verdict
         status = self.status if self.status is not None else "no response"
         text = (
-            f"<Trace {self.method} {target} -> {status}: {self.verdict}, "
-            f"{len(self.chunks):,} chunk{'' if len(self.chunks) == 1 else 's'}, {self.size:,} bytes"
+            f"<Trace {request_line(self.url, self.method)} -> {status}: {verdict or '?'}, "
+            f"{plural(len(self.chunks), 'chunk')}, {self.size:,} bytes"
         )
         if self.stopped:
             text += ", stopped at max_seconds"
         if self.interrupted:
             text += ", interrupted"
         if self.server_error is not None:
-            first = (str(self.server_error).splitlines() or [""])[0]
-            text += f", server error {type(self.server_error).__name__}: {first[:80]}"
+            text += f", server error {error_text(self.server_error, 100)}"
         elif self.error:
-            text += f", error {self.error.splitlines()[0][:80]}"
+            text += f", error {error_text(self.error, 100)}"
         return text + ">"
+
+    def __repr__(self) -> str:
+        return self.summary()
 
     def to_svg(self, **options: Any) -> str:
         """The timeline as an SVG document (see :func:`streamkit.timeline.to_svg`)."""
@@ -241,14 +265,52 @@ class Trace:
         return to_text(self, **options)
 
     def _repr_html_(self) -> str:
-        from .timeline import html
+        from .display import html
 
         return html(self.to_svg())
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        from .timeline import mimebundle
+        from .display import mimebundle
 
         return mimebundle(self)
+
+
+# -- wording shared by every picture and message -----------------------------------------------
+
+
+def plural(n: int, one: str, many: str | None = None) -> str:
+    """``1 chunk``, ``3 chunks``, ``2 bodies`` (with ``many="bodies"``)."""
+    return f"{n:,} {one if n == 1 else (many or one + 's')}"
+
+
+def shorten(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, with an ellipsis when it was longer."""
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
+def error_text(error: BaseException | str | None, limit: int = 120) -> str:
+    """``"RuntimeError: Working outside of request context."``: type and first line only."""
+    if error is None:
+        return ""
+    if isinstance(error, BaseException):
+        message = str(error).strip().splitlines()
+        first = message[0] if message else ""
+        text = f"{type(error).__name__}: {first}" if first else type(error).__name__
+    else:
+        lines = str(error).strip().splitlines()
+        text = lines[0] if lines else ""
+    return shorten(text, limit)
+
+
+def request_line(url: str, method: str = "GET") -> str:
+    """``GET /csv?rows=10``: path and query only, so pictures do not depend on the port."""
+    parts = urlsplit(url or "")
+    target = parts.path or "/"
+    if parts.query:
+        target += "?" + parts.query
+    if not parts.scheme:
+        target = url or "?"
+    return shorten(f"{(method or 'GET').upper()} {target}", 70)
 
 
 # -- matching server-side items to what the client received ------------------------------------
@@ -462,10 +524,12 @@ def _count(n: int, one: str, many: str | None = None) -> str:
     return f"{n:,} {one if n == 1 else (many or one + 's')}"
 
 
-def verdict_text(trace: Any) -> str:
-    """The verdict as one sentence made from this trace's numbers, e.g. "3 of 4 items the app
-    produced over 600 ms were held back ...". Every number in it is measured in the trace."""
-    verdict = trace.verdict
+def verdict_text(trace: Any, verdict: str | None = None) -> str:
+    """The verdict as one sentence made from this trace's numbers, e.g. "Of the 5 items the app
+    produced over 600 ms, 3 of the first 4 were held back ...". Every number in it is measured
+    in the trace. ``verdict`` may be given when it is already known."""
+    if verdict is None:
+        verdict = trace.verdict
     chunks = list(trace.chunks)
     pieces = content_pieces(chunks)
     size = sum(chunk.size for chunk in chunks)
