@@ -3,6 +3,7 @@
     streamkit demo            run the three streaming techniques and print their timelines
     streamkit serve           serve the demo app on 127.0.0.1 for a browser
     streamkit probe URL       read any URL chunk by chunk and say whether it streams
+    streamkit doctor URL      say which layer holds a stream back, and what to change
 
 Each subcommand is a small function below; the work itself lives in the library.
 
@@ -14,6 +15,10 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .diagnosis import Diagnosis
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -28,27 +33,119 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return serve_demo(host=args.host, port=args.port)
 
 
-def _cmd_probe(args: argparse.Namespace) -> int:
-    """``streamkit probe URL``: print the timeline and the verdict; 0 when the stream is whole."""
-    from .probe import ProbeError, probe
-
+def _headers(args: argparse.Namespace, command: str) -> dict[str, str] | None:
+    """The -H options as a dict; None (after saying why on stderr) when one is malformed."""
     headers: dict[str, str] = {}
     for header in args.header:
         name, sep, value = header.partition(":")
         if not sep or not name.strip():
-            print(f"streamkit probe: a header must look like 'Name: value', got {header!r}", file=sys.stderr)
-            return 2
+            print(f"streamkit {command}: a header must look like 'Name: value', got {header!r}", file=sys.stderr)
+            return None
         headers[name.strip()] = value.strip()
+    return headers
+
+
+def _bad_arguments(args: argparse.Namespace, command: str) -> bool:
+    """Check the URL and the limits before any request; say what is wrong on stderr."""
+    from .probe import check_url
+
+    problems = []
+    try:
+        check_url(args.url)
+    except (TypeError, ValueError) as exc:
+        problems.append(str(exc))
+    if not args.timeout > 0:
+        problems.append(f"--timeout must be a positive number of seconds, got {args.timeout:g}")
+    if args.max_seconds is not None and not args.max_seconds > 0:
+        problems.append(f"--max-seconds must be a positive number of seconds, got {args.max_seconds:g}")
+    for problem in problems:
+        print(f"streamkit {command}: {problem}", file=sys.stderr)
+    return bool(problems)
+
+
+def _terminal(text: str) -> str:
+    """Text for the terminal: each line with the server's control bytes escaped."""
+    from .diagnosis import printable
+
+    return "\n".join(printable(line) for line in text.split("\n"))
+
+
+def _exit_status(diagnosis: Diagnosis) -> int:
+    """0 when it streams (or is a small, quick answer nothing held back); 1 when it was held
+    back or broke."""
+    if diagnosis.streams:
+        return 0
+    harmless = {"single-piece", "no-content"}
+    if diagnosis.culprit is None and diagnosis.findings and diagnosis.findings[0].code in harmless:
+        return 0
+    return 1
+
+
+def _cmd_probe(args: argparse.Namespace) -> int:
+    """``streamkit probe URL``: print the timeline and the verdict.
+
+    Exit status: 0 it streams, 1 held back, broken or unreachable, 2 bad arguments; 130 after
+    Ctrl-C, with the timeline of what had arrived.
+    """
+    from .probe import ProbeError, probe
+
+    headers = _headers(args, "probe")
+    if headers is None or _bad_arguments(args, "probe"):
+        return 2
     try:
         trace = probe(
             args.url, method=args.method, headers=headers, timeout=args.timeout,
             max_seconds=args.max_seconds, keep_body=False,
         )  # fmt: skip
-    except (ProbeError, ValueError) as exc:
-        print(f"streamkit probe: {exc}", file=sys.stderr)
+    except ProbeError as exc:
+        print(f"streamkit probe: {_terminal(str(exc))}", file=sys.stderr)
         return 1
-    print(trace.to_text())
-    return 1 if trace.verdict == "broken" else 0
+    except ValueError as exc:
+        print(f"streamkit probe: {_terminal(str(exc))}", file=sys.stderr)
+        return 2
+    print(_terminal(trace.to_text()))
+    if trace.error:
+        first = (trace.error.splitlines() or [""])[0]
+        print(f"streamkit probe: {_terminal(args.url)}: the body broke: {_terminal(first)}", file=sys.stderr)
+    if trace.interrupted:
+        print("interrupted: the timeline shows what had arrived", file=sys.stderr)
+        return 130
+    return _exit_status(trace.diagnose())
+
+
+def _cmd_doctor(args: argparse.Namespace) -> int:
+    """``streamkit doctor URL``: request URL a few ways at once and say which layer holds it back.
+
+    Exit status as for ``probe``: 0 it streams, 1 held back, broken or unreachable, 2 bad
+    arguments; 130 after Ctrl-C, with what had arrived.
+    """
+    from .doctor import Interrupted, doctor
+    from .probe import ProbeError
+
+    headers = _headers(args, "doctor")
+    if headers is None or _bad_arguments(args, "doctor"):
+        return 2
+    try:
+        diagnosis = doctor(
+            args.url, method=args.method, headers=headers, timeout=args.timeout,
+            max_seconds=args.max_seconds,
+        )  # fmt: skip
+    except Interrupted as stopped:
+        print(str(stopped.diagnosis))
+        print("interrupted: this is what had arrived", file=sys.stderr)
+        return 130
+    except ProbeError as exc:
+        print(f"streamkit doctor: {_terminal(str(exc))}", file=sys.stderr)
+        return 1
+    except ValueError as exc:
+        print(f"streamkit doctor: {_terminal(str(exc))}", file=sys.stderr)
+        return 2
+    print(str(diagnosis))
+    for trace in diagnosis.traces[:1]:
+        if trace.error:
+            first = (trace.error.splitlines() or [""])[0]
+            print(f"streamkit doctor: {_terminal(args.url)}: the body broke: {_terminal(first)}", file=sys.stderr)
+    return _exit_status(diagnosis)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -83,8 +180,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="read a URL chunk by chunk and say whether it streams",
         description="Request URL, time every piece of the body as it arrives, and print a "
         "timeline and a verdict (streamed, buffered, broken, empty, ...).",
-        epilog="Exit status: 0 when the body arrived whole, 1 when it broke or the URL gave no "
-        "response (the reason is printed on one line), 2 for bad arguments.",
+        epilog="Exit status: 0 when it streams (or is a small answer nothing held back), 1 when "
+        "it was held back, broke or the URL gave no response (the reason is printed on one "
+        "line), 2 for bad arguments, 130 after Ctrl-C (the timeline of what had arrived is "
+        "printed first).",
     )
     probe.add_argument("url", help="the URL to read, e.g. http://127.0.0.1:5000/rows")
     probe.add_argument("--method", default="GET", help="HTTP method (default: %(default)s)")
@@ -95,6 +194,29 @@ def build_parser() -> argparse.ArgumentParser:
     probe.add_argument("--timeout", type=float, default=10, help="seconds to wait for the server (default: %(default)s)")
     probe.add_argument("--max-seconds", type=float, default=None, help="stop reading after this many seconds (for endless streams)")
     probe.set_defaults(handler=_cmd_probe)
+
+    doctor = commands.add_parser(
+        "doctor",
+        help="say which layer holds a stream back, and what to change",
+        description="Request URL a few ways at once (as given, Accept-Encoding: identity, the "
+        "encodings a browser asks for, Accept: text/event-stream), compare how each arrived, "
+        "and name the layer that holds the stream back (app, middleware, compression, server, "
+        "proxy, client) with the evidence and a fix.",
+        epilog="Exit status: 0 when it streams, 1 when it is held back, broke or the URL gave no "
+        "response, 2 for bad arguments, 130 after Ctrl-C.",
+    )
+    doctor.add_argument("url", help="the URL to diagnose, e.g. http://127.0.0.1:5000/events")
+    doctor.add_argument("--method", default="GET", help="HTTP method (default: %(default)s)")
+    doctor.add_argument(
+        "-H", "--header", action="append", default=[], metavar="'NAME: VALUE'",
+        help="extra request header, sent with every variant (it wins over the variant's own)",
+    )
+    doctor.add_argument("--timeout", type=float, default=10, help="seconds to wait for the server (default: %(default)s)")
+    doctor.add_argument(
+        "--max-seconds", type=float, default=15,
+        help="stop reading each request after this many seconds (default: %(default)s)",
+    )
+    doctor.set_defaults(handler=_cmd_doctor)
     return parser
 
 

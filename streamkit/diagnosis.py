@@ -161,10 +161,9 @@ class Diagnosis:
         return [f"{trace.method} {trace.url}" for trace in self.traces]
 
     def _repr_html_(self) -> str:
-        from .timeline import (
-            compare,
-            html,
-        )  # pictures: a lazy, display-only upward call
+        # Pictures and display: lazy, display-only upward calls.
+        from .display import html
+        from .timeline import compare
 
         picture = (
             html(compare(*self.traces, labels=self._labels()).to_svg())
