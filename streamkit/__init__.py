@@ -13,6 +13,8 @@ from werkzeug.exceptions import abort
 from .app import App
 from .compression import GzipMiddleware, NaiveGzipMiddleware
 from .context import request, stream_with_context
+from .diagnosis import Diagnosis, Finding
+from .doctor import doctor  # the function; the module stays importable as streamkit.doctor
 from .probe import ProbeError, probe
 from .response import Response
 from .server import Server, serve
@@ -30,6 +32,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "App",
+    "Diagnosis",
+    "Finding",
     "GzipMiddleware",
     "NaiveGzipMiddleware",
     "ProbeError",
@@ -38,6 +42,7 @@ __all__ = [
     "StreamingTemplate",
     "abort",
     "compare",
+    "doctor",
     "probe",
     "render_template",
     "render_template_string",

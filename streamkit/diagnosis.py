@@ -37,7 +37,14 @@ from .trace import (
     seconds_text,
 )
 
-__all__ = ["CULPRITS", "Diagnosis", "Finding", "diagnose", "printable"]
+__all__ = [
+    "CULPRITS",
+    "Diagnosis",
+    "Finding",
+    "arrival_summary",
+    "diagnose",
+    "printable",
+]
 
 #: The layers a finding can name, from the app outwards.
 CULPRITS = ("app", "middleware", "compression", "server", "proxy", "client")
@@ -141,12 +148,22 @@ class Diagnosis:
         told = {fact for finding in self.findings for fact in finding.evidence}
         if len(self.traces) == 1 and self.traces[0].verdict_text in told:
             pass  # the one request's verdict is already in the evidence
+        elif len(self.traces) > 1 and all(
+            arrival_summary(label, traced) in told
+            for label, traced in zip(self._labels(), self.traces)
+        ):
+            pass  # so is every request's arrival
         elif self.traces:
             lines += ["", "requests made:" if len(self.traces) > 1 else "request made:"]
             for label, traced in zip(self._labels(), self.traces):
-                status = traced.status if traced.status is not None else "no response"
-                lines.append(f"  {printable(label)}: {status}, {traced.verdict}")
-                lines.append(f"      {printable(traced.verdict_text)}")
+                if len(self.traces) > 1:
+                    lines.append(f"  {printable(arrival_summary(label, traced))}")
+                else:
+                    status = (
+                        traced.status if traced.status is not None else "no response"
+                    )
+                    lines.append(f"  {printable(label)}: {status}, {traced.verdict}")
+                    lines.append(f"      {printable(traced.verdict_text)}")
         return "\n".join(lines)
 
     def __repr__(self) -> str:
@@ -191,6 +208,22 @@ class Diagnosis:
 
 
 # -- what one trace shows --------------------------------------------------------------------
+
+
+def arrival_summary(label: str, trace: Trace) -> str:
+    """One line on how a request's content arrived: encoding, pieces, first and last, verdict."""
+    pieces = content_pieces(trace.chunks)
+    encoding = _encoding(trace) or "identity"
+    if trace.status is None:
+        return f"{label}: no response"
+    if not pieces:
+        return f"{label}: {trace.status}, no content ({encoding}), {trace.verdict}"
+    spread = pieces[-1].t - pieces[0].t
+    count = f"{len(pieces)} piece{'s' if len(pieces) != 1 else ''}"
+    return (
+        f"{label}: {encoding}, {count} of content from {seconds_text(pieces[0].t)} to "
+        f"{seconds_text(pieces[-1].t)} (spread {seconds_text(spread)}), {trace.verdict}"
+    )
 
 
 def _header(trace: Trace, name: str) -> str:

@@ -29,12 +29,13 @@ from .diagnosis import (
     FIX_PROXY,
     Diagnosis,
     Finding,
+    arrival_summary,
     content_held,
     diagnose,
     proxy_name,
 )
 from .probe import ProbeError, check_url, read_response
-from .trace import Trace, content_pieces, seconds_text
+from .trace import Trace, content_pieces
 
 __all__ = ["VARIANTS", "Interrupted", "doctor"]
 
@@ -205,7 +206,7 @@ def _judge(runs: list[_Run], *, interrupted: bool) -> Diagnosis:
                 "proxy-needs-event-stream",
                 "proxy",
                 "only the request with Accept: text/event-stream streamed: a proxy buffers the others",
-                [_arrival(label, trace) for label, trace in held + flowing],
+                [arrival_summary(label, trace) for label, trace in held + flowing],
                 FIX_PROXY,
             )
         )
@@ -214,7 +215,7 @@ def _judge(runs: list[_Run], *, interrupted: bool) -> Diagnosis:
             (proxy_name(trace) for _, trace in held if proxy_name(trace)), None
         )
         encodings = sorted({_encoding(trace) or "identity" for _, trace in held})
-        facts = [_arrival(label, trace) for label, trace in held]
+        facts = [arrival_summary(label, trace) for label, trace in held]
         facts.append(
             f"held with every encoding tried ({', '.join(encodings)}): not the compression alone"
         )
@@ -314,24 +315,11 @@ def _label(run: _Run) -> str:
     return f"{run.label} ({shown})" if shown else run.label
 
 
-def _arrival(label: str, trace: Trace) -> str:
-    pieces = content_pieces(trace.chunks)
-    encoding = _encoding(trace) or "identity"
-    if not pieces:
-        return f"{label}: no content ({encoding})"
-    spread = pieces[-1].t - pieces[0].t
-    return (
-        f"{label}: {encoding}, {len(pieces)} piece{'s' if len(pieces) != 1 else ''} of content "
-        f"from {seconds_text(pieces[0].t)} to {seconds_text(pieces[-1].t)} "
-        f"(spread {seconds_text(spread)}), {trace.verdict}"
-    )
-
-
 def _compression_finding(
     held: list[tuple[str, Trace]], flowing: list[tuple[str, Trace]]
 ) -> Finding:
     encodings = sorted({_encoding(trace) for _, trace in held})
-    facts = [_arrival(label, trace) for label, trace in held + flowing]
+    facts = [arrival_summary(label, trace) for label, trace in held + flowing]
     for label, trace in held:
         framing = 0
         for chunk in trace.chunks:
