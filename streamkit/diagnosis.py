@@ -46,11 +46,25 @@ __all__ = [
     "printable",
 ]
 
+#: Findings that are worth changing but never make ``streams`` false.
+WARNING_CODES = frozenset(
+    {
+        "browser-sniffs",
+        "html-no-charset",
+        "sse-no-cache",
+        "sse-idle-gap",
+        "late-first-byte",
+        "close-delimited",
+    }
+)
+
 #: The layers a finding can name, from the app outwards.
 CULPRITS = ("app", "middleware", "compression", "server", "proxy", "client")
 
 # A first content byte later than this (and most of the response's time) counts as late.
 LATE_FIRST_BYTE = 0.2
+# A stream whose headers come later than this started late (even if it then streams).
+LATE_START = 0.5
 # An event stream silent for longer than this risks a proxy's or a load balancer's idle timeout.
 SSE_IDLE = 10.0
 # Servers whose name in the Server header says which fix applies.
@@ -652,12 +666,44 @@ def _broken_findings(trace: Trace) -> list[Finding]:
 # -- warnings: facts that do not stop a stream -----------------------------------------------
 
 
+def _late_start(trace: Trace) -> Finding | None:
+    """A stream that streams, but only after a long wait for its headers or first byte."""
+    if trace.verdict != "streamed":
+        return None
+    pieces = content_pieces(trace.chunks)
+    start = trace.headers_at if trace.headers_at is not None else pieces[0].t
+    if start < LATE_START:
+        return None
+    first = seconds_text(pieces[0].t)
+    facts = [
+        f"the headers arrived {seconds_text(start)} after the request, the first content byte at {first}"
+    ]
+    produced = _items(trace.produced)
+    culprit = None
+    if produced and produced[0].t >= LATE_START:
+        culprit = "app"
+        facts.append(
+            f"the app yielded its first item {seconds_text(produced[0].t)} after the request"
+        )
+    return Finding(
+        "late-first-byte",
+        culprit,
+        "it streams, but nothing (not even the headers) came for a long time first",
+        facts,
+        'yield b"" (or a small first piece) before the slow work, so the status and headers go '
+        "out at once and clients and proxies know the response has started",
+    )
+
+
 def warning_findings(trace: Trace) -> list[Finding]:
     """Things worth changing even when the stream streams: browser sniffing and charset, SSE
     headers and heartbeats, close-delimited bodies."""
     found: list[Finding] = []
     if trace.status is None or not content_pieces(trace.chunks):
         return found
+    late = _late_start(trace)
+    if late is not None:
+        found.append(late)
     mimetype = _mimetype(trace)
     content_type = _header(trace, "Content-Type")
     nosniff = _header(trace, "X-Content-Type-Options").lower() == "nosniff"

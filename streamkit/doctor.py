@@ -27,6 +27,7 @@ from .diagnosis import (
     FIX_NGINX,
     FIX_NGINX_GZIP,
     FIX_PROXY,
+    WARNING_CODES,
     Diagnosis,
     Finding,
     arrival_summary,
@@ -274,20 +275,7 @@ def _judge(runs: list[_Run], *, interrupted: bool) -> Diagnosis:
     codes = {f.code for f in findings}
     for diagnosis in each:
         for finding in diagnosis.findings:
-            if (
-                finding.culprit in ("client", "app", "server")
-                and finding.code not in codes
-                and (
-                    finding.code
-                    in (
-                        "browser-sniffs",
-                        "html-no-charset",
-                        "sse-no-cache",
-                        "sse-idle-gap",
-                        "close-delimited",
-                    )
-                )
-            ):
+            if finding.code in WARNING_CODES and finding.code not in codes:
                 findings.append(finding)
                 codes.add(finding.code)
     return Diagnosis(
