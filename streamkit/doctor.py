@@ -200,7 +200,7 @@ def _judge(runs: list[_Run], *, interrupted: bool) -> Diagnosis:
     if compressed_held and plain_flowing:
         culprit = "compression"
         findings.append(_compression_finding(compressed_held, plain_flowing))
-    elif held and flowing and any(label == "event-stream" for label, _ in flowing):
+    elif held and flowing and any(label.startswith("event-stream") for label, _ in flowing):
         culprit = "proxy"
         findings.append(
             Finding(

@@ -366,3 +366,24 @@ def http10_server() -> Iterator[str]:
     finally:
         listener.close()
         thread.join(5)
+
+
+def test_a_layer_that_streams_only_accept_event_stream_is_found_by_comparison():
+    """Like the proxy in front of JupyterHub/Binder kernels, which streams a response only
+    when the request's Accept header is exactly text/event-stream (see NOTES.md)."""
+
+    def only_event_stream(inner):
+        def wsgi(environ, start_response):
+            body = inner(environ, start_response)
+            if environ.get("HTTP_ACCEPT") == "text/event-stream":
+                return body
+            try:
+                return [b"".join(body)]
+            finally:
+                getattr(body, "close", lambda: None)()
+
+        return wsgi
+
+    with serve(only_event_stream(app)) as server:
+        diagnosis = doctor(server.url + "/events")
+    assert_held(diagnosis, "proxy", "proxy-needs-event-stream")

@@ -112,7 +112,7 @@ def traces(draw: st.DrawFn) -> Trace:
 
 def independent_held(trace: Trace) -> tuple[int, int, int] | None:
     """(items, judged, held) worked out here without the trace module's helpers."""
-    items = [event for event in trace.produced or () if event.size]
+    items = [event for event in trace.produced or trace.written or () if event.size]
     if len(items) < 2 or items[-1].t - items[0].t < AT_ONCE:
         return None
     ends = list(accumulate(c.size for c in trace.chunks))
@@ -147,7 +147,7 @@ def test_the_verdict_sentence_never_contradicts_the_numbers(trace: Trace) -> Non
     if "arrived at once" in text:
         assert verdict == "single"
         assert pieces[-1].t - pieces[0].t < AT_ONCE
-    if verdict == "streamed" and not trace.produced:
+    if verdict == "streamed" and not (trace.produced or trace.written):
         assert "spread over" in text and pieces[-1].t - pieces[0].t >= AT_ONCE
 
     held = independent_held(trace)
@@ -175,6 +175,6 @@ def test_the_verdict_sentence_never_contradicts_the_numbers(trace: Trace) -> Non
     # Every time the sentence names is one the trace has, as printed.
     named = set(re.findall(r"\bat (\d[\d.]* (?:ms|s))\b", text))
     known = {seconds_text(c.t) for c in trace.chunks} | {seconds_text(trace.duration)}
-    known |= {seconds_text(e.t) for e in trace.produced or ()}
+    known |= {seconds_text(e.t) for e in (trace.produced or []) + (trace.written or [])}
     for when in named:
         assert when in known, (when, text)
