@@ -70,3 +70,17 @@ def test_a_partly_held_stream_streams_and_says_which_part():
     assert found.streams and found.culprit is None
     assert found.codes == ["partly-held"]
     assert "1 of the first 5 was held back" in found.findings[0].evidence[0]
+
+
+def test_the_sniffing_warning_follows_chromiums_1024_bytes():
+    # (Chromium 156, measured: nothing shown until 1,024 bytes or the end; see SNIFF_BYTES.)
+    small = trace([0.01, 0.2, 0.4])  # 30 bytes in all: shown only at the end
+    assert "browser-sniffs" in diagnose(small).codes
+    assert "30 bytes in all" in diagnose(small).findings[0].evidence[-1]
+    big_first = trace([0.01, 0.2, 0.4])
+    big_first.chunks[0].size = big_first.chunks[0].wire_size = 1024
+    assert "browser-sniffs" not in diagnose(big_first).codes  # shown at once
+    late = trace([0.01, 0.2, 0.4])
+    late.chunks[1].size = late.chunks[1].wire_size = 1100
+    found = diagnose(late).findings[0]
+    assert found.code == "browser-sniffs" and "in only at 200 ms" in found.evidence[-1]
