@@ -176,18 +176,18 @@ class App:
             response = rv
         elif isinstance(rv, HTTPException):
             response = rv.get_response()  # type: ignore[assignment]
-        elif hasattr(rv, "__call__") and hasattr(rv, "status_code"):
+        elif callable(rv) and hasattr(rv, "status_code"):
             # Another werkzeug/Flask Response class: keep it as it is.
             response = rv
         elif isinstance(rv, (str, bytes, bytearray)) or isinstance(rv, Iterator):
-            response = Response(rv)
+            response = Response(bytes(rv) if isinstance(rv, bytearray) else rv)
         else:
             raise TypeError(
                 f"{_describe(view)} returned {type(rv).__name__} ({rv!r:.60}); a view must "
                 f"return a Response, str, bytes, or an iterator of str/bytes such as a generator"
             )
         if status is not None:
-            response.status = status if isinstance(status, str) else int(status)  # type: ignore[assignment]
+            response.status = status if isinstance(status, str) else int(status)
         if headers:
             response.headers.update(headers)
         return response

@@ -68,7 +68,7 @@ class _Response(http.client.HTTPResponse):
     def __init__(self, sock: socket.socket, *args: Any, **kwargs: Any) -> None:
         super().__init__(sock, *args, **kwargs)
         self.fp.close()  # the default 8 KiB reader: nothing has been read through it yet
-        self.fp = sock.makefile("rb", buffering=READ_BUFFER)
+        self.fp = sock.makefile("rb", buffering=READ_BUFFER)  # type: ignore[assignment]
 
 
 class _BodyBroken(Exception):
@@ -200,7 +200,7 @@ def _send(
         reason = f"unknown host {host!r} ({exc.strerror})"
     except ConnectionRefusedError:
         reason = f"connection refused: nothing is listening on {host} port {port}"
-    except (TimeoutError, socket.timeout):
+    except TimeoutError:
         reason = f"no response within {timeout:g} s (timed out)"
     except http.client.RemoteDisconnected:
         reason = "the server closed the connection without sending a response"
@@ -342,7 +342,7 @@ def _read_body(
         reader.finish()
     except _BodyBroken as exc:
         trace.error = f"{exc}"
-    except (TimeoutError, socket.timeout):
+    except TimeoutError:
         if stop_at is not None and time.monotonic() >= stop_at - 0.01:
             trace.stopped = True
         else:

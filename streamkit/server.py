@@ -209,8 +209,8 @@ class Server:
         self._started_in = _where_started()
         # A backend that runs the app in processes of its own gets the import string as it is.
         self.runs_elsewhere: bool = getattr(backend_class, "runs_elsewhere", False)
-        served = app
-        if not self.runs_elsewhere:
+        served: WSGIApp | str = app
+        if not isinstance(app, str):  # serve() resolved import strings unless runs_elsewhere
             served = _Observed(app, self._note_error, _ErrorOutput(self.log))
         options = options or {}
         self._backend = backend_class(served, host, port, on_error=self._note_error, **options)

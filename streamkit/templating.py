@@ -46,7 +46,7 @@ class StreamingTemplate(TemplateStream):
         if size <= 1:
             raise ValueError(f"enable_buffering() needs a size of 2 or more, got {size}")
         self.buffered = True
-        self._next = self._grouped(size).__next__
+        self._next = self._grouped(size).__next__  # type: ignore[assignment]
 
     def _grouped(self, size: int) -> Iterator[str]:
         # A traced request's recording (see streamkit.app.RECORDING_KEY) learns how many parts

@@ -248,8 +248,8 @@ class WerkzeugBackend:
         finally:
             listener.close()
         self._server = server
-        self.host = server.server_address[0]
-        self.port = server.server_address[1]
+        self.host = str(server.server_address[0])
+        self.port = int(server.server_address[1])
         self._thread = threading.Thread(
             target=server.serve_forever,
             kwargs={"poll_interval": 0.05},
