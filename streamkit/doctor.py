@@ -266,7 +266,7 @@ def _judge(runs: list[_Run], *, interrupted: bool) -> Diagnosis:
     streams = bool(alike) and all(trace.verdict == "streamed" for _, trace, _ in alike)
     if streams:
         culprit = None
-        for label, trace, diagnosis in alike:  # a part held back is still worth saying
+        for _, _, diagnosis in alike:  # a part held back is still worth saying
             findings += [f for f in diagnosis.findings if f.code == "partly-held"][:1]
     elif not alike and first.findings:
         findings += first.findings

@@ -268,10 +268,9 @@ class _LibraryDecoder:
             raise _BodyBroken(f"DecodeError: the {self.encoding} body does not decode ({exc})") from None
 
     def finish(self) -> bytes:
-        done = getattr(self._decompressor, "is_finished", None)  # brotli
-        if done is None:
-            done = lambda: getattr(self._decompressor, "eof", True)  # zstd
-        if self._any and not done():
+        is_finished = getattr(self._decompressor, "is_finished", None)  # brotli
+        done = is_finished() if is_finished is not None else getattr(self._decompressor, "eof", True)  # zstd
+        if self._any and not done:
             raise _BodyBroken(f"the {self.encoding} stream ended early (truncated compressed body)")
         return b""
 

@@ -10,8 +10,8 @@ removes all of it. The proxy is set up as nginx ships it and as most sites keep 
 * ``gzip on`` for text types: nginx's gzip holds compressed output back until its own buffer
   fills or the response ends, so a slow text stream arrives in one piece at the end;
 * ``proxy_http_version 1.1`` (``http_version="1.0"`` gives nginx's own default, under which
-  the upstream answers HTTP/1.0 and nginx holds the whole response) with the usual ``Host`` and ``X-Forwarded-*`` headers, and
-  ``proxy_read_timeout`` (60 s unless told otherwise): a stream that stays silent that long is
+  the upstream answers HTTP/1.0 and nginx holds the whole response) with the usual ``Host``
+  and ``X-Forwarded-*`` headers, and ``proxy_read_timeout`` (60 s unless told otherwise): a stream that stays silent that long is
   cut off.
 
 nginx runs in the foreground (``daemon off``) in its own process group, with one worker.
