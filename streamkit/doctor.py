@@ -125,7 +125,9 @@ def doctor(
 
     ``timeout`` bounds each wait for the server; ``max_seconds`` each request's reading (an
     endless stream is cut there and still judged). Raises :class:`~streamkit.probe.ProbeError`
-    when the URL gives no response at all, ValueError for a bad URL or bad limits.
+    when the URL gives no response at all, ValueError for a bad URL or bad limits, and
+    :class:`Interrupted` (a KeyboardInterrupt) on Ctrl-C or a notebook's interrupt, with what
+    had arrived by then in its ``diagnosis``.
     """
     if timeout is None or timeout <= 0:
         raise ValueError(
