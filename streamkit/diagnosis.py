@@ -399,7 +399,7 @@ def _held_findings(trace: Trace) -> list[Finding]:
     holding = held_back(trace)
     if verdict == "streamed":
         if holding is not None and holding.held:
-            where = _held_where(trace)
+            where = _held_where(trace, partly=True)
             return [
                 Finding(
                     "partly-held",
@@ -419,7 +419,7 @@ def _held_findings(trace: Trace) -> list[Finding]:
     return _single_findings(trace)
 
 
-def _held_where(trace: Trace) -> tuple[Any, ...] | None:
+def _held_where(trace: Trace, *, partly: bool = False) -> tuple[Any, ...] | None:
     """(culprit, evidence, fix, code, summary) for items produced over time and held back."""
     encoding = _encoding(trace)
     proxy = proxy_name(trace)
@@ -429,7 +429,7 @@ def _held_where(trace: Trace) -> tuple[Any, ...] | None:
     facts: list[str] = []
     if length:
         facts.append(f"Content-Length: {length} on a body the app produced over time")
-    if writes is not None and writes[0] * 2 >= writes[1]:
+    if writes is not None and (writes[0] > 0 if partly else writes[0] * 2 >= writes[1]):
         held, judged, worst = writes
         facts.append(
             f"the server wrote {held} of {judged} items only after a later item was made (up to "
