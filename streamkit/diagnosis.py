@@ -138,20 +138,12 @@ class Diagnosis:
 
     def __str__(self) -> str:
         trace = self.traces[0] if self.traces else None
-        target = (
-            f"{trace.method} {printable(trace.url)}"
-            if trace is not None
-            else "(no request)"
-        )
+        target = f"{trace.method} {printable(trace.url)}" if trace is not None else "(no request)"
         if self.streams:
             head = f"{target}: it streams"
         else:
             head = f"{target}: it does not stream"
-            head += (
-                f"; held back by: {self.culprit}"
-                if self.culprit
-                else "; the layer is not known"
-            )
+            head += f"; held back by: {self.culprit}" if self.culprit else "; the layer is not known"
         if self.interrupted:
             head += " (interrupted: only what arrived before Ctrl-C)"
         lines = [head, ""]
@@ -163,8 +155,7 @@ class Diagnosis:
         if len(self.traces) == 1 and self.traces[0].verdict_text in told:
             pass  # the one request's verdict is already in the evidence
         elif len(self.traces) > 1 and all(
-            arrival_summary(label, traced) in told
-            for label, traced in zip(self._labels(), self.traces)
+            arrival_summary(label, traced) in told for label, traced in zip(self._labels(), self.traces)
         ):
             pass  # so is every request's arrival
         elif self.traces:
@@ -173,9 +164,7 @@ class Diagnosis:
                 if len(self.traces) > 1:
                     lines.append(f"  {printable(arrival_summary(label, traced))}")
                 else:
-                    status = (
-                        traced.status if traced.status is not None else "no response"
-                    )
+                    status = traced.status if traced.status is not None else "no response"
                     lines.append(f"  {printable(label)}: {status}, {traced.verdict}")
                     lines.append(f"      {printable(traced.verdict_text)}")
         return "\n".join(lines)
@@ -196,11 +185,7 @@ class Diagnosis:
         from .display import html
         from .timeline import compare
 
-        picture = (
-            html(compare(*self.traces, labels=self._labels()).to_svg())
-            if self.traces
-            else ""
-        )
+        picture = html(compare(*self.traces, labels=self._labels()).to_svg()) if self.traces else ""
         esc = html_escape.escape
         if self.streams:
             head = "It streams."
@@ -214,8 +199,7 @@ class Diagnosis:
             who = f" ({esc(finding.culprit)})" if finding.culprit else ""
             fix = f"<div><b>Fix:</b> {esc(finding.fix)}</div>" if finding.fix else ""
             items.append(
-                f"<li><code>{esc(finding.code)}</code>{who}: {esc(finding.summary)}"
-                f"<ul>{facts}</ul>{fix}</li>"
+                f"<li><code>{esc(finding.code)}</code>{who}: {esc(finding.summary)}<ul>{facts}</ul>{fix}</li>"
             )
         found = f"<ul>{''.join(items)}</ul>" if items else "<p>Nothing to report.</p>"
         return f'<div class="streamkit-diagnosis"><p>{head}</p>{found}{picture}</div>'
@@ -310,11 +294,7 @@ def _writes_held(trace: Trace) -> tuple[int, int, float] | None:
 
 def _first_late(trace: Trace) -> bool:
     pieces = content_pieces(trace.chunks)
-    return (
-        bool(pieces)
-        and pieces[0].t >= LATE_FIRST_BYTE
-        and pieces[0].t >= 0.5 * trace.duration
-    )
+    return bool(pieces) and pieces[0].t >= LATE_FIRST_BYTE and pieces[0].t >= 0.5 * trace.duration
 
 
 # -- the fixes, written once -----------------------------------------------------------------
@@ -436,9 +416,7 @@ def _held_where(trace: Trace, *, partly: bool = False) -> tuple[Any, ...] | None
             f"{seconds_text(worst)} late): they were held between the app and the socket"
         )
         if encoding and written and counts_wire_bytes(written, trace.chunks):
-            facts.append(
-                f"the server wrote {encoding}-compressed bytes: a middleware compressed them"
-            )
+            facts.append(f"the server wrote {encoding}-compressed bytes: a middleware compressed them")
             return (
                 "compression",
                 facts,
@@ -459,9 +437,7 @@ def _held_where(trace: Trace, *, partly: bool = False) -> tuple[Any, ...] | None
     if writes is not None or (written and trace.produced is None):
         # The server wrote on time (or is the only side known and wrote over time): the
         # holding happened after the socket.
-        facts.append(
-            "the server wrote each item about when it was made: it was held after the socket"
-        )
+        facts.append("the server wrote each item about when it was made: it was held after the socket")
         if encoding and written and not counts_wire_bytes(written, trace.chunks):
             facts.append(
                 f"the server wrote plain bytes, the client got {encoding}: a layer after the "
@@ -472,13 +448,8 @@ def _held_where(trace: Trace, *, partly: bool = False) -> tuple[Any, ...] | None
         code = "proxy-buffering"
         if encoding and written and not counts_wire_bytes(written, trace.chunks):
             code = "proxy-compression"
-        summary = (
-            f"{proxy or 'a proxy between the server and the client'} held the stream back"
-            + (
-                f" while compressing it ({encoding})"
-                if code == "proxy-compression"
-                else ""
-            )
+        summary = f"{proxy or 'a proxy between the server and the client'} held the stream back" + (
+            f" while compressing it ({encoding})" if code == "proxy-compression" else ""
         )
         return (
             "proxy",
@@ -568,14 +539,10 @@ def _single_findings(trace: Trace) -> list[Finding]:
             )
         ]
     if _first_late(trace):
-        facts.append(
-            f"the first content byte came late, at {seconds_text(pieces[0].t)}"
-        )
+        facts.append(f"the first content byte came late, at {seconds_text(pieces[0].t)}")
     length = _header(trace, "Content-Length")
     if length:
-        facts.append(
-            f"Content-Length: {length}: whoever set it had the whole body before sending"
-        )
+        facts.append(f"Content-Length: {length}: whoever set it had the whole body before sending")
     if encoding:
         facts.append(f"Content-Encoding: {encoding}")
     proxy = proxy_name(trace)
@@ -682,9 +649,7 @@ def _late_start(trace: Trace) -> Finding | None:
     culprit = None
     if produced and produced[0].t >= LATE_START:
         culprit = "app"
-        facts.append(
-            f"the app yielded its first item {seconds_text(produced[0].t)} after the request"
-        )
+        facts.append(f"the app yielded its first item {seconds_text(produced[0].t)} after the request")
     return Finding(
         "late-first-byte",
         culprit,
@@ -787,9 +752,7 @@ def warning_findings(trace: Trace) -> list[Finding]:
                 )
             )
         pieces = content_pieces(trace.chunks)
-        times = [0.0 if trace.headers_at is None else trace.headers_at] + [
-            p.t for p in pieces
-        ]
+        times = [0.0 if trace.headers_at is None else trace.headers_at] + [p.t for p in pieces]
         gap = max((b - a for a, b in itertools.pairwise(times)), default=0.0)
         if gap >= SSE_IDLE:
             found.append(

@@ -59,11 +59,7 @@ class Interrupted(KeyboardInterrupt):
 
 def _merged(variant: Mapping[str, str], caller: Mapping[str, str]) -> dict[str, str]:
     """The variant's headers, then the caller's on top (names compared case-insensitively)."""
-    out = {
-        name: value
-        for name, value in variant.items()
-        if name.lower() not in {k.lower() for k in caller}
-    }
+    out = {name: value for name, value in variant.items() if name.lower() not in {k.lower() for k in caller}}
     out.update(caller)
     return out
 
@@ -87,9 +83,7 @@ class _Run:
         self.error: BaseException | None = None
         self.cancelled = threading.Event()
         self._args = (url, method, timeout, max_seconds)
-        self.thread = threading.Thread(
-            target=self._run, name=f"streamkit-doctor-{label}", daemon=True
-        )
+        self.thread = threading.Thread(target=self._run, name=f"streamkit-doctor-{label}", daemon=True)
 
     def _seen(self, trace: Trace) -> None:
         self.trace = trace
@@ -130,13 +124,9 @@ def doctor(
     had arrived by then in its ``diagnosis``.
     """
     if timeout is None or timeout <= 0:
-        raise ValueError(
-            f"timeout must be a positive number of seconds, got {timeout!r}"
-        )
+        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
     if max_seconds is None or max_seconds <= 0:
-        raise ValueError(
-            f"max_seconds must be a positive number of seconds, got {max_seconds!r}"
-        )
+        raise ValueError(f"max_seconds must be a positive number of seconds, got {max_seconds!r}")
     check_url(url)
     caller = dict(headers or {})
     runs: list[_Run] = []
@@ -190,12 +180,8 @@ def _judge(runs: list[_Run], *, interrupted: bool) -> Diagnosis:
     ]
     findings: list[Finding] = []
     held = [(label, trace) for label, trace, _ in alike if content_held(trace)]
-    flowing = [
-        (label, trace) for label, trace, _ in alike if trace.verdict == "streamed"
-    ]
-    broken = [
-        (label, trace, d) for label, trace, d in alike if trace.verdict == "broken"
-    ]
+    flowing = [(label, trace) for label, trace, _ in alike if trace.verdict == "streamed"]
+    broken = [(label, trace, d) for label, trace, d in alike if trace.verdict == "broken"]
     culprit: str | None = None
     compressed_held = [(label, trace) for label, trace in held if _encoding(trace)]
     plain_flowing = [(label, trace) for label, trace in flowing if not _encoding(trace)]
@@ -214,14 +200,10 @@ def _judge(runs: list[_Run], *, interrupted: bool) -> Diagnosis:
             )
         )
     elif held and not flowing:
-        proxy = next(
-            (proxy_name(trace) for _, trace in held if proxy_name(trace)), None
-        )
+        proxy = next((proxy_name(trace) for _, trace in held if proxy_name(trace)), None)
         encodings = sorted({_encoding(trace) or "identity" for _, trace in held})
         facts = [arrival_summary(label, trace) for label, trace in held]
-        facts.append(
-            f"held with every encoding tried ({', '.join(encodings)}): not the compression alone"
-        )
+        facts.append(f"held with every encoding tried ({', '.join(encodings)}): not the compression alone")
         if proxy:
             culprit = "proxy"
             facts.append(f"the response names {proxy} (Server/Via header)")
@@ -237,11 +219,7 @@ def _judge(runs: list[_Run], *, interrupted: bool) -> Diagnosis:
             )
         else:
             # The single-trace diagnosis of the request as given says what the client can tell.
-            own = [
-                f
-                for f in first.findings
-                if f.culprit != "client" and f.code not in ("close-delimited",)
-            ]
+            own = [f for f in first.findings if f.culprit != "client" and f.code not in ("close-delimited",)]
             if own and own[0].culprit is not None:
                 culprit = own[0].culprit
                 findings.append(own[0])
@@ -259,11 +237,9 @@ def _judge(runs: list[_Run], *, interrupted: bool) -> Diagnosis:
                 )
     elif broken:
         label, trace, diagnosis = broken[0]
-        findings += [
-            f
-            for f in diagnosis.findings
-            if f.culprit != "client" and f.code != "close-delimited"
-        ][:1]
+        findings += [f for f in diagnosis.findings if f.culprit != "client" and f.code != "close-delimited"][
+            :1
+        ]
         culprit = findings[0].culprit if findings else None
     streams = bool(alike) and all(trace.verdict == "streamed" for _, trace, _ in alike)
     if streams:
@@ -296,18 +272,12 @@ def _encoding(trace: Trace) -> str:
 
 
 def _label(run: _Run) -> str:
-    interesting = {
-        k: v
-        for k, v in run.headers.items()
-        if k.lower() in ("accept-encoding", "accept")
-    }
+    interesting = {k: v for k, v in run.headers.items() if k.lower() in ("accept-encoding", "accept")}
     shown = ", ".join(f"{k}: {v}" for k, v in interesting.items())
     return f"{run.label} ({shown})" if shown else run.label
 
 
-def _compression_finding(
-    held: list[tuple[str, Trace]], flowing: list[tuple[str, Trace]]
-) -> Finding:
+def _compression_finding(held: list[tuple[str, Trace]], flowing: list[tuple[str, Trace]]) -> Finding:
     encodings = sorted({_encoding(trace) for _, trace in held})
     facts = [arrival_summary(label, trace) for label, trace in held + flowing]
     for label, trace in held:
@@ -321,9 +291,7 @@ def _compression_finding(
                 f"{label}: {framing} bytes of {_encoding(trace)} framing came first and decode to nothing"
             )
         if trace.note and "not decoded" in trace.note:
-            facts.append(
-                f"{label}: {trace.note}; judged by the times of the bytes on the wire"
-            )
+            facts.append(f"{label}: {trace.note}; judged by the times of the bytes on the wire")
     proxy = next((proxy_name(trace) for _, trace in held if proxy_name(trace)), None)
     where = "a compression layer"
     if proxy:

@@ -58,9 +58,7 @@ def endless_app(environ, start_response):
 
 
 @contextmanager
-def raw_server(
-    send: Callable[[socket.socket], None], connections: int = 1
-) -> Iterator[str]:
+def raw_server(send: Callable[[socket.socket], None], connections: int = 1) -> Iterator[str]:
     """A socket server that answers ``connections`` requests with ``send(connection)``."""
     listener = socket.create_server(("127.0.0.1", 0))
     port = listener.getsockname()[1]
@@ -102,9 +100,7 @@ def test_doctor_exits_0_for_a_stream_and_1_for_one_held_back(capsys):
         streams = capsys.readouterr().out
         assert main(["doctor", held.url + "/"]) == 1
         blamed = capsys.readouterr().out
-        assert (
-            main(["probe", held.url + "/"]) == 1
-        )  # probe: the same status for the same stream
+        assert main(["probe", held.url + "/"]) == 1  # probe: the same status for the same stream
         assert main(["probe", good.url + "/"]) == 0
     assert "it streams" in streams
     assert "held back by: compression" in blamed and "[compression-no-flush]" in blamed
@@ -166,11 +162,7 @@ def test_a_body_error_is_also_one_line_on_stderr(capsys):
     assert status == 1
     assert "broken" in out.out  # the timeline says it
     lines = out.err.strip().splitlines()
-    assert (
-        len(lines) == 1
-        and "the body broke" in lines[0]
-        and "IncompleteRead" in lines[0]
-    )
+    assert len(lines) == 1 and "the body broke" in lines[0] and "IncompleteRead" in lines[0]
 
 
 @pytest.mark.parametrize("command", ["probe", "doctor"])

@@ -10,12 +10,8 @@ from streamkit.diagnosis import WARNING_CODES, diagnose
 from streamkit.trace import Chunk, Event, Trace
 
 
-def trace(
-    times, content_type="text/plain; charset=utf-8", headers_at=0.001, **headers
-) -> Trace:
-    made = Trace(
-        url="http://x/", status=200, headers_at=headers_at, duration=times[-1] + 0.001
-    )
+def trace(times, content_type="text/plain; charset=utf-8", headers_at=0.001, **headers) -> Trace:
+    made = Trace(url="http://x/", status=200, headers_at=headers_at, duration=times[-1] + 0.001)
     made.headers["Content-Type"] = content_type
     made.headers["Transfer-Encoding"] = "chunked"
     for name, value in headers.items():
@@ -25,9 +21,7 @@ def trace(
 
 
 def test_an_event_stream_silent_for_long_gets_the_heartbeat_warning_and_still_streams():
-    quiet = diagnose(
-        trace([0.01, 0.2, 12.5], "text/event-stream", Cache_Control="no-cache")
-    )
+    quiet = diagnose(trace([0.01, 0.2, 12.5], "text/event-stream", Cache_Control="no-cache"))
     assert quiet.streams and quiet.culprit is None
     assert "sse-idle-gap" in quiet.codes and "sse-no-cache" not in quiet.codes
     busy = diagnose(trace([0.01, 0.2, 0.4], "text/event-stream"))
@@ -47,24 +41,15 @@ def test_html_without_a_charset_and_text_without_nosniff_are_warnings_only():
 def test_a_stream_that_starts_late_is_told_and_the_app_named_when_it_is_known():
     late = trace([1.2, 1.4, 1.6], headers_at=1.2, X_Content_Type_Options="nosniff")
     assert diagnose(late).streams and diagnose(late).codes == ["late-first-byte"]
-    assert (
-        diagnose(late).findings[0].culprit is None
-    )  # from the client alone: not known
+    assert diagnose(late).findings[0].culprit is None  # from the client alone: not known
     late.produced = [Event(1.19, 10), Event(1.39, 10), Event(1.59, 10)]
     found = diagnose(late)
-    assert (
-        found.streams and found.culprit is None
-    )  # it streams: nothing is blamed overall
-    assert (
-        found.findings[0].code == "late-first-byte"
-        and found.findings[0].culprit == "app"
-    )
+    assert found.streams and found.culprit is None  # it streams: nothing is blamed overall
+    assert found.findings[0].code == "late-first-byte" and found.findings[0].culprit == "app"
 
 
 def test_a_partly_held_stream_streams_and_says_which_part():
-    partly = trace(
-        [0.001, 0.201, 0.601, 0.601, 0.801, 1.001], X_Content_Type_Options="nosniff"
-    )
+    partly = trace([0.001, 0.201, 0.601, 0.601, 0.801, 1.001], X_Content_Type_Options="nosniff")
     partly.produced = [Event(i * 0.2, 10) for i in range(6)]
     found = diagnose(partly)
     assert found.streams and found.culprit is None

@@ -50,9 +50,7 @@ def _nginx_missing() -> str | None:
     return None
 
 
-needs_nginx = pytest.mark.skipif(
-    _nginx_missing() is not None, reason=f"no nginx: {_nginx_missing()}"
-)
+needs_nginx = pytest.mark.skipif(_nginx_missing() is not None, reason=f"no nginx: {_nginx_missing()}")
 
 
 def assert_clean(diagnosis: Diagnosis) -> None:
@@ -87,9 +85,7 @@ def test_a_plain_stream_is_not_blamed_and_text_plain_gets_the_sniffing_warning()
         assert "browser-sniffs" in diagnosis.codes
     assert_clean(nosniff)
     assert "browser-sniffs" not in nosniff.codes
-    assert (
-        len(doctored.traces) == 4
-    )  # as given, identity, browser encodings, event-stream
+    assert len(doctored.traces) == 4  # as given, identity, browser encodings, event-stream
     assert "it streams" in str(doctored)
 
 
@@ -256,8 +252,7 @@ def test_doctor_lets_caller_headers_win_and_sends_no_duplicate():
     # identity and browser-encodings variants became the request as given: sent once
     assert len(sent) == 2
     assert all(
-        "identity" in label or "event-stream" in label or label == "as given"
-        for label in diagnosis.labels
+        "identity" in label or "event-stream" in label or label == "as given" for label in diagnosis.labels
     )
 
 

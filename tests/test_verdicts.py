@@ -23,17 +23,13 @@ def chunk(t: float, size: int, wire: int | None = None) -> Chunk:
 
 def test_a_compressor_header_sent_first_is_not_a_piece_of_content() -> None:
     # 10 bytes of gzip header at once, every content byte at the end: not "streamed".
-    trace = Trace(
-        url="http://x/", status=200, chunks=[chunk(0.002, 0, 10), chunk(0.8, 600, 90)]
-    )
+    trace = Trace(url="http://x/", status=200, chunks=[chunk(0.002, 0, 10), chunk(0.8, 600, 90)])
     trace.headers["Content-Encoding"] = "gzip"
     assert trace.verdict == "single"
     text = trace.verdict_text
     assert "arrived at once, at 800 ms" in text
     assert "carried no content" in text
-    assert (
-        "doctor" in text
-    )  # client only: the cause may be any layer, doctor tells which
+    assert "doctor" in text  # client only: the cause may be any layer, doctor tells which
 
 
 def test_empty_chunks_alone_are_no_content() -> None:
@@ -75,38 +71,19 @@ def test_a_partly_held_stream_says_so() -> None:
 def traces(draw: st.DrawFn) -> Trace:
     """Random chunks (some decoding to nothing), and maybe a server side of items over time."""
     n = draw(st.integers(1, 8))
-    gaps = draw(
-        st.lists(st.sampled_from([0.0, 0.001, 0.01, 0.03, 0.2]), min_size=n, max_size=n)
-    )
+    gaps = draw(st.lists(st.sampled_from([0.0, 0.001, 0.01, 0.03, 0.2]), min_size=n, max_size=n))
     sizes = draw(st.lists(st.integers(0, 30), min_size=n, max_size=n))
     times = list(accumulate(gaps, initial=0.001))[1:]
-    chunks = [
-        chunk(t, size, size or draw(st.integers(0, 12)))
-        for t, size in zip(times, sizes)
-    ]
-    trace = Trace(
-        url="http://x/", status=200, chunks=chunks, duration=times[-1] + 0.001
-    )
+    chunks = [chunk(t, size, size or draw(st.integers(0, 12))) for t, size in zip(times, sizes)]
+    trace = Trace(url="http://x/", status=200, chunks=chunks, duration=times[-1] + 0.001)
     total = sum(sizes)
     if total and draw(st.booleans()):
         # Items cut from the same bytes, made at random times no later than their arrival.
-        cuts = (
-            sorted(draw(st.sets(st.integers(1, total - 1), max_size=6)))
-            if total > 1
-            else []
-        )
+        cuts = sorted(draw(st.sets(st.integers(1, total - 1), max_size=6))) if total > 1 else []
         ends = [*cuts, total]
         starts = [0, *cuts]
-        made = sorted(
-            draw(
-                st.lists(
-                    st.floats(0.0, max(times)), min_size=len(ends), max_size=len(ends)
-                )
-            )
-        )
-        trace.produced = [
-            Event(t, end - start) for t, start, end in zip(made, starts, ends)
-        ]
+        made = sorted(draw(st.lists(st.floats(0.0, max(times)), min_size=len(ends), max_size=len(ends))))
+        trace.produced = [Event(t, end - start) for t, start, end in zip(made, starts, ends)]
     return trace
 
 
