@@ -92,6 +92,14 @@ class Trace:
     * ``server_error``: the exception the app raised, traceback included, and
       ``server_error_at``, when it raised;
     * ``note``: why part of the server side is missing, if it is.
+
+    Browser side (from ``probe(url, browser=True)`` / ``Server.get(path, browser=True)``, which
+    load the URL in headless Chromium; None otherwise, see :mod:`streamkit.browser`):
+
+    * ``browser_received``: an :class:`Event` per body read in the browser's network stack
+      (the ``chunks`` then come from the browser too);
+    * ``browser_shown``: an :class:`Event` per frame in which the page's visible text grew
+      (``size``: characters added); a first paint before any text is an Event of size 0.
     """
 
     url: str
@@ -109,6 +117,8 @@ class Trace:
     server_error: BaseException | None = None
     server_error_at: float | None = None
     note: str | None = None
+    browser_received: list[Event] | None = None
+    browser_shown: list[Event] | None = None
     started: float = 0.0
     _server_traceback: TracebackType | None = field(default=None, repr=False, compare=False)
 
