@@ -135,7 +135,9 @@ def unavailable_reason() -> str | None:
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
-        return "the browser lane needs playwright, which is not installed: pip install 'streamkit[browser]'"
+        return (
+            "the browser lane needs playwright, which is not installed: " + INSTALL_HINT
+        )
     if chromium_path() is None:
         chosen = os.environ.get(CHROMIUM_ENV)
         if chosen:

@@ -1,4 +1,4 @@
-"""A real browser renders a streamed page while it is still arriving.
+"""A real browser renders a streamed page while it is still arriving; the browser lane times it.
 
 Debian's chromium, headless, driven by playwright's Python API through ``executable_path``:
 nothing downloads a browser. The demo's slow page makes one row every 400 ms. The test sees
@@ -8,15 +8,22 @@ after that moment.
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
+import subprocess
+import sys
+import threading
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from streamkit import recording
+from streamkit import App, Response, browser, recording, request
 from streamkit.demos import create_app
+from streamkit.probe import ProbeError
 from streamkit.server import serve
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -37,9 +44,12 @@ DELAY_MS = 400
 @pytest.fixture
 def browser_context(tmp_path: Path):
     if CHROMIUM is None:
-        pytest.skip("no chromium on PATH (Debian: apt-get install chromium; .ci/run installs it)")
+        pytest.skip(
+            "no chromium on PATH (Debian: apt-get install chromium; .ci/run installs it)"
+        )
     sync_api = pytest.importorskip(
-        "playwright.sync_api", reason="playwright is not installed (pip install 'streamkit[browser]')"
+        "playwright.sync_api",
+        reason="playwright is not installed (pip install 'streamkit[browser]')",
     )
     trace_id = uuid.uuid4().hex
     with sync_api.sync_playwright() as playwright:
@@ -56,13 +66,18 @@ def browser_context(tmp_path: Path):
             context.close()
 
 
-def test_chromium_shows_the_first_rows_before_the_last_is_produced(browser_context, tmp_path: Path) -> None:
+def test_chromium_shows_the_first_rows_before_the_last_is_produced(
+    browser_context, tmp_path: Path
+) -> None:
     context, trace_id = browser_context
     page = context.new_page()
     with serve(create_app()) as server:
         noted = recording.start(trace_id)  # the app notes when it produced each item
         try:
-            page.goto(f"{server.url}/slow?rows={ROWS}&delay_ms={DELAY_MS}", wait_until="commit")
+            page.goto(
+                f"{server.url}/slow?rows={ROWS}&delay_ms={DELAY_MS}",
+                wait_until="commit",
+            )
             page.wait_for_selector("#row-1", state="attached", timeout=15_000)
             seen_first = time.monotonic()
             state = page.evaluate(
@@ -74,7 +89,9 @@ def test_chromium_shows_the_first_rows_before_the_last_is_produced(browser_conte
             )
             page.screenshot(path=str(tmp_path / "while-loading.png"))
             page.wait_for_selector("#done", state="attached", timeout=30_000)
-            final_rows = page.eval_on_selector_all("#rows li", "items => items.map(li => li.id)")
+            final_rows = page.eval_on_selector_all(
+                "#rows li", "items => items.map(li => li.id)"
+            )
             page.screenshot(path=str(tmp_path / "slow-page.png"), full_page=True)
             assert noted.finished.wait(5)
         finally:
@@ -83,7 +100,9 @@ def test_chromium_shows_the_first_rows_before_the_last_is_produced(browser_conte
     # While the page was loading, the browser already had the first row(s), in order.
     assert state["readyState"] == "loading"
     assert not state["done"]
-    assert state["rows"] and state["rows"] == [f"row-{n}" for n in range(1, len(state["rows"]) + 1)]
+    assert state["rows"] and state["rows"] == [
+        f"row-{n}" for n in range(1, len(state["rows"]) + 1)
+    ]
     assert len(state["rows"]) < ROWS
     # The server produced the last row after the browser showed the first one.
     last_produced = noted.produced[-1][0]
@@ -92,3 +111,272 @@ def test_chromium_shows_the_first_rows_before_the_last_is_produced(browser_conte
     for name in ("while-loading.png", "slow-page.png"):
         shot = tmp_path / name
         assert shot.read_bytes().startswith(b"\x89PNG") and shot.stat().st_size > 1000
+
+
+# -- the browser lane (streamkit.browser) ----------------------------------------------------
+
+needs_browser = pytest.mark.skipif(
+    browser.unavailable_reason() is not None, reason=browser.unavailable_reason() or ""
+)
+
+PARTS = 5
+GAP = 0.3  # seconds between parts
+
+
+def _lane_app() -> App:
+    app = App(__name__, template_folder=None)
+
+    @app.route("/rows")
+    def rows() -> Response:
+        def generate() -> Iterator[str]:
+            yield "<!doctype html><html><head><meta charset=utf-8><title>rows</title></head><body><table>"
+            for n in range(1, PARTS + 1):
+                time.sleep(GAP)
+                yield f"<tr><td>row {n}</td></tr>\n"
+            yield "</table></body></html>"
+
+        return Response(generate(), mimetype="text/html")
+
+    @app.route("/plain")
+    def plain() -> Response:
+        def generate() -> Iterator[str]:
+            for n in range(1, PARTS + 1):
+                yield f"line {n}\n"  # 35 bytes in all: well under the 1 KiB Chromium sniffs
+                time.sleep(GAP)
+
+        response = Response(generate(), mimetype="text/plain")
+        if "nosniff" in request.args:
+            response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
+
+    return app
+
+
+def _traced(server, path: str):  # type: ignore[no-untyped-def]
+    """Load ``path`` in Chromium with the trace id, and return (trace, the server's recording)."""
+    trace_id = uuid.uuid4().hex
+    noted = recording.start(trace_id)
+    try:
+        trace = browser.browse(
+            server.url + path, headers={recording.TRACE_HEADER: trace_id}
+        )
+        assert noted.finished.wait(5)
+    finally:
+        recording.finish(trace_id)
+    return trace, noted
+
+
+@pytest.fixture(scope="module")
+def lane_server():
+    if browser.unavailable_reason() is not None:
+        pytest.skip(browser.unavailable_reason() or "")
+    with serve(_lane_app()) as server:
+        yield server
+    browser.stop()
+
+
+@needs_browser
+def test_a_slow_html_stream_is_shown_in_steps_before_it_ends(lane_server) -> None:
+    trace, noted = _traced(lane_server, "/rows")
+    assert trace.status == 200 and trace.error is None and not trace.stopped
+    steps = [event for event in trace.browser_shown or [] if event.size > 0]
+    assert len(steps) >= 3, trace.browser_shown
+    last_produced = max(t for t, _, _ in noted.produced) - trace.started
+    assert steps[0].t < last_produced
+    # Each row's text reached the page after its bytes reached the browser.
+    received = trace.browser_received or []
+    assert len(received) >= 3 and [e.t for e in received] == sorted(
+        e.t for e in received
+    )
+    assert steps[0].t >= received[0].t
+    assert trace.body.decode().count("<tr>") == PARTS
+    assert "monotonic" in (trace.note or "") and "Chromium" in (trace.note or "")
+
+
+@needs_browser
+def test_small_text_plain_is_held_for_sniffing_unless_nosniff(lane_server) -> None:
+    sniffed, sniffed_noted = _traced(lane_server, "/plain")
+    plain, plain_noted = _traced(lane_server, "/plain?nosniff=1")
+    for trace in (sniffed, plain):
+        assert trace.status == 200 and trace.body.decode().count("line") == PARTS
+        assert trace.browser_shown and trace.browser_received
+    # Sniffed: nothing reached the page (nor left the network stack) before the app had made
+    # its last part; what was shown came after what was received.
+    last = max(t for t, _, _ in sniffed_noted.produced) - sniffed.started
+    first_shown = next(e for e in sniffed.browser_shown if e.size > 0)
+    assert sniffed.browser_received[0].t > last
+    assert first_shown.t >= sniffed.browser_received[-1].t
+    # nosniff: the first line was on the page before the app made its last one.
+    last = max(t for t, _, _ in plain_noted.produced) - plain.started
+    steps = [e for e in plain.browser_shown if e.size > 0]
+    assert steps[0].t < last and len(steps) >= 3
+    assert steps[0].t >= plain.browser_received[0].t
+
+
+@needs_browser
+def test_the_browser_is_reused_and_leaves_nothing_after_stop(lane_server) -> None:
+    browser.stop()
+    before_threads = {t.ident for t in threading.enumerate()}
+    first = browser.browse(lane_server.url + "/plain?nosniff=1")
+    helpers = _descendants(os.getpid())
+    main = _main_processes(helpers)
+    worker_threads = {t.ident for t in threading.enumerate()} - before_threads
+    assert browser.running() and len(main) == 2
+    for _ in range(3):
+        again = browser.browse(lane_server.url + "/plain?nosniff=1")
+        assert again.body == first.body
+    assert (
+        _main_processes(_descendants(os.getpid())) == main
+    )  # the same driver and Chromium
+    helpers |= _descendants(os.getpid())
+    browser.stop()
+    browser.stop()  # safe to repeat
+    assert not browser.running()
+    assert _wait_gone(helpers), f"still running after stop(): {_alive(helpers)}"
+    assert not _alive(_descendants(os.getpid()))
+    left = {t.ident for t in threading.enumerate() if t.is_alive()} & worker_threads
+    assert not left
+
+
+@needs_browser
+def test_chromium_dies_with_a_killed_interpreter(lane_server, tmp_path: Path) -> None:
+    script = tmp_path / "kill_me.py"
+    script.write_text(
+        "import os, sys, time\n"
+        "from streamkit import browser\n"
+        "browser.browse(sys.argv[1])\n"
+        "print('loaded', flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    child = subprocess.Popen(
+        [sys.executable, str(script), lane_server.url + "/plain?nosniff=1"],
+        stdout=subprocess.PIPE,
+        env=env,
+        text=True,
+    )
+    try:
+        line = _readline(child, 60)
+        assert line.strip() == "loaded"
+        helpers = _descendants(child.pid)
+        assert any(b"chrom" in _cmdline(pid) for pid in helpers)
+        child.send_signal(signal.SIGKILL)  # what a kernel restart does: no atexit
+        child.wait(10)
+        assert _wait_gone(helpers, 15), (
+            f"outlived the killed interpreter: {_alive(helpers)}"
+        )
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait(10)
+        if child.stdout is not None:
+            child.stdout.close()
+
+
+def test_without_chromium_the_error_names_the_package_and_the_extra(
+    monkeypatch,
+) -> None:
+    browser.stop()
+    monkeypatch.setenv(browser.CHROMIUM_ENV, "/nonexistent/chromium")
+    reason = browser.unavailable_reason()
+    assert reason is not None and "apt-get install chromium" in reason
+    assert "pip install 'streamkit[browser]'" in reason
+    with pytest.raises(browser.BrowserUnavailable, match="streamkit\\[browser\\]"):
+        browser.browse("http://127.0.0.1:9/")
+    assert not browser.running()
+
+
+@needs_browser
+def test_a_dead_url_is_a_probe_error() -> None:
+    import socket
+
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with pytest.raises(ProbeError, match="refused"):
+        browser.browse(f"http://127.0.0.1:{port}/", timeout=5)
+
+
+def test_browse_checks_its_arguments() -> None:
+    with pytest.raises(ValueError, match="http"):
+        browser.browse("example.org/")
+    with pytest.raises(ValueError, match="timeout"):
+        browser.browse("http://127.0.0.1:9/", timeout=0)
+
+
+# -- process helpers ---------------------------------------------------------------------------
+
+
+def _descendants(pid: int) -> set[int]:
+    found: set[int] = set()
+    todo = [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            tasks = os.listdir(f"/proc/{current}/task")
+        except FileNotFoundError:
+            continue
+        for task in tasks:
+            try:
+                children = (
+                    Path(f"/proc/{current}/task/{task}/children").read_text().split()
+                )
+            except FileNotFoundError:
+                continue
+            for child in map(int, children):
+                if child not in found:
+                    found.add(child)
+                    todo.append(child)
+    return found
+
+
+def _main_processes(pids: set[int]) -> set[int]:
+    """playwright's driver and Chromium's browser process (not its per-page renderers)."""
+    found = set()
+    for pid in pids:
+        line = _cmdline(
+            pid
+        )  # Chromium's helpers rewrite theirs as one space-joined string
+        program = line.split(b"\0")[0].split(b" ")[0]
+        if program.endswith(b"/node") or (
+            b"chrom" in program and b"--type=" not in line
+        ):
+            found.add(pid)
+    return found
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def _alive(pids: set[int]) -> set[int]:
+    """The pids still running (zombies count as gone)."""
+    out = set()
+    for pid in pids:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if state != "Z":
+            out.add(pid)
+    return out
+
+
+def _wait_gone(pids: set[int], timeout: float = 10) -> bool:
+    deadline = time.monotonic() + timeout
+    while _alive(pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return not _alive(pids)
+
+
+def _readline(child: subprocess.Popen[str], timeout: float) -> str:
+    got: list[str] = []
+    reader = threading.Thread(
+        target=lambda: got.append(child.stdout.readline()), daemon=True
+    )  # type: ignore[union-attr]
+    reader.start()
+    reader.join(timeout)
+    return got[0] if got else ""
