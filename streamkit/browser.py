@@ -41,7 +41,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import quote, unquote, urljoin, urlsplit, urlunsplit
 
 from werkzeug.datastructures import Headers
 
@@ -371,9 +371,8 @@ class _Load:
 
     # CDP events arrive on the browser thread while it waits inside a playwright call.
     def _on_sent(self, params: dict[str, Any]) -> None:
-        if (
-            self.request_id is None
-            and params.get("request", {}).get("url") == self.target
+        if self.request_id is None and _same_url(
+            params.get("request", {}).get("url", ""), self.target
         ):
             self.request_id = params["requestId"]
             self.sent = params
@@ -434,7 +433,8 @@ class _Load:
             def add_headers(route: Any) -> None:
                 route.continue_(headers={**route.request.headers, **extra})
 
-            page.route(self.target, add_headers)
+            target = self.target
+            page.route(lambda url: _same_url(url, target), add_headers)
 
         started = time.monotonic()
         stop_at = started + self.max_seconds if self.max_seconds is not None else None
@@ -633,6 +633,19 @@ class _Load:
             "page times: the page's wall clock, moved onto the monotonic clock with an offset read "
             f"from the page between two readings of ours (within \u00b1{bound * 1000:.2f} ms)"
         )
+
+
+def _same_url(seen: str, wanted: str) -> bool:
+    """Whether the browser's URL is ``wanted`` (Chromium percent-encodes what needs it)."""
+    return _normal_url(seen) == _normal_url(wanted)
+
+
+def _normal_url(url: str) -> str:
+    url = url.split("#", 1)[0]
+    parts = urlsplit(url)
+    if not parts.path:
+        url = urlunsplit(parts._replace(path="/"))
+    return quote(unquote(url), safe=":/?&=;+,@!$'()*[]~")
 
 
 def _page_loaded(page: Any) -> bool:
