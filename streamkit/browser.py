@@ -555,7 +555,12 @@ class _Load:
             )
         else:
             trace.duration = ended - trace.started
-        if self.failed is not None:
+        if self.failed is not None and self.failed.get("canceled"):
+            # The page ended the request itself (EventSource.close(), a navigation): not a
+            # broken stream. The body had ended, as far as the page was concerned.
+            notes.append("the page itself cancelled this request after its last read")
+            trace.duration = max(to_trace(float(self.failed["timestamp"])), trace.chunks[-1].t if trace.chunks else 0.0)
+        elif self.failed is not None:
             text = str(self.failed.get("errorText") or "the load failed")
             trace.error = f"the browser's load failed mid-body ({text})"
 
