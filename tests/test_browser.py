@@ -137,6 +137,26 @@ def _lane_app() -> App:
 
         return Response(generate(), mimetype="text/html")
 
+    @app.route("/feed")
+    def feed() -> Response:
+        page = (
+            "<!doctype html><meta charset=utf-8><ul id=log></ul><script>"
+            "const s = new EventSource('/events');"
+            "s.onmessage = (e) => { const li = document.createElement('li'); li.textContent = e.data;"
+            " document.getElementById('log').append(li); if (e.data === 'event 5') s.close(); };"
+            "</script>"
+        )
+        return Response(page, mimetype="text/html")
+
+    @app.route("/events")
+    def events() -> Response:
+        def generate() -> Iterator[str]:
+            for n in range(1, PARTS + 1):
+                time.sleep(GAP)
+                yield f"data: event {n}\n\n"
+
+        return Response(generate(), mimetype="text/event-stream")
+
     @app.route("/plain")
     def plain() -> Response:
         def generate() -> Iterator[str]:
@@ -152,20 +172,6 @@ def _lane_app() -> App:
     return app
 
 
-def _traced(server, path: str):  # type: ignore[no-untyped-def]
-    """Load ``path`` in Chromium with the trace id, and return (trace, the server's recording)."""
-    trace_id = uuid.uuid4().hex
-    noted = recording.start(trace_id)
-    try:
-        trace = browser.browse(
-            server.url + path, headers={recording.TRACE_HEADER: trace_id}
-        )
-        assert noted.finished.wait(5)
-    finally:
-        recording.finish(trace_id)
-    return trace, noted
-
-
 @pytest.fixture(scope="module")
 def lane_server():
     if browser.unavailable_reason() is not None:
@@ -177,11 +183,12 @@ def lane_server():
 
 @needs_browser
 def test_a_slow_html_stream_is_shown_in_steps_before_it_ends(lane_server) -> None:
-    trace, noted = _traced(lane_server, "/rows")
+    trace = lane_server.get("/rows", browser=True)
     assert trace.status == 200 and trace.error is None and not trace.stopped
     steps = [event for event in trace.browser_shown or [] if event.size > 0]
     assert len(steps) >= 3, trace.browser_shown
-    last_produced = max(t for t, _, _ in noted.produced) - trace.started
+    assert trace.produced and len(trace.produced) == PARTS + 2  # recorded for the browser's request
+    last_produced = trace.produced[-2].t  # the last row
     assert steps[0].t < last_produced
     # Each row's text reached the page after its bytes reached the browser.
     received = trace.browser_received or []
@@ -195,22 +202,48 @@ def test_a_slow_html_stream_is_shown_in_steps_before_it_ends(lane_server) -> Non
 
 @needs_browser
 def test_small_text_plain_is_held_for_sniffing_unless_nosniff(lane_server) -> None:
-    sniffed, sniffed_noted = _traced(lane_server, "/plain")
-    plain, plain_noted = _traced(lane_server, "/plain?nosniff=1")
+    sniffed = lane_server.get("/plain", browser=True)
+    plain = lane_server.get("/plain?nosniff=1", browser=True)
     for trace in (sniffed, plain):
         assert trace.status == 200 and trace.body.decode().count("line") == PARTS
         assert trace.browser_shown and trace.browser_received
     # Sniffed: nothing reached the page (nor left the network stack) before the app had made
     # its last part; what was shown came after what was received.
-    last = max(t for t, _, _ in sniffed_noted.produced) - sniffed.started
+    last = sniffed.produced[-1].t
     first_shown = next(e for e in sniffed.browser_shown if e.size > 0)
     assert sniffed.browser_received[0].t > last
     assert first_shown.t >= sniffed.browser_received[-1].t
     # nosniff: the first line was on the page before the app made its last one.
-    last = max(t for t, _, _ in plain_noted.produced) - plain.started
+    last = plain.produced[-1].t
     steps = [e for e in plain.browser_shown if e.size > 0]
     assert steps[0].t < last and len(steps) >= 3
     assert steps[0].t >= plain.browser_received[0].t
+
+
+@needs_browser
+def test_probe_with_browser_has_no_server_side(lane_server) -> None:
+    from streamkit import probe
+
+    trace = probe(lane_server.url + "/rows", browser=True)
+    assert trace.produced is None and trace.written is None
+    assert trace.browser_received and trace.chunks and len(trace.browser_received) == len(trace.chunks)
+    assert [e.size for e in trace.browser_received] == [c.size for c in trace.chunks]
+    assert trace.body.endswith(b"</html>") and trace.verdict == "streamed"
+    with pytest.raises(ValueError, match="GET"):
+        probe(lane_server.url + "/rows", method="POST", browser=True)
+
+
+@needs_browser
+def test_follow_records_the_stream_a_page_reads(lane_server) -> None:
+    trace = lane_server.get("/feed", browser=True, follow="/events")
+    assert trace.url.endswith("/events") and trace.error is None
+    assert trace.headers["Content-Type"].startswith("text/event-stream")
+    made = [e.t for e in trace.produced or [] if e.size]
+    shown = [e for e in trace.browser_shown or [] if e.size]
+    assert len(made) == PARTS and len(shown) == PARTS
+    assert shown[0].t < made[-1]
+    with pytest.raises(ValueError, match="browser=True"):
+        lane_server.get("/feed", follow="/events")
 
 
 @needs_browser

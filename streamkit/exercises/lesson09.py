@@ -11,8 +11,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..browser import unavailable_reason
+from ..trace import plural
 from . import Exercise, Wrong
-from .checking import app_with_view, count, fetch, require_function, served, try_view
+from .checking import app_with_view, fetch, require_function, served, try_view
 
 LESSON = "09"
 LINES = 5
@@ -53,7 +54,7 @@ def _check_log_view(answer: Any) -> str:
     body = trace.body.decode("utf-8", "replace")
     if body.count("step") != LINES:
         raise Wrong(
-            f"The page got {count(body.count('step'), 'line')} of the log; send all {LINES} lines of slow_log()."
+            f"The page got {plural(body.count('step'), 'line')} of the log; send all {LINES} lines of slow_log()."
         )
     produced = [event.t for event in trace.produced or () if event.size]
     shown = steps(trace)
@@ -68,10 +69,10 @@ def _check_log_view(answer: Any) -> str:
         )
     if len(shown) < 3:
         raise Wrong(
-            f"The page grew in only {count(len(shown), 'step')}; each line should appear as it comes."
+            f"The page grew in only {plural(len(shown), 'step')}; each line should appear as it comes."
         )
     return (
-        f"Chromium showed the log in {count(len(shown), 'step')}, the first line "
+        f"Chromium showed the log in {plural(len(shown), 'step')}, the first line "
         f"{(shown[0].t - produced[0]) * 1000:,.0f} ms after the app made it, long before the last one."
     )
 
