@@ -44,9 +44,7 @@ DELAY_MS = 400
 @pytest.fixture
 def browser_context(tmp_path: Path):
     if CHROMIUM is None:
-        pytest.skip(
-            "no chromium on PATH (Debian: apt-get install chromium; .ci/run installs it)"
-        )
+        pytest.skip("no chromium on PATH (Debian: apt-get install chromium; .ci/run installs it)")
     sync_api = pytest.importorskip(
         "playwright.sync_api",
         reason="playwright is not installed (pip install 'streamkit[browser]')",
@@ -66,9 +64,7 @@ def browser_context(tmp_path: Path):
             context.close()
 
 
-def test_chromium_shows_the_first_rows_before_the_last_is_produced(
-    browser_context, tmp_path: Path
-) -> None:
+def test_chromium_shows_the_first_rows_before_the_last_is_produced(browser_context, tmp_path: Path) -> None:
     context, trace_id = browser_context
     page = context.new_page()
     with serve(create_app()) as server:
@@ -89,9 +85,7 @@ def test_chromium_shows_the_first_rows_before_the_last_is_produced(
             )
             page.screenshot(path=str(tmp_path / "while-loading.png"))
             page.wait_for_selector("#done", state="attached", timeout=30_000)
-            final_rows = page.eval_on_selector_all(
-                "#rows li", "items => items.map(li => li.id)"
-            )
+            final_rows = page.eval_on_selector_all("#rows li", "items => items.map(li => li.id)")
             page.screenshot(path=str(tmp_path / "slow-page.png"), full_page=True)
             assert noted.finished.wait(5)
         finally:
@@ -100,9 +94,7 @@ def test_chromium_shows_the_first_rows_before_the_last_is_produced(
     # While the page was loading, the browser already had the first row(s), in order.
     assert state["readyState"] == "loading"
     assert not state["done"]
-    assert state["rows"] and state["rows"] == [
-        f"row-{n}" for n in range(1, len(state["rows"]) + 1)
-    ]
+    assert state["rows"] and state["rows"] == [f"row-{n}" for n in range(1, len(state["rows"]) + 1)]
     assert len(state["rows"]) < ROWS
     # The server produced the last row after the browser showed the first one.
     last_produced = noted.produced[-1][0]
@@ -192,9 +184,7 @@ def test_a_slow_html_stream_is_shown_in_steps_before_it_ends(lane_server) -> Non
     assert steps[0].t < last_produced
     # Each row's text reached the page after its bytes reached the browser.
     received = trace.browser_received or []
-    assert len(received) >= 3 and [e.t for e in received] == sorted(
-        e.t for e in received
-    )
+    assert len(received) >= 3 and [e.t for e in received] == sorted(e.t for e in received)
     assert steps[0].t >= received[0].t
     assert trace.body.decode().count("<tr>") == PARTS
     assert "monotonic" in (trace.note or "") and "Chromium" in (trace.note or "")
@@ -258,9 +248,7 @@ def test_the_browser_is_reused_and_leaves_nothing_after_stop(lane_server) -> Non
     for _ in range(3):
         again = browser.browse(lane_server.url + "/plain?nosniff=1")
         assert again.body == first.body
-    assert (
-        _main_processes(_descendants(os.getpid())) == main
-    )  # the same driver and Chromium
+    assert _main_processes(_descendants(os.getpid())) == main  # the same driver and Chromium
     helpers |= _descendants(os.getpid())
     browser.stop()
     browser.stop()  # safe to repeat
@@ -295,9 +283,7 @@ def test_chromium_dies_with_a_killed_interpreter(lane_server, tmp_path: Path) ->
         assert any(b"chrom" in _cmdline(pid) for pid in helpers)
         child.send_signal(signal.SIGKILL)  # what a kernel restart does: no atexit
         child.wait(10)
-        assert _wait_gone(helpers, 15), (
-            f"outlived the killed interpreter: {_alive(helpers)}"
-        )
+        assert _wait_gone(helpers, 15), f"outlived the killed interpreter: {_alive(helpers)}"
     finally:
         if child.poll() is None:
             child.kill()
@@ -351,9 +337,7 @@ def _descendants(pid: int) -> set[int]:
             continue
         for task in tasks:
             try:
-                children = (
-                    Path(f"/proc/{current}/task/{task}/children").read_text().split()
-                )
+                children = Path(f"/proc/{current}/task/{task}/children").read_text().split()
             except FileNotFoundError:
                 continue
             for child in map(int, children):
@@ -367,13 +351,9 @@ def _main_processes(pids: set[int]) -> set[int]:
     """playwright's driver and Chromium's browser process (not its per-page renderers)."""
     found = set()
     for pid in pids:
-        line = _cmdline(
-            pid
-        )  # Chromium's helpers rewrite theirs as one space-joined string
+        line = _cmdline(pid)  # Chromium's helpers rewrite theirs as one space-joined string
         program = line.split(b"\0")[0].split(b" ")[0]
-        if program.endswith(b"/node") or (
-            b"chrom" in program and b"--type=" not in line
-        ):
+        if program.endswith(b"/node") or (b"chrom" in program and b"--type=" not in line):
             found.add(pid)
     return found
 
@@ -407,9 +387,62 @@ def _wait_gone(pids: set[int], timeout: float = 10) -> bool:
 
 def _readline(child: subprocess.Popen[str], timeout: float) -> str:
     got: list[str] = []
-    reader = threading.Thread(
-        target=lambda: got.append(child.stdout.readline()), daemon=True
-    )  # type: ignore[union-attr]
+    reader = threading.Thread(target=lambda: got.append(child.stdout.readline()), daemon=True)  # type: ignore[union-attr]
     reader.start()
     reader.join(timeout)
     return got[0] if got else ""
+
+
+# -- the two browser lanes in the pictures -----------------------------------------------------
+
+
+def test_each_read_links_to_the_first_growth_of_the_page_after_it() -> None:
+    from streamkit.trace import Chunk, Event, Trace, links, shown_after
+
+    chunks = [
+        Chunk(0.01, 60, None, 60),
+        Chunk(0.30, 20, None, 20),
+        Chunk(0.60, 20, None, 20),
+        Chunk(0.9, 9, None, 9),
+    ]
+    # A first paint with no text, then the page grew after the 2nd and (held) after the 3rd read.
+    shown = [Event(0.02, 0), Event(0.301, 5), Event(0.75, 6)]
+    assert shown_after(chunks, shown) == [1, 1, 2, None]
+    trace = Trace(url="http://127.0.0.1:1/", chunks=chunks, browser_received=[], browser_shown=shown)
+    assert links(trace)["received"] == [1, 1, 2, None]
+    assert "received" not in links(Trace(url="http://127.0.0.1:1/", chunks=chunks))
+
+
+def test_a_browser_trace_draws_browser_and_page_lanes() -> None:
+    from streamkit.trace import Chunk, Event, Trace
+
+    chunks = [Chunk(0.01 + 0.3 * n, 20, None, 20) for n in range(4)]
+    trace = Trace(
+        url="http://127.0.0.1:1/rows",
+        status=200,
+        headers_at=0.005,
+        ttfb=0.01,
+        duration=1.0,
+        chunks=chunks,
+        browser_received=[Event(c.t, c.size) for c in chunks],
+        browser_shown=[Event(c.t + 0.004, 6) for c in chunks[1:]],
+    )
+    svg = trace.to_svg()
+    assert "browser received" in svg and "page showed" in svg and "client received" not in svg
+    assert "18 characters" in svg and "3 steps" in svg
+    text = trace.to_text()
+    assert "page step" in text and "reads 1-2 at" in text and "page showed: 3 steps, 18 characters" in text
+    plain = Trace(url="http://127.0.0.1:1/rows", status=200, duration=1.0, chunks=chunks)
+    assert "page showed" not in plain.to_svg() and "client received" in plain.to_svg()
+    assert "page step" not in plain.to_text()
+
+
+@needs_browser
+def test_a_real_browser_trace_has_lines_from_reads_to_page_steps(lane_server) -> None:
+    trace = lane_server.get("/rows", browser=True)
+    from streamkit.trace import links
+
+    targets = links(trace)["received"]
+    steps = [i for i, e in enumerate(trace.browser_shown or []) if e.size]
+    assert len(targets) == len(trace.chunks) and set(steps) <= set(t for t in targets if t is not None)
+    assert "page showed" in trace.to_svg() and "page step" in trace.to_text()
