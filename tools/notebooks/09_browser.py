@@ -217,13 +217,18 @@ for head, trace in pages.items():
         f"{ms(shown[0].t):>8}, {together}"
     )
 
+# %% tags=["nbval-ignore-output"]
+from streamkit import compare
+
+compare(pages["none"], pages["script"], labels=["no script", "a 1-second <script src> in <head>"])
+
 # %% [markdown]
 # * **no script, or an `async` script:** every row as it arrived.
-# * **a `<script src>` in `<head>`:** the parser stops at the script until it has loaded and
-#   run, so the rows that arrived meanwhile waited in the browser and appeared together, a
-#   second late.
-# * **a stylesheet in `<head>`:** Chromium does not paint the page before its stylesheets have
-#   loaded, and here the rows also appeared together, late.
+# * **a `<script src>` in `<head>`:** the parser stopped at the script until it had loaded and
+#   run (a second, at least, after the head was made), so the rows that arrived meanwhile
+#   waited in the browser and appeared together.
+# * **a stylesheet in `<head>`:** the same: no text was painted until the stylesheet had
+#   loaded, a second at least after the head, and the first rows appeared together.
 #
 # Put scripts at the end of `<body>`, or mark them `async` or `defer`; inline the CSS a
 # streamed page needs for its first rows.
@@ -339,6 +344,7 @@ for head in ("none", "async"):
 for head in ("script", "style"):
     made = [e.t for e in pages[head].produced if e.size]
     assert steps(pages[head])[0].t > made[2] and steps(pages[head])[0].size > 5, head
+    assert steps(pages[head])[0].t >= made[0] + SLOW, head
 # 4. SSE: every event on the page before the next one was made.
 made = [e.t for e in sse.produced if e.size]
 assert sse.error is None and sse.verdict == "streamed" and len(steps(sse)) == 5
