@@ -149,6 +149,18 @@ def _lane_app() -> App:
 
         return Response(generate(), mimetype="text/event-stream")
 
+    @app.route("/endless")
+    def endless() -> Response:
+        def generate() -> Iterator[str]:
+            yield "<!doctype html><meta charset=utf-8><ul>"
+            n = 0
+            while True:
+                n += 1
+                yield f"<li>tick {n}</li>"
+                time.sleep(0.1)
+
+        return Response(generate(), mimetype="text/html")
+
     @app.route("/plain")
     def plain() -> Response:
         def generate() -> Iterator[str]:
@@ -446,3 +458,39 @@ def test_a_real_browser_trace_has_lines_from_reads_to_page_steps(lane_server) ->
     steps = [i for i, e in enumerate(trace.browser_shown or []) if e.size]
     assert len(targets) == len(trace.chunks) and set(steps) <= set(t for t in targets if t is not None)
     assert "page showed" in trace.to_svg() and "page step" in trace.to_text()
+
+
+# -- failure modes -----------------------------------------------------------------------------
+
+
+@needs_browser
+def test_max_seconds_stops_an_endless_page_and_the_browser_carries_on(lane_server) -> None:
+    trace = lane_server.get("/endless", browser=True, max_seconds=0.8)
+    assert trace.stopped and trace.error is None
+    assert len([e for e in trace.browser_shown or [] if e.size]) >= 3
+    again = lane_server.get("/plain?nosniff=1", browser=True)
+    assert again.error is None and again.body.count(b"line") == PARTS
+
+
+@needs_browser
+def test_a_server_that_never_answers_is_a_probe_error_within_the_timeout() -> None:
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as listener:  # accepts, never answers
+        port = listener.getsockname()[1]
+        started = time.monotonic()
+        with pytest.raises(ProbeError, match="no response within 1 s"):
+            browser.browse(f"http://127.0.0.1:{port}/", timeout=1)
+        assert time.monotonic() - started < 10
+
+
+@needs_browser
+def test_it_works_where_an_asyncio_loop_is_running(lane_server) -> None:
+    """A Jupyter cell runs inside a running event loop, where playwright's sync API refuses."""
+    import asyncio
+
+    async def cell() -> object:
+        return browser.browse(lane_server.url + "/plain?nosniff=1")
+
+    trace = asyncio.run(cell())
+    assert trace.body.count(b"line") == PARTS  # type: ignore[attr-defined]
