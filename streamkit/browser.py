@@ -668,6 +668,12 @@ def _navigation_reason(error: Exception, timeout: float) -> str:
     )
     if "Timeout" in type(error).__name__ or "Timeout" in text:
         return f"no response within {timeout:g} s (timed out, in the browser)"
+    if "Download is starting" in text:
+        return (
+            "Chromium saves this response as a download instead of showing it (a CSV, a binary "
+            "type or Content-Disposition: attachment), so there is no page to watch; probe it "
+            "without browser=True"
+        )
     if "ERR_CONNECTION_REFUSED" in text:
         return "connection refused: nothing is listening there (in the browser)"
     if "ERR_NAME_NOT_RESOLVED" in text:

@@ -161,6 +161,10 @@ def _lane_app() -> App:
 
         return Response(generate(), mimetype="text/html")
 
+    @app.route("/download")
+    def download() -> Response:
+        return Response(["a,b\n", "1,2\n"], mimetype="text/csv")
+
     @app.route("/plain")
     def plain() -> Response:
         def generate() -> Iterator[str]:
@@ -482,6 +486,12 @@ def test_a_server_that_never_answers_is_a_probe_error_within_the_timeout() -> No
         with pytest.raises(ProbeError, match="no response within 1 s"):
             browser.browse(f"http://127.0.0.1:{port}/", timeout=1)
         assert time.monotonic() - started < 10
+
+
+@needs_browser
+def test_a_download_is_a_clear_error(lane_server) -> None:
+    with pytest.raises(ProbeError, match="download"):
+        lane_server.get("/download", browser=True)
 
 
 @needs_browser
