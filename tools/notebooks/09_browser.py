@@ -353,6 +353,9 @@ for n, step in enumerate(steps(sse)):
 assert server.errors == []
 print("all checks passed")
 
-# %%
-server.stop()
-browser.stop()
+# %% [markdown]
+# The server and the browser of this lesson keep running, so after *Run All* you can go back
+# to the exercise, or load pages of your own with `server.get(path, browser=True)`. Running
+# the notebook again replaces the server and reuses the browser; `server.stop()` and
+# `browser.stop()` stop them, and restarting the kernel stops both (Chromium ends with the
+# kernel).
