@@ -597,6 +597,7 @@ class _Load:
         try:
             page.evaluate("() => window.__streamkit && window.__streamkit.measure()")
             record = page.evaluate("() => window.__streamkit || null")
+            document = page.evaluate("() => [document.contentType, document.characterSet]")
             best: tuple[float, float, float] | None = None
             for _ in range(5):
                 before = time.monotonic()
@@ -634,6 +635,9 @@ class _Load:
         if first_paint is not None and (not shown or first_paint < shown[0].t - 0.001):
             shown.insert(0, Event(first_paint, 0))
         trace.browser_shown = sorted(shown, key=lambda event: event.t)
+        if document and len(document) == 2:
+            # What Chromium made of the body: sniffed type and the charset it decoded with.
+            notes.append(f"the page showed it as {document[0]}, decoded as {document[1]}")
         notes.append(
             "page times: the page's wall clock, moved onto the monotonic clock with an offset read "
             f"from the page between two readings of ours (within \u00b1{bound * 1000:.2f} ms)"

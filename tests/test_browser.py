@@ -161,6 +161,18 @@ def _lane_app() -> App:
 
         return Response(generate(), mimetype="text/html")
 
+    @app.route("/nocharset")
+    def nocharset() -> Response:
+        def generate() -> Iterator[str]:
+            yield "<!doctype html><html><head></head><body>"
+            for n in range(1, PARTS + 1):
+                time.sleep(GAP)
+                yield f"<p>r\u00e9ponse {n}</p>"  # UTF-8 bytes, but no charset anywhere
+
+        response = Response(generate(), mimetype="text/html")
+        response.headers["Content-Type"] = "text/html"
+        return response
+
     @app.route("/download")
     def download() -> Response:
         return Response(["a,b\n", "1,2\n"], mimetype="text/csv")
@@ -204,6 +216,7 @@ def test_a_slow_html_stream_is_shown_in_steps_before_it_ends(lane_server) -> Non
     assert steps[0].t >= received[0].t
     assert trace.body.decode().count("<tr>") == PARTS
     assert "monotonic" in (trace.note or "") and "Chromium" in (trace.note or "")
+    assert "showed it as text/html, decoded as UTF-8" in (trace.note or "")
 
 
 @needs_browser
@@ -486,6 +499,17 @@ def test_a_server_that_never_answers_is_a_probe_error_within_the_timeout() -> No
         with pytest.raises(ProbeError, match="no response within 1 s"):
             browser.browse(f"http://127.0.0.1:{port}/", timeout=1)
         assert time.monotonic() - started < 10
+
+
+@needs_browser
+def test_html_without_a_charset_is_shown_at_once_but_decoded_as_windows_1252(lane_server) -> None:
+    """As measured with Chromium 156: no wait for a charset, and UTF-8 shown as mojibake."""
+    trace = lane_server.get("/nocharset", browser=True)
+    steps = [e for e in trace.browser_shown or [] if e.size]
+    assert len(steps) >= 3 and steps[0].t < trace.produced[-1].t
+    assert "decoded as windows-1252" in (trace.note or "")
+    # "r\u00e9ponse 1" is 10 characters, not 9, once its two UTF-8 bytes are read as two letters.
+    assert steps[0].size == len("r\u00c3\u00a9ponse 1")
 
 
 @needs_browser
