@@ -8,6 +8,8 @@ cell's output with the committed one. This file adds:
   this file, so it works from any working directory);
 * the small default size for lesson 05 (``STREAMKIT_BIG_CSV`` is removed), which is what the
   committed outputs show;
+* lessons that need a browser (09, and its solutions) are skipped, with the reason, where
+  Chromium or playwright is missing;
 * at the end of the run, the time nbval took in total and per notebook.
 """
 
@@ -22,6 +24,7 @@ import pytest
 
 HERE = Path(__file__).resolve().parent
 SANITIZE = HERE / "sanitize.cfg"
+NEEDS_BROWSER = ("09_",)  # notebooks whose names start so drive Chromium
 BUDGET = 240.0  # seconds: the whole nbval run should stay under four minutes on 2 cores
 
 _cells: dict[str, int] = defaultdict(int)
@@ -35,6 +38,18 @@ def pytest_configure(config: pytest.Config) -> None:
         if not getattr(option, "nbval_sanitize_with", None):
             option.nbval_sanitize_with = str(SANITIZE)
         os.environ.pop("STREAMKIT_BIG_CSV", None)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    needing = [item for item in items if Path(str(item.fspath)).name.startswith(NEEDS_BROWSER)]
+    if not needing:
+        return
+    from streamkit.browser import unavailable_reason
+
+    reason = unavailable_reason()
+    if reason is not None:
+        for item in needing:
+            item.add_marker(pytest.mark.skip(reason=reason))
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:

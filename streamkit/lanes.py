@@ -1,7 +1,8 @@
 """Reading a Trace into lanes: the numbers behind both timelines (SVG and text).
 
-A trace has up to three lists of timed pieces: what the app produced, what the server wrote
-and what the client received. Each becomes a :class:`Series` (parallel lists of times, sizes
+A trace has up to four lists of timed pieces: what the app produced, what the server wrote,
+what the client received (for a browser trace: what Chromium's network stack read) and, for a
+browser trace, when the page's visible text grew. Each becomes a :class:`Series` (parallel lists of times, sizes
 and template parts, with running byte totals) inside a :class:`Lane`. Running totals make the
 questions a timeline asks cheap, even for 100,000 chunks, such as how many pieces and bytes
 fall into each time slice (:func:`bucket`). Which piece carried which bytes from one lane to the
@@ -32,7 +33,10 @@ LANES = (
     ("produced", "app produced", "item", "items"),
     ("written", "server sent", "write", "writes"),
     ("received", "client received", "chunk", "chunks"),
+    ("shown", "page showed", "step", "steps"),
 )
+# A browser trace's client is the browser: its lane says so, and counts the browser's reads.
+BROWSER_RECEIVED = ("received", "browser received", "read", "reads")
 
 
 @dataclass
@@ -87,6 +91,7 @@ class Lane:
     nouns: str
     series: Series
     pieces: list[Piece] = field(default_factory=list)
+    unit: str = "bytes"  # what the sizes count: the page's lane counts visible characters
 
 
 def read_lanes(trace: Trace, reserve: Sequence[str] = ()) -> list[Lane]:
@@ -99,13 +104,17 @@ def read_lanes(trace: Trace, reserve: Sequence[str] = ()) -> list[Lane]:
         "produced": trace.produced,
         "written": trace.written,
         "received": trace.chunks,
+        "shown": trace.browser_shown,
     }
+    kinds = list(LANES)
+    if trace.browser_received is not None:
+        kinds[2] = BROWSER_RECEIVED
     lanes = [
-        Lane(key, title, noun, nouns, Series(sources[key]))
-        for key, title, noun, nouns in LANES
+        Lane(key, title, noun, nouns, Series(sources[key]), unit="characters" if key == "shown" else "bytes")
+        for key, title, noun, nouns in kinds
     ]
     with_data = [lane for lane in lanes if len(lane.series) or lane.key in reserve]
-    return with_data or [lanes[-1]]
+    return with_data or [lanes[2]]  # the client lane
 
 
 def status_line(trace: Trace) -> str:

@@ -84,6 +84,7 @@ def probe(
     max_seconds: float | None = None,
     keep_body: bool = True,
     live: bool = False,
+    browser: bool = False,
 ) -> Trace:
     """Request ``url`` and return a :class:`~streamkit.trace.Trace` of the response's arrival.
 
@@ -91,7 +92,17 @@ def probe(
     any silence in the body. ``max_seconds`` ends the read of an endless stream (``trace.stopped``).
     ``keep_body=False`` keeps only times and sizes, so a huge stream costs memory per chunk, not
     per byte. ``live=True`` draws the timeline in a Jupyter output as chunks arrive.
+
+    ``browser=True`` loads ``url`` in headless Chromium instead (GET only): the trace then has
+    the browser's reads (``chunks``, ``browser_received``) and when the page grew
+    (``browser_shown``); see :func:`streamkit.browser.browse`.
     """
+    if browser:
+        if method.upper() != "GET":
+            raise ValueError(f"probe(browser=True) loads the page with GET, not {method}")
+        from .browser import browse  # same layer; browser imports this module's ProbeError
+
+        return browse(url, headers=headers, timeout=timeout, max_seconds=max_seconds, keep_body=keep_body)
     view = None
     if live:
         # The live picture is the display layer's, above this one: imported only when asked for.

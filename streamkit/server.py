@@ -299,6 +299,11 @@ class Server:
         ``written`` (when the server sent it), each matched to the chunk that carried its last
         byte (``Event.arrived``), and ``server_error``, the exception that broke the stream.
         A stopped server raises :class:`ServerStopped`.
+
+        ``browser=True`` loads the path in headless Chromium instead of the probe: the client
+        side is then the browser's, with ``browser_received`` and ``browser_shown`` (see
+        :func:`streamkit.browser.browse`); ``follow="/events"`` records a request the page
+        makes (such as its EventSource stream) rather than the page itself.
         """
         self.check_running()
         # The measuring layer sits above this one: imported when a probe is asked for.

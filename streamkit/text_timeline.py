@@ -14,7 +14,7 @@ import bisect
 from typing import TYPE_CHECKING
 
 from .lanes import Series, fmt_ms, fmt_range, status_line
-from .trace import error_text, plural, request_line
+from .trace import error_text, plural, request_line, shown_after
 
 if TYPE_CHECKING:
     from .trace import Trace
@@ -59,6 +59,9 @@ def to_text(trace: Trace, *, width: int = 24) -> str:
                 line += "  " + _carried(produced, received, start, stop)
             lines.append(line.rstrip())
 
+    if trace.browser_shown:
+        lines += _shown_rows(trace, received, width)
+
     lines.append("")
     meaning = trace.explain(verdict)
     lines.append(f"verdict: {verdict or '?'}" + (f" ({meaning})" if meaning else ""))
@@ -81,6 +84,11 @@ def to_text(trace: Trace, *, width: int = 24) -> str:
         lines.append(line)
     if len(written):
         lines.append(f"server sent: {plural(len(written), 'write')}, {written.total:,} bytes")
+    if trace.browser_shown is not None:
+        grew = [event for event in trace.browser_shown if event.size]
+        lines.append(
+            f"page showed: {plural(len(grew), 'step')}, {sum(e.size for e in grew):,} characters of text"
+        )
     server_error = trace.server_error
     client_error = trace.error
     if server_error is not None:
@@ -92,6 +100,29 @@ def to_text(trace: Trace, *, width: int = 24) -> str:
     if trace.note:
         lines.append(f"note: {trace.note.strip().splitlines()[0]}")
     return "\n".join(lines)
+
+
+def _shown_rows(trace: Trace, received: Series, width: int) -> list[str]:
+    """A browser trace's page lane: one row per growth of the visible text (up to 40), with the
+    browser's reads it was the first growth after (the SVG's grey lines, in words)."""
+    shown = list(trace.browser_shown or ())
+    targets = shown_after(trace.chunks, shown)
+    biggest = max((event.size for event in shown), default=0)
+    lines = ["", f"{'page step':>13}  {'shown':>19}  {'chars':>9}  {'':<{width}}  browser reads it showed".rstrip()]
+    for index, event in enumerate(shown[:TEXT_MAX_ROWS]):
+        if not event.size:
+            lines.append(f"{'':>13}  {fmt_ms(event.t):>19}  first paint, no text yet")
+            continue
+        reads = [k for k, target in enumerate(targets) if target == index]
+        bar = "\u2588" * max(1, round(event.size / biggest * width)) if biggest else "\u00b7"
+        line = f"{index + 1:>13}  {fmt_ms(event.t):>19}  {event.size:>9,}  {bar:<{width}}"
+        if reads:
+            name = f"read {reads[0] + 1}" if len(reads) == 1 else f"reads {reads[0] + 1}-{reads[-1] + 1}"
+            line += f"  {name} at {fmt_range(received.ts[reads[0]], received.ts[reads[-1]])}"
+        lines.append(line.rstrip())
+    if len(shown) > TEXT_MAX_ROWS:
+        lines.append(f"{'':>13}  ... and {plural(len(shown) - TEXT_MAX_ROWS, 'more step')}")
+    return lines
 
 
 def _text_rows(received: Series) -> list[tuple[int, int]]:

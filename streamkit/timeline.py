@@ -4,7 +4,11 @@ A timeline has one lane for each place a response passes through, top to bottom:
 
 * **app produced**: each item the app yielded (with a dot per template part it joined);
 * **server sent**: each item the server wrote to the socket;
-* **client received**: each piece the client read.
+* **client received**: each piece the client read (**browser received** for a trace loaded in
+  Chromium: each read of its network stack);
+* **page showed**: for a browser trace, each frame in which the page's visible text grew (bar
+  height from the characters added); its grey lines come from each read to the first frame
+  after it that grew, since characters on a page cannot be matched to bytes of markup.
 
 Bars sit at the moment they happened (ms since the request started); taller bars carry more
 bytes, on a square-root scale so that small rows stay visible next to a big page head. Thin
@@ -70,6 +74,7 @@ COLORS = {
     "produced": "#8250df",
     "written": "#0969da",
     "received": "#1a7f37",
+    "shown": "#bf3989",
     "text": "#1f2328",
     "muted": "#57606a",
     "grid": "#e6e8eb",
@@ -586,17 +591,19 @@ def _lane_summary(lane: Lane) -> list[str]:
     parts = sum(lane.series.parts)
     if parts != len(lane.series):
         counts += f" \u00b7 {parts:,} parts"
+    if lane.unit != "bytes":
+        return [counts, plural(lane.series.total, lane.unit[:-1], lane.unit)]
     return [counts, fmt_bytes(lane.series.total)]
 
 
 def _piece_tip(lane: Lane, piece: Piece, bucketed: bool) -> str:
     if bucketed:
         return (
-            f"{lane.title}: {plural(piece.count, lane.noun, lane.nouns)}, {piece.size:,} bytes, "
+            f"{lane.title}: {plural(piece.count, lane.noun, lane.nouns)}, {piece.size:,} {lane.unit}, "
             f"{fmt_ms(piece.t)}\u2013{fmt_ms(piece.t_end)}"
         )
     parts = f" ({piece.parts} template parts)" if piece.parts > 1 else ""
-    return f"{lane.title}: {lane.noun} {piece.first + 1}, {piece.size:,} bytes{parts} at {fmt_ms(piece.t)}"
+    return f"{lane.title}: {lane.noun} {piece.first + 1}, {piece.size:,} {lane.unit}{parts} at {fmt_ms(piece.t)}"
 
 
 def _stats_line(trace: Trace, lanes: list[Lane], live: bool) -> str:
@@ -609,10 +616,11 @@ def _stats_line(trace: Trace, lanes: list[Lane], live: bool) -> str:
         bits.append(f"last piece so far {fmt_ms(max(trace.duration, last))}")
     else:
         bits.append(f"ended {fmt_ms(trace.duration)}")
-    bits.append(f"{size:,} bytes in {plural(count, 'chunk')}")
+    browser = trace.browser_received is not None
+    bits.append(f"{size:,} bytes in {plural(count, 'read' if browser else 'chunk')}")
     if trace.wire_size != size:
         bits.append(f"{trace.wire_size:,} bytes on the wire")
-    return "client: " + " \u00b7 ".join(bits)
+    return ("browser: " if browser else "client: ") + " \u00b7 ".join(bits)
 
 
 def _figure_title(traces: Sequence[Trace], labels: Sequence[str] | None, verdicts: list[str]) -> str:
@@ -644,9 +652,10 @@ def _figure_desc(
                 f"{plural(len(received), 'chunk')} ({received.total:,} bytes), the latest at {fmt_ms(last)}"
             )
         else:
+            client, piece = ("the browser", "read") if trace.browser_received is not None else ("the client", "chunk")
             sentence = (
-                f"{name}: status {trace.status}; the client received "
-                f"{plural(len(received), 'chunk')} ({received.total:,} bytes) over "
+                f"{name}: status {trace.status}; {client} received "
+                f"{plural(len(received), piece)} ({received.total:,} bytes) over "
                 f"{fmt_ms(trace.duration)}, the first at {fmt_ms(trace.ttfb)}"
             )
         for lane in lanes:

@@ -119,6 +119,14 @@ class Trace:
     * ``server_error``: the exception the app raised, traceback included, and
       ``server_error_at``, when it raised;
     * ``note``: why part of the server side is missing, if it is.
+
+    Browser side (from ``probe(url, browser=True)`` / ``Server.get(path, browser=True)``, which
+    load the URL in headless Chromium; None otherwise, see :mod:`streamkit.browser`):
+
+    * ``browser_received``: an :class:`Event` per body read in the browser's network stack
+      (the ``chunks`` then come from the browser too);
+    * ``browser_shown``: an :class:`Event` per frame in which the page's visible text grew
+      (``size``: characters added); a first paint before any text is an Event of size 0.
     """
 
     url: str
@@ -137,6 +145,8 @@ class Trace:
     server_error: BaseException | None = None
     server_error_at: float | None = None
     note: str | None = None
+    browser_received: list[Event] | None = None
+    browser_shown: list[Event] | None = None
     started: float = 0.0
     _server_traceback: TracebackType | None = field(default=None, repr=False, compare=False)
 
@@ -447,7 +457,9 @@ def links(trace: Any) -> dict[str, list[int | None]]:
     """Which piece of the next lane down carried the last byte of each server-side item.
 
     ``links["produced"]`` indexes ``trace.written`` (or ``trace.chunks`` when there are no
-    writes), ``links["written"]`` indexes ``trace.chunks``; None where nothing carried it. A
+    writes), ``links["written"]`` indexes ``trace.chunks``, and for a browser trace
+    ``links["received"]`` indexes ``trace.browser_shown`` (:func:`shown_after`); None where
+    nothing carried it. A
     server-side item and a chunk are compared in the item's own measure (:func:`carriers`), an
     item and a write in decoded bytes (:func:`decoded_ends`). Compressed writes that never
     reached the client have no decoded offset: the items past the last one that did are paired
@@ -476,6 +488,30 @@ def links(trace: Any) -> dict[str, list[int | None]]:
         out["produced"] = targets
     elif produced:
         out["produced"] = carriers(produced, chunks)
+    shown = list(getattr(trace, "browser_shown", None) or ())
+    if shown and chunks:
+        out["received"] = shown_after(chunks, shown)
+    return out
+
+
+# The page's clock is aligned to the trace's within about a millisecond (see streamkit.browser).
+SHOWN_TOLERANCE = 0.002
+
+
+def shown_after(chunks: Sequence[Chunk], shown: Sequence[Event]) -> list[int | None]:
+    """For each chunk the browser read, the first growth of the page at or after it (None: none).
+
+    Characters on the page cannot be matched to bytes of markup, so this goes by time: the
+    first frame, from the chunk's arrival on, in which the visible text grew. A chunk whose
+    bytes the page held (a blocking script, sniffing) points at the late frame that showed it.
+    """
+    times = [event.t for event in shown]
+    out: list[int | None] = []
+    for chunk in chunks:
+        index = bisect.bisect_left(times, chunk.t - SHOWN_TOLERANCE)
+        while index < len(shown) and not shown[index].size:
+            index += 1  # a first paint of an empty page shows nothing
+        out.append(index if index < len(shown) else None)
     return out
 
 

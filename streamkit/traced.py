@@ -15,6 +15,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from . import recording
+from .browser import browse
 from .probe import read_response
 from .trace import Event, Trace, arrivals
 
@@ -24,10 +25,24 @@ if TYPE_CHECKING:
 __all__ = ["add_server_side", "get_traced"]
 
 
-def get_traced(server: Server, path: str = "/", *, live: bool = False, **probe_options: Any) -> Trace:
-    """Probe ``path`` on ``server`` and add what the server saw (see :meth:`Server.get`)."""
+def get_traced(
+    server: Server,
+    path: str = "/",
+    *,
+    live: bool = False,
+    browser: bool = False,
+    follow: str | None = None,
+    **probe_options: Any,
+) -> Trace:
+    """Probe ``path`` on ``server`` and add what the server saw (see :meth:`Server.get`).
+
+    With ``browser=True`` the client is headless Chromium (:func:`streamkit.browser.browse`),
+    and the trace id travels with the request it follows (the page, or ``follow``).
+    """
     if not path.startswith("/"):
         path = "/" + path
+    if follow is not None and not browser:
+        raise ValueError("follow= needs browser=True: it names a request the page makes")
     headers = dict(probe_options.pop("headers", None) or {})
     trace_id = uuid.uuid4().hex
     headers[recording.TRACE_HEADER] = trace_id
@@ -40,12 +55,17 @@ def get_traced(server: Server, path: str = "/", *, live: bool = False, **probe_o
         view = live_view(reserve=() if server.runs_elsewhere else ("produced", "written"))
     traced = recording.start(trace_id)
     try:
-        trace = read_response(
-            server.url + path,
-            headers=headers,
-            on_chunk=view.update if view is not None else None,
-            **probe_options,
-        )
+        if browser:
+            if follow is not None and not follow.startswith(("/", "http:", "https:")):
+                follow = "/" + follow
+            trace = browse(server.url + path, headers=headers, follow=follow, **probe_options)
+        else:
+            trace = read_response(
+                server.url + path,
+                headers=headers,
+                on_chunk=view.update if view is not None else None,
+                **probe_options,
+            )
         # The client has it all; the server closes the response moments later (after
         # noting its last write: the app's own body may have been closed long before).
         done = server.runs_elsewhere or traced.sent.wait(

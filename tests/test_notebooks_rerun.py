@@ -49,6 +49,12 @@ def _missing_requirement(path: Path) -> str | None:
             find_nginx()
         except ServerUnavailable as error:
             return f"notebook 07 starts a real nginx: {error}"
+    if path.name.startswith("09"):
+        from streamkit.browser import unavailable_reason
+
+        reason = unavailable_reason()
+        if reason is not None:
+            return f"notebook 09 drives a real Chromium: {reason}"
     return None
 
 
