@@ -29,6 +29,7 @@ import sys
 import time
 import zlib
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -36,7 +37,7 @@ from werkzeug.datastructures import Headers
 
 from .trace import Chunk, Trace
 
-__all__ = ["ProbeError", "probe", "probe_command"]
+__all__ = ["ProbeError", "Request", "prepare_request", "probe", "probe_command", "read_here", "read_response"]
 
 USER_AGENT = "streamkit-probe"
 READ_SIZE = 64 * 1024  # most bytes asked for in one read of a non-chunked body
@@ -127,31 +128,91 @@ def read_response(
     keep_body: bool = True,
     on_chunk: Callable[[Trace], Any] | None = None,
 ) -> Trace:
-    """What :func:`probe` does, with ``on_chunk(trace)`` called after every chunk."""
+    """What :func:`probe` does, with ``on_chunk(trace)`` called after every chunk.
+
+    The socket is read by the reader worker process when there is one (see
+    :mod:`streamkit.reader`), so that a busy thread in this process cannot make pieces look
+    late; bad arguments and dead URLs raise here all the same.
+    """
+    request = prepare_request(url, method=method, headers=headers, timeout=timeout, max_seconds=max_seconds)
+    from .reader import read  # the reader imports this module
+
+    return read(request, keep_body=keep_body, on_chunk=on_chunk)
+
+
+@dataclass(frozen=True)
+class Request:
+    """A checked request, ready to send: what :func:`read_here` needs (and can be pickled)."""
+
+    url: str
+    method: str
+    scheme: str
+    host: str
+    port: int | None
+    target: str
+    headers: dict[str, str]
+    timeout: float
+    max_seconds: float | None
+
+
+def prepare_request(
+    url: str,
+    *,
+    method: str = "GET",
+    headers: Mapping[str, str] | None = None,
+    timeout: float = 10,
+    max_seconds: float | None = None,
+) -> Request:
+    """Check the arguments (ValueError, TypeError) and build the request's headers."""
     parts = _check_url(url)
     if timeout is None or timeout <= 0:
         raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
     if max_seconds is not None and max_seconds <= 0:
         raise ValueError(f"max_seconds must be a positive number of seconds, got {max_seconds!r}")
-    method = method.upper()
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     request_headers = {"User-Agent": USER_AGENT, "Accept": "*/*", "Accept-Encoding": "gzip, deflate"}
     for name, value in (headers or {}).items():
         for known in [key for key in request_headers if key.lower() == name.lower()]:
             del request_headers[known]
         request_headers[name] = value
+    return Request(
+        url=url,
+        method=method.upper(),
+        scheme=parts.scheme,
+        host=parts.hostname,
+        port=parts.port,
+        target=target,
+        headers=request_headers,
+        timeout=timeout,
+        max_seconds=max_seconds,
+    )
 
-    trace = Trace(url=url, method=method)
-    connection_class = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-    connection = connection_class(parts.hostname, parts.port, timeout=timeout)
+
+def read_here(
+    request: Request,
+    *,
+    keep_body: bool = True,
+    on_chunk: Callable[[Trace], Any] | None = None,
+    on_head: Callable[[Trace], Any] | None = None,
+) -> Trace:
+    """Send ``request`` and read the response in this process and thread.
+
+    ``on_head(trace)`` is called once the status line and headers are in, before the body.
+    """
+    trace = Trace(url=request.url, method=request.method)
+    connection_class = http.client.HTTPSConnection if request.scheme == "https" else http.client.HTTPConnection
+    connection = connection_class(request.host, request.port, timeout=request.timeout)
     connection.response_class = _Response
     trace.started = time.monotonic()
-    response, sock = _send(connection, url, parts, method, target, request_headers, timeout)
+    response, sock = _send(connection, request)
     try:
-        trace.headers_at = time.monotonic() - trace.started
+        now = time.monotonic()
         trace.status = response.status
         trace.headers = Headers(list(response.headers.items()))
-        _read_body(trace, response, sock, timeout, max_seconds, keep_body, on_chunk)
+        trace.headers_at = now - trace.started  # set last: a reader in another thread polls it
+        if on_head is not None:
+            on_head(trace)
+        _read_body(trace, response, sock, request.timeout, request.max_seconds, keep_body, on_chunk)
     finally:
         response.close()
         sock.close()
@@ -174,33 +235,27 @@ def _check_url(url: str) -> Any:
 
 
 def _send(
-    connection: http.client.HTTPConnection,
-    url: str,
-    parts: Any,
-    method: str,
-    target: str,
-    headers: dict[str, str],
-    timeout: float,
+    connection: http.client.HTTPConnection, request: Request
 ) -> tuple[http.client.HTTPResponse, socket.socket]:
     """Connect, send the request, read the status line and headers, all within ``timeout``.
 
     Returns the response and its socket (http.client lets go of the socket when the server
     says it will close the connection, so keep our own reference to it).
     """
-    host = parts.hostname
-    port = parts.port or (443 if parts.scheme == "https" else 80)
+    url, host, timeout = request.url, request.host, request.timeout
+    port = request.port or (443 if request.scheme == "https" else 80)
     deadline = time.monotonic() + timeout
     try:
         connection.connect()
         sock = connection.sock
         sock.settimeout(max(deadline - time.monotonic(), 0.001))
-        connection.request(method, target, headers=headers)
+        connection.request(request.method, request.target, headers=request.headers)
         return connection.getresponse(), sock
     except socket.gaierror as exc:
         reason = f"unknown host {host!r} ({exc.strerror})"
     except ConnectionRefusedError:
         reason = f"connection refused: nothing is listening on {host} port {port}"
-    except (TimeoutError, socket.timeout):
+    except TimeoutError:
         reason = f"no response within {timeout:g} s (timed out)"
     except http.client.RemoteDisconnected:
         reason = "the server closed the connection without sending a response"
@@ -284,7 +339,7 @@ def _read_body(
         reader.finish()
     except _BodyBroken as exc:
         trace.error = f"{exc}"
-    except (TimeoutError, socket.timeout):
+    except TimeoutError:
         if stop_at is not None and time.monotonic() >= stop_at - 0.01:
             trace.stopped = True
         else:

@@ -92,6 +92,9 @@ class Trace:
     * ``server_error``: the exception the app raised, traceback included, and
       ``server_error_at``, when it raised;
     * ``note``: why part of the server side is missing, if it is.
+
+    ``reader`` says where the arrival times were taken: in the reader worker process (and how
+    its clock was checked against this one's, see :mod:`streamkit.reader`), or in this process.
     """
 
     url: str
@@ -109,6 +112,7 @@ class Trace:
     server_error: BaseException | None = None
     server_error_at: float | None = None
     note: str | None = None
+    reader: str | None = None
     started: float = 0.0
     _server_traceback: TracebackType | None = field(default=None, repr=False, compare=False)
 
