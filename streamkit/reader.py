@@ -270,12 +270,20 @@ class ReaderWorker:
                 raise _rebuild(message[2])
         except BaseException as exc:
             if not raised_there:
-                # The job may still be running there: nothing else can tell it to stop.
+                # The job may still be running there (reading an endless stream, say): nothing
+                # else can tell it to stop. Jobs beside it get WorkerError; the next call starts
+                # a new worker, and closes this one's pipes.
                 self._break(f"a job was interrupted ({type(exc).__name__})")
+                self._kill()
             raise
         finally:
             with self._state:
                 del self._inbox[job]
+
+    def _kill(self) -> None:
+        if self.owner == os.getpid() and self._process.poll() is None:
+            self._process.kill()
+            self._process.wait()
 
     def close(self) -> None:
         """Close the job pipe (the worker exits on its own), reap it, close our pipe ends."""
@@ -367,10 +375,12 @@ def worker_pid() -> int | None:
 
 
 def shutdown() -> None:
-    """Stop the reader worker (runs at interpreter exit; the next probe starts a new one)."""
-    global _worker
+    """Stop the reader worker and forget a failed start (runs at interpreter exit); the next
+    probe starts a new one."""
+    global _worker, _failed
     with _lock:
         worker, _worker = _worker, None
+        _failed = None
     if worker is not None:
         worker.close()
 
