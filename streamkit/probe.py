@@ -332,6 +332,8 @@ def _read_body(
     try:
         if no_body:
             pass
+        elif response.chunked and not keep_body and reader.decoder is None:
+            reader.read_chunked_sizes()
         elif response.chunked:
             reader.read_chunked()
         else:
@@ -390,6 +392,17 @@ class _Reader:
         data = self.decoder.decode(wire) if self.decoder is not None else wire
         kept = data if self.keep_body else None
         trace.chunks.append(Chunk(now - trace.started, len(data), kept, len(wire)))
+        if self.on_chunk is not None:
+            self.on_chunk(trace)
+        if self.stop_at is not None:
+            self.check_time(now)
+
+    def add_size(self, size: int, now: float) -> None:
+        """Record a piece of ``size`` bytes whose data is not kept (and needs no decoding)."""
+        trace = self.trace
+        if not trace.chunks:
+            trace.ttfb = now - trace.started
+        trace.chunks.append(Chunk(now - trace.started, size, None, size))
         if self.on_chunk is not None:
             self.on_chunk(trace)
         if self.stop_at is not None:
@@ -488,6 +501,138 @@ class _Reader:
                     f"(got {end[:10]!r})"
                 )
         self._read_trailer()
+
+    def read_chunked_sizes(self) -> None:
+        """:meth:`read_chunked` for a body that is neither kept nor decoded: sizes and times.
+
+        The same checks and messages, but the socket is read into one buffer of this loop's
+        own, and a chunk's data is never copied out of it: skipping a chunk is moving an index
+        (the buffered reader would copy every byte once more, and a big chunk into a new bytes
+        object each time). A chunk larger than what is buffered is read over the whole buffer.
+        """
+        buf = bytearray(READ_BUFFER)
+        view = memoryview(buf)
+        first = self.fp.read1(READ_BUFFER)  # what came in with the headers (or one read)
+        start, end = 0, len(first)
+        buf[:end] = first
+        recv_into = self.sock.recv_into
+        find = buf.find
+        monotonic = time.monotonic
+        plain = self.on_chunk is None and self.stop_at is None
+        append = self.trace.chunks.append
+        add_size = self.add_size
+        started = self.trace.started
+        count = 0
+        while True:
+            at = find(b"\n", start, end)
+            if start < at <= start + 17 and buf[at - 1] == 13:  # the usual "1f\r\n"
+                digits = buf[start : at - 1]
+                if digits.strip(_HEX):
+                    size, start, end = self._size_line(buf, view, start, end, count)
+                else:
+                    size = int(digits, 16)
+                    start = at + 1
+            else:  # extensions, spaces, a bare LF, a line not all here yet ... or garbage
+                size, start, end = self._size_line(buf, view, start, end, count)
+            if size == 0:
+                break
+            if end - start >= size + 2:  # the whole chunk and its CRLF are here: skip them
+                at = start + size
+                start = at + 2
+                if plain:
+                    append(Chunk(monotonic() - started, size, None, size))
+                else:
+                    add_size(size, monotonic())
+                count += 1
+                if buf[at] == 13 and buf[at + 1] == 10:
+                    continue
+                raise _BodyBroken(
+                    f"MalformedChunk: chunk {count} ({size:,} bytes) is not followed by CRLF "
+                    f"(got {bytes(view[at:start])!r})"
+                )
+            need = size - (end - start)
+            if need <= 0:
+                start += size
+            else:  # read the rest of the chunk over the whole buffer; keep what follows it
+                start = end = 0
+                while need > 0:
+                    n = recv_into(view)
+                    if not n:
+                        break
+                    if n > need:
+                        start, end = need, n
+                        need = 0
+                    else:
+                        need -= n
+                if need > 0:
+                    if size - need:
+                        add_size(size - need, monotonic())
+                    raise _BodyBroken(
+                        f"IncompleteRead: the connection closed inside chunk {count + 1}, after "
+                        f"{size - need:,} of its {size:,} bytes"
+                    )
+            add_size(size, monotonic())
+            count += 1
+            start, end = self._fill(buf, view, start, end, 2)
+            crlf = bytes(view[start : min(start + 2, end)])
+            start += len(crlf)
+            if crlf != b"\r\n":
+                raise _BodyBroken(
+                    f"MalformedChunk: chunk {count} ({size:,} bytes) is not followed by CRLF "
+                    f"(got {crlf[:10]!r})"
+                )
+        for _ in range(100):  # the trailer, as in _read_trailer
+            line, start, end = self._line(buf, view, start, end, 8192)
+            if line in (b"\r\n", b"\n"):
+                return
+            if not line.endswith(b"\n"):
+                raise _BodyBroken(
+                    "IncompleteRead: the chunked body ended without the empty line after its "
+                    "last chunk"
+                )
+        raise _BodyBroken("MalformedChunk: more than 100 trailer lines after the last chunk")
+
+    def _size_line(
+        self, buf: bytearray, view: memoryview, start: int, end: int, count: int
+    ) -> tuple[int, int, int]:
+        """Read a chunk size line the slow way (see read_chunked); the size, start and end."""
+        line, start, end = self._line(buf, view, start, end, 1024)
+        digits = line[:-2]
+        if line[-2:] == b"\r\n" and 0 < len(digits) <= 16 and not digits.strip(_HEX):
+            return int(digits, 16), start, end
+        found = _CHUNK_SIZE_LINE.fullmatch(line)
+        if found is None:
+            raise _BodyBroken(_bad_size_line(line, count))
+        return int(found.group(1), 16), start, end
+
+    def _fill(self, buf: bytearray, view: memoryview, start: int, end: int, need: int) -> tuple[int, int]:
+        """Read until ``need`` bytes are buffered after ``start`` (fewer at the end of input)."""
+        while end - start < need:
+            if len(buf) - end < 8192:  # little room left: move the few bytes left to the front
+                left = end - start
+                buf[:left] = bytes(view[start:end])
+                start, end = 0, left
+            n = self.sock.recv_into(view[end:])
+            if not n:
+                break
+            end += n
+        return start, end
+
+    def _line(
+        self, buf: bytearray, view: memoryview, start: int, end: int, limit: int
+    ) -> tuple[bytes, int, int]:
+        """Like ``readline(limit)`` on the buffer: a line with its LF, ``limit`` bytes, or the
+        rest of the input; and the new start and end."""
+        while True:
+            at = buf.find(b"\n", start, min(end, start + limit))
+            if at >= 0:
+                return bytes(view[start : at + 1]), at + 1, end
+            if end - start >= limit:
+                return bytes(view[start : start + limit]), start + limit, end
+            have = end - start
+            start, end = self._fill(buf, view, start, end, have + 1)
+            if end - start == have:  # the input ended
+                return bytes(view[start:end]), end, end
 
     def _read_big(self, size: int) -> bytes:
         """Read a chunk over BIG_CHUNK bytes in pieces: a bogus size costs only what arrives."""
