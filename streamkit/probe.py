@@ -525,7 +525,7 @@ class _Reader:
         count = 0
         while True:
             at = find(b"\n", start, end)
-            if start < at <= start + 17 and buf[at - 1] == 13:  # the usual "1f\r\n"
+            if start + 1 < at <= start + 17 and buf[at - 1] == 13:  # the usual "1f\r\n"
                 digits = buf[start : at - 1]
                 if digits.strip(_HEX):
                     size, start, end = self._size_line(buf, view, start, end, count)
@@ -571,8 +571,14 @@ class _Reader:
                         f"IncompleteRead: the connection closed inside chunk {count + 1}, after "
                         f"{size - need:,} of its {size:,} bytes"
                     )
-            add_size(size, monotonic())
+            if plain:
+                append(Chunk(monotonic() - started, size, None, size))
+            else:
+                add_size(size, monotonic())
             count += 1
+            if end - start >= 2 and buf[start] == 13 and buf[start + 1] == 10:
+                start += 2
+                continue
             start, end = self._fill(buf, view, start, end, 2)
             crlf = bytes(view[start : min(start + 2, end)])
             start += len(crlf)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import socket
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from test_probe import CHUNKED_HEAD, RawServer, malformed_chunked
 
@@ -46,6 +46,8 @@ def raw() -> object:
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(case=malformed_chunked(), cuts=st.lists(st.integers(0, 10_000), max_size=4))
+@example(case=(b"\r\n\x00\r\n0\r\n\r\n", b"", "bad size token"), cuts=[])  # an empty size line
+@example(case=(b"1\r\n\x00\r\n1\r\n\x00", b"\x00", "early close"), cuts=[])  # closed before a CRLF
 def test_malformed_bodies_give_the_same_trace_without_the_data(
     raw: RawServer, case: tuple[bytes, bytes, str], cuts: list[int]
 ) -> None:
