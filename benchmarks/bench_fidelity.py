@@ -78,9 +78,7 @@ def largest_gap(times: list[float]) -> float:
 
 
 def lags(trace: Any) -> list[float]:
-    return [
-        event.arrived - event.t for event in trace.produced if event.arrived is not None
-    ]
+    return [event.arrived - event.t for event in trace.produced if event.arrived is not None]
 
 
 def reference(server: Any, path: str) -> dict[str, float]:
@@ -142,10 +140,7 @@ def throughput(chunks: int, rounds: int) -> list[Row]:
     from streamkit import probe, reader
 
     row = b"0123456789,abcdefghij,klmnopqrst\n"
-    body = (
-        b"".join(b"%x\r\n%s\r\n" % (len(row), row) for _ in range(chunks))
-        + b"0\r\n\r\n"
-    )
+    body = b"".join(b"%x\r\n%s\r\n" % (len(row), row) for _ in range(chunks)) + b"0\r\n\r\n"
     head = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
     blast = BlastServer(head + body, http=True)
     url = f"http://{blast.address}/"
@@ -247,9 +242,7 @@ def main() -> int:
     value_width = max(len(row[1]) for row in rows)
     print(f"\nstreamkit fidelity benchmark{' (--quick)' if args.quick else ''}")
     print(f"reader: {samples['ours'][0]['reader']}")
-    print(
-        f"{'measurement':<{width}}  {'measured':<{value_width}}  {'target':<7}  result"
-    )
+    print(f"{'measurement':<{width}}  {'measured':<{value_width}}  {'target':<7}  result")
     for what_, value, target, passed in rows:
         result = "-" if target == "-" else ("PASS" if passed else "FAIL")
         print(f"{what_:<{width}}  {value:<{value_width}}  {target:<7}  {result}")

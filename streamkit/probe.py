@@ -195,7 +195,9 @@ def read_here(
     ``on_head(trace)`` is called once the status line and headers are in, before the body.
     """
     trace = Trace(url=request.url, method=request.method)
-    connection_class = http.client.HTTPSConnection if request.scheme == "https" else http.client.HTTPConnection
+    connection_class = (
+        http.client.HTTPSConnection if request.scheme == "https" else http.client.HTTPConnection
+    )
     connection = connection_class(request.host, request.port, timeout=request.timeout)
     connection.response_class = _Response
     trace.started = time.monotonic()
@@ -588,8 +590,7 @@ class _Reader:
                 return
             if not line.endswith(b"\n"):
                 raise _BodyBroken(
-                    "IncompleteRead: the chunked body ended without the empty line after its "
-                    "last chunk"
+                    "IncompleteRead: the chunked body ended without the empty line after its last chunk"
                 )
         raise _BodyBroken("MalformedChunk: more than 100 trailer lines after the last chunk")
 
@@ -655,8 +656,7 @@ class _Reader:
                 return
             if not line.endswith(b"\n"):
                 raise _BodyBroken(
-                    "IncompleteRead: the chunked body ended without the empty line after its "
-                    "last chunk"
+                    "IncompleteRead: the chunked body ended without the empty line after its last chunk"
                 )
         raise _BodyBroken("MalformedChunk: more than 100 trailer lines after the last chunk")
 

@@ -84,9 +84,7 @@ class ReaderWorker:
         self._reading = False
         package_root = str(Path(__file__).resolve().parent.parent)
         env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(
-            p for p in (package_root, env.get("PYTHONPATH")) if p
-        )
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
         try:
             self._process = subprocess.Popen(
                 [sys.executable, "-m", "streamkit.reader_worker"],
@@ -95,13 +93,10 @@ class ReaderWorker:
                 stderr=subprocess.PIPE,
                 env=env,
                 close_fds=True,
-                start_new_session=os.name
-                == "posix",  # a Ctrl-C to the kernel's group is not ours
+                start_new_session=os.name == "posix",  # a Ctrl-C to the kernel's group is not ours
             )
         except OSError as exc:
-            raise WorkerError(
-                f"cannot start {sys.executable}: {exc.strerror or exc}"
-            ) from None
+            raise WorkerError(f"cannot start {sys.executable}: {exc.strerror or exc}") from None
         try:
             self._handshake()
         except BaseException:
@@ -170,8 +165,7 @@ class ReaderWorker:
             if not data:
                 code = self._process.poll()
                 raise WorkerError(
-                    "the reader worker exited"
-                    + (f" (exit code {code})" if code is not None else "")
+                    "the reader worker exited" + (f" (exit code {code})" if code is not None else "")
                 )
             buffer += data
 
@@ -186,9 +180,7 @@ class ReaderWorker:
             size = int.from_bytes(self._buffer[:HEADER], "big")
             self._fill(fd, HEADER + size, deadline)
         except TimeoutError:
-            raise WorkerError(
-                f"the reader worker did not answer within {timeout:g} s"
-            ) from None
+            raise WorkerError(f"the reader worker did not answer within {timeout:g} s") from None
         body = bytes(self._buffer[HEADER : HEADER + size])
         del self._buffer[: HEADER + size]
         return pickle.loads(body)
@@ -212,9 +204,7 @@ class ReaderWorker:
                         raise WorkerError(self.broken)
                     left = None if deadline is None else deadline - time.monotonic()
                     if left is not None and left <= 0:
-                        raise WorkerError(
-                            f"the reader worker did not answer within {timeout:g} s"
-                        )
+                        raise WorkerError(f"the reader worker did not answer within {timeout:g} s")
                     if not self._reading:
                         self._reading = True
                         break
@@ -224,9 +214,7 @@ class ReaderWorker:
             except BaseException as exc:
                 self._reading = False
                 self._break(
-                    str(exc)
-                    if isinstance(exc, WorkerError)
-                    else f"interrupted ({type(exc).__name__})"
+                    str(exc) if isinstance(exc, WorkerError) else f"interrupted ({type(exc).__name__})"
                 )
                 raise
             with self._state:
@@ -317,9 +305,7 @@ def _rebuild(message: tuple[Any, ...]) -> BaseException:
         except Exception:  # noqa: BLE001 - fall back to a plain description
             error = WorkerError("the reader worker's job failed")
     else:
-        error = WorkerError(
-            f"the reader worker's job failed: {message[1]}: {message[2]}\n{message[3]}"
-        )
+        error = WorkerError(f"the reader worker's job failed: {message[1]}: {message[2]}\n{message[3]}")
     return error
 
 
@@ -362,9 +348,7 @@ def run(
     The worker is started if it is not running. Raises :class:`WorkerError` when no worker can
     run it, else whatever the job raised.
     """
-    return _acquire().call(
-        target, kwargs or {}, on_message, answer_within=answer_within
-    )
+    return _acquire().call(target, kwargs or {}, on_message, answer_within=answer_within)
 
 
 def worker_pid() -> int | None:
@@ -425,9 +409,7 @@ def read(
     return _read_in(worker, request, keep_body, on_chunk)
 
 
-def _read_here(
-    request: Request, keep_body: bool, on_chunk: Callable[[Trace], Any] | None, why: str
-) -> Trace:
+def _read_here(request: Request, keep_body: bool, on_chunk: Callable[[Trace], Any] | None, why: str) -> Trace:
     trace = read_here(request, keep_body=keep_body, on_chunk=on_chunk)
     note = IN_PROCESS_NOTE.format(why=why)
     trace.reader = note
@@ -469,9 +451,7 @@ def _read_in(
     )
     trace.started = result["started"]
     if result["last"] is not None and len(chunks) == result["count"]:
-        chunks[-1] = Chunk(
-            *result["last"]
-        )  # the end of a compressed body may have grown it
+        chunks[-1] = Chunk(*result["last"])  # the end of a compressed body may have grown it
     trace.ttfb = result["ttfb"]
     trace.duration = result["duration"]
     trace.error = result["error"]

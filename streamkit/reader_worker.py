@@ -27,9 +27,7 @@ from array import array
 from collections.abc import Callable
 from typing import Any
 
-FLUSH_EVERY = (
-    0.01  # seconds between batches of chunks sent back while a body is being read
-)
+FLUSH_EVERY = 0.01  # seconds between batches of chunks sent back while a body is being read
 HEADER = 4  # bytes of big-endian length before each pickled message
 
 
@@ -90,7 +88,7 @@ def _exception_message(error: BaseException) -> tuple[Any, ...]:
 
 def _resolve(target: str) -> Callable[..., Any]:
     module, _, name = target.partition(":")
-    return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
+    return getattr(importlib.import_module(module), name)
 
 
 # -- the probe's job ------------------------------------------------------------------------
@@ -140,20 +138,14 @@ class _Streamer(threading.Thread):
         times = array("d", [chunk.t for chunk in new])
         sizes = array("q", [chunk.size for chunk in new])
         wire = array("q", [chunk.wire_size for chunk in new])
-        data = (
-            [chunk.data for chunk in new]
-            if new[-1].data is not None or new[0].data is not None
-            else None
-        )
+        data = [chunk.data for chunk in new] if new[-1].data is not None or new[0].data is not None else None
         self.emit(("chunks", times, sizes, None if wire == sizes else wire, data))
         for chunk in chunks[self.sent : count - 1]:
             chunk.data = None
         self.sent = count
 
 
-def probe_job(
-    emit: Callable[[Any], None], request: Any, keep_body: bool
-) -> dict[str, Any]:
+def probe_job(emit: Callable[[Any], None], request: Any, keep_body: bool) -> dict[str, Any]:
     """Read ``request`` (a :class:`streamkit.probe.Request`); stream its chunks; return the rest."""
     from .probe import read_here
 
@@ -174,9 +166,7 @@ def probe_job(
     return {
         "started": trace.started,
         "count": len(trace.chunks),
-        "last": None
-        if last is None
-        else (last.t, last.size, last.data, last.wire_size),
+        "last": None if last is None else (last.t, last.size, last.data, last.wire_size),
         "ttfb": trace.ttfb,
         "duration": trace.duration,
         "error": trace.error,
@@ -192,11 +182,7 @@ def _watch(jobs_fd: int, jobs: queue.Queue[Any]) -> None:
     """Read jobs from the parent; when the pipe closes, end this process on the spot."""
     while True:
         head = _read_exactly(jobs_fd, HEADER)
-        body = (
-            None
-            if head is None
-            else _read_exactly(jobs_fd, int.from_bytes(head, "big"))
-        )
+        body = None if head is None else _read_exactly(jobs_fd, int.from_bytes(head, "big"))
         if body is None:
             os._exit(0)
         jobs.put(pickle.loads(body))
@@ -211,9 +197,7 @@ def main() -> None:
     os.dup2(devnull, 1)
     sys.stdout = sys.stdin = open(os.devnull, "r+")  # noqa: SIM115 - lives as long as the process
     if hasattr(signal, "SIGINT"):
-        signal.signal(
-            signal.SIGINT, signal.SIG_IGN
-        )  # interrupting the kernel is not for us
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # interrupting the kernel is not for us
     if hasattr(os, "set_blocking"):
         os.set_blocking(out_fd, True)
     try:
@@ -226,19 +210,13 @@ def main() -> None:
 
     output = _Output(out_fd)
     output.send(("ready", os.getpid(), time.monotonic()))
-    os.dup2(
-        devnull, 2
-    )  # start-up errors went to the parent; later ones have nowhere to go
+    os.dup2(devnull, 2)  # start-up errors went to the parent; later ones have nowhere to go
     sys.stderr = sys.stdout
     jobs: queue.Queue[Any] = queue.Queue()
-    threading.Thread(
-        target=_watch, args=(jobs_fd, jobs), name="streamkit-reader-watch", daemon=True
-    ).start()
+    threading.Thread(target=_watch, args=(jobs_fd, jobs), name="streamkit-reader-watch", daemon=True).start()
     while True:
         kind, job, target, kwargs, streams = jobs.get()
-        if (
-            kind == "call"
-        ):  # each job in a thread of its own: probes may run side by side
+        if kind == "call":  # each job in a thread of its own: probes may run side by side
             threading.Thread(
                 target=_run_job,
                 args=(output, job, target, kwargs, streams),
@@ -247,15 +225,11 @@ def main() -> None:
             ).start()
 
 
-def _run_job(
-    output: _Output, job: int, target: str, kwargs: dict[str, Any], streams: bool
-) -> None:
+def _run_job(output: _Output, job: int, target: str, kwargs: dict[str, Any], streams: bool) -> None:
     try:
         function = _resolve(target)
         if streams:
-            result = function(
-                lambda payload: output.send(("msg", job, payload)), **kwargs
-            )
+            result = function(lambda payload: output.send(("msg", job, payload)), **kwargs)
         else:
             result = function(**kwargs)
     except BaseException as error:  # noqa: BLE001 - every failure goes back to the parent

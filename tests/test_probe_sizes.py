@@ -58,7 +58,9 @@ def test_malformed_bodies_give_the_same_trace_without_the_data(
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
-    chunk_sizes=st.lists(st.sampled_from([1, 100, 4095, 4096, 65536, 300_000, 700_000]), min_size=1, max_size=6),
+    chunk_sizes=st.lists(
+        st.sampled_from([1, 100, 4095, 4096, 65536, 300_000, 700_000]), min_size=1, max_size=6
+    ),
     cuts=st.lists(st.integers(0, 3_000_000), max_size=5),
     trailer=st.sampled_from([b"\r\n", b"X-Sum: 1\r\n\r\n", b""]),
 )

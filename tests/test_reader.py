@@ -95,9 +95,7 @@ def reference_read(url: str, trace_id: str) -> tuple[list[Chunk], float]:
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     measured = json.loads(done.stdout)
-    return [Chunk(t, size, None, size) for t, size in measured["chunks"]], measured[
-        "started"
-    ]
+    return [Chunk(t, size, None, size) for t, size in measured["chunks"]], measured["started"]
 
 
 @pytest.fixture
@@ -115,32 +113,20 @@ def fidelity_round(server: Any) -> tuple[str, bool]:
     """Read the CPU-bound stream with the reference reader, server.get and probe(): a summary
     of the figures, and whether ours are as good as the reference's (generous margins)."""
     trace_id = uuid.uuid4().hex
-    noted = recording.start(
-        trace_id
-    )  # the server side, recorded for the reference's request
+    noted = recording.start(trace_id)  # the server side, recorded for the reference's request
     try:
         ref_chunks, ref_started = reference_read(server.url + "/cpu", trace_id)
         assert noted.sent.wait(5)
     finally:
         recording.finish(trace_id)
     ref_produced = [Event(t - ref_started, size) for t, size, _ in noted.produced]
-    ref_lags = [
-        a - e.t
-        for e, a in zip(ref_produced, arrivals(ref_produced, ref_chunks))
-        if a is not None
-    ]
+    ref_lags = [a - e.t for e, a in zip(ref_produced, arrivals(ref_produced, ref_chunks)) if a is not None]
     got = server.get("/cpu")
     plain = probe(server.url + "/cpu")
-    assert (
-        len(ref_lags) == ITEMS
-        and len(got.produced) == ITEMS
-        and len(plain.chunks) == ITEMS
-    )
+    assert len(ref_lags) == ITEMS and len(got.produced) == ITEMS and len(plain.chunks) == ITEMS
     assert "reader worker process" in got.reader and plain.reader == got.reader
     lags = [e.arrived - e.t for e in got.produced if e.arrived is not None]
-    assert (
-        len(lags) == ITEMS and min(lags) > 0
-    )  # one clock: nothing arrives before it was made
+    assert len(lags) == ITEMS and min(lags) > 0  # one clock: nothing arrives before it was made
     # The stream's own pace: the time between two items the app made.
     period = sorted(b.t - a.t for a, b in pairwise(got.produced))[ITEMS // 2]
     ref_gap = largest_gap([chunk.t for chunk in ref_chunks])
@@ -159,9 +145,7 @@ def test_cpu_bound_app_in_this_process_does_not_delay_arrival_times() -> None:
     rounds = []
     with serve(cpu_app()) as server:
         server.get("/cpu?n=5")  # warm up: imports, the worker's start
-        for _ in range(
-            3
-        ):  # a loaded machine can disturb either reader: one clean round will do
+        for _ in range(3):  # a loaded machine can disturb either reader: one clean round will do
             figures, good = fidelity_round(server)
             rounds.append(figures)
             if good:
@@ -270,9 +254,7 @@ def settle(leftover: Callable[[], Any], seconds: float = 5.0) -> Any:
     return left
 
 
-@pytest.mark.skipif(
-    not Path("/proc/self/fd").exists(), reason="counts processes and fds in /proc"
-)
+@pytest.mark.skipif(not Path("/proc/self/fd").exists(), reason="counts processes and fds in /proc")
 def test_thirty_reruns_and_shutdown_leave_no_process_thread_or_fd() -> None:
     reader.shutdown()
     before = (set(threading.enumerate()), open_fd_targets(), children())
@@ -316,9 +298,7 @@ time.sleep(0.2)  # the worker is reading the endless stream now
 print(reader.worker_pid(), flush=True)
 time.sleep(60)
 """
-    parent = subprocess.Popen(
-        [sys.executable, "-c", code], stdout=subprocess.PIPE, text=True
-    )
+    parent = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     try:
         line = parent.stdout.readline() if parent.stdout else ""
         assert line.strip().isdigit(), line
@@ -344,10 +324,7 @@ def test_inprocess_mode_reads_here_and_says_so(
     with serve(slow_parts) as server:
         trace = server.get("/")
     assert trace.verdict == "streamed" and len(trace.chunks) == 5
-    assert (
-        "read in this process" in trace.note
-        and "STREAMKIT_READER=inprocess" in trace.note
-    )
+    assert "read in this process" in trace.note and "STREAMKIT_READER=inprocess" in trace.note
     assert trace.reader is not None and "read in this process" in trace.reader
 
 
@@ -371,7 +348,5 @@ def test_a_worker_that_cannot_start_falls_back_with_a_note(
 
 def test_a_bad_reader_mode_is_a_clear_error(reader_mode: Callable[[str], None]) -> None:
     reader_mode("sideways")
-    with pytest.raises(
-        ValueError, match="STREAMKIT_READER must be one of auto, worker, inprocess"
-    ):
+    with pytest.raises(ValueError, match="STREAMKIT_READER must be one of auto, worker, inprocess"):
         probe("http://127.0.0.1:1/")
