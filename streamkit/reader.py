@@ -273,6 +273,20 @@ class ReaderWorker:
             self._process.kill()
             self._process.wait()
 
+    def forget(self) -> None:
+        """Close this process's copies of the pipes, leaving the process alone (after fork)."""
+        self.broken = "inherited through fork"
+        devnull = os.open(os.devnull, os.O_RDWR)
+        try:
+            for stream in (self._process.stdin, self._process.stdout, self._process.stderr):
+                try:
+                    if stream is not None:  # the fd now points at /dev/null: safe to close later
+                        os.dup2(devnull, stream.fileno())
+                except (OSError, ValueError):
+                    pass
+        finally:
+            os.close(devnull)
+
     def close(self) -> None:
         """Close the job pipe (the worker exits on its own), reap it, close our pipe ends."""
         self._break("closed")
@@ -372,6 +386,19 @@ def shutdown() -> None:
 atexit.register(shutdown)
 
 
+def _forget_after_fork() -> None:
+    """In a forked child: drop the parent's worker, and close our copies of its pipes (else the
+    worker would not see EOF when the parent dies while the child lives on)."""
+    global _worker
+    worker, _worker = _worker, None
+    if worker is not None:
+        worker.forget()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_after_fork)
+
+
 def reader_mode() -> str:
     """``STREAMKIT_READER``: ``auto`` (the default), ``worker`` or ``inprocess``."""
     mode = os.environ.get(ENV_VAR, "auto").strip().lower() or "auto"
@@ -402,6 +429,10 @@ def read(
         trace = read_here(request, keep_body=keep_body, on_chunk=on_chunk)
         trace.reader = "read in this process, which ran no other thread"
         return trace
+    try:
+        pickle.dumps(request, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception as exc:  # noqa: BLE001 - e.g. a header value that cannot be pickled
+        return _read_here(request, keep_body, on_chunk, f"the request cannot be sent to the worker: {exc}")
     try:
         worker = _acquire()
     except WorkerError as exc:

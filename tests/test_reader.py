@@ -350,3 +350,34 @@ def test_a_bad_reader_mode_is_a_clear_error(reader_mode: Callable[[str], None]) 
     reader_mode("sideways")
     with pytest.raises(ValueError, match="STREAMKIT_READER must be one of auto, worker, inprocess"):
         probe("http://127.0.0.1:1/")
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork")
+def test_a_forked_child_lets_go_of_the_worker_so_it_still_dies_with_its_parent() -> None:
+    code = """
+import os, sys, time
+from streamkit import probe, reader, serve
+def app(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"hello"]
+server = serve(app)
+probe(server.url)
+worker = reader.worker_pid()
+child = os.fork()
+if child == 0:  # a child that outlives its parent, holding nothing of the worker's
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):  # nor the test's pipes
+        os.dup2(devnull, fd)
+    time.sleep(30)
+    os._exit(0)
+print(worker, child, flush=True)
+os._exit(0)  # the parent goes without closing anything (as a killed kernel would)
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    worker, child = (int(word) for word in done.stdout.split())
+    try:
+        assert settle(lambda: process_alive(worker), seconds=10) is False
+    finally:
+        os.kill(child, signal.SIGKILL)
