@@ -189,10 +189,13 @@ def read_here(
     keep_body: bool = True,
     on_chunk: Callable[[Trace], Any] | None = None,
     on_head: Callable[[Trace], Any] | None = None,
+    before_read: Callable[[socket.socket], Any] | None = None,
 ) -> Trace:
     """Send ``request`` and read the response in this process and thread.
 
-    ``on_head(trace)`` is called once the status line and headers are in, before the body.
+    ``on_head(trace)`` is called once the status line and headers are in, before the body;
+    ``before_read(sock)`` before every read of the body from the socket (the reader worker
+    sends its batches then, when a read may wait).
     """
     trace = Trace(url=request.url, method=request.method)
     connection_class = (
@@ -209,7 +212,9 @@ def read_here(
         trace.headers_at = now - trace.started  # set last: a reader in another thread polls it
         if on_head is not None:
             on_head(trace)
-        _read_body(trace, response, sock, request.timeout, request.max_seconds, keep_body, on_chunk)
+        _read_body(
+            trace, response, sock, request.timeout, request.max_seconds, keep_body, on_chunk, before_read
+        )
     finally:
         response.close()
         sock.close()
@@ -317,6 +322,7 @@ def _read_body(
     max_seconds: float | None,
     keep_body: bool,
     on_chunk: Callable[[Trace], Any] | None,
+    before_read: Callable[[socket.socket], Any] | None = None,
 ) -> None:
     started = trace.started
     no_body = trace.method == "HEAD" or trace.status in (204, 304) or 100 <= (trace.status or 0) < 200
@@ -326,6 +332,8 @@ def _read_body(
     else:
         sock.settimeout(timeout)
     reader = _Reader(trace, response.fp, sock, timeout, stop_at, keep_body, _decoder_for(trace), on_chunk)
+    if before_read is not None:
+        reader.hook_reads(before_read)
     try:
         if no_body:
             pass
@@ -380,6 +388,25 @@ class _Reader:
         self.keep_body = keep_body
         self.decoder = decoder
         self.on_chunk = on_chunk
+        self.recv_into: Callable[[Any], int] = sock.recv_into
+
+    def hook_reads(self, before_read: Callable[[socket.socket], Any]) -> None:
+        """Call ``before_read(sock)`` before each read from the socket, buffered or not."""
+        sock = self.sock
+        raw = self.fp.raw
+        raw_readinto = raw.readinto
+        recv_into = sock.recv_into
+
+        def hooked_readinto(buffer: Any) -> Any:
+            before_read(sock)
+            return raw_readinto(buffer)
+
+        def hooked_recv_into(buffer: Any) -> int:
+            before_read(sock)
+            return recv_into(buffer)
+
+        raw.readinto = hooked_readinto  # the buffered reader calls its raw reader's readinto
+        self.recv_into = hooked_recv_into
 
     def add(self, wire: bytes, now: float) -> None:
         """Record one received piece (``wire`` as it came, before decoding)."""
@@ -512,7 +539,7 @@ class _Reader:
         first = self.fp.read1(READ_BUFFER)  # what came in with the headers (or one read)
         start, end = 0, len(first)
         buf[:end] = first
-        recv_into = self.sock.recv_into
+        recv_into = self.recv_into
         find = buf.find
         monotonic = time.monotonic
         plain = self.on_chunk is None and self.stop_at is None
@@ -614,7 +641,7 @@ class _Reader:
                 left = end - start
                 buf[:left] = bytes(view[start:end])
                 start, end = 0, left
-            n = self.sock.recv_into(view[end:])
+            n = self.recv_into(view[end:])
             if not n:
                 break
             end += n

@@ -18,6 +18,7 @@ import importlib
 import os
 import pickle
 import queue
+import select
 import signal
 import sys
 import threading
@@ -94,24 +95,31 @@ def _resolve(target: str) -> Callable[..., Any]:
 # -- the probe's job ------------------------------------------------------------------------
 
 
-class _Streamer(threading.Thread):
-    """Sends the trace's head and new chunks to the parent every FLUSH_EVERY seconds.
+class _Batcher:
+    """Sends the trace's head and new chunks to the parent, from the reading thread itself.
 
-    It only looks at the trace the reading thread fills; the reading thread never waits on it.
-    Data of chunks already sent is dropped here (the parent has it), except for the newest
-    one, which the reader may still change (the end of a compressed body is added to it).
+    It runs just before each read from the socket, and sends what is new when a read may wait
+    (no data ready) or FLUSH_EVERY seconds have passed since the last batch: a slow stream's
+    chunks go out one by one at once, a fast one's in batches, and no other thread ever holds
+    this interpreter's GIL when a piece of body comes in. Data of chunks already sent is
+    dropped here (the parent has it), except for the newest one, which the reader may still
+    change (the end of a compressed body is added to it).
     """
 
     def __init__(self, emit: Callable[[Any], None]) -> None:
-        super().__init__(name="streamkit-reader-streamer", daemon=True)
         self.emit = emit
         self.trace: Any = None
-        self.done = threading.Event()
         self.head_sent = False
         self.sent = 0
+        self.last = 0.0
 
-    def run(self) -> None:
-        while not self.done.wait(FLUSH_EVERY):
+    def before_read(self, sock: Any) -> None:
+        trace = self.trace
+        if trace is None or (self.head_sent and len(trace.chunks) <= self.sent):
+            return
+        now = time.monotonic()
+        if now - self.last >= FLUSH_EVERY or not select.select([sock], [], [], 0)[0]:
+            self.last = now
             self.flush()
 
     def flush(self) -> None:
@@ -120,15 +128,7 @@ class _Streamer(threading.Thread):
             return
         if not self.head_sent:
             self.head_sent = True
-            self.emit(
-                (
-                    "head",
-                    trace.started,
-                    trace.headers_at,
-                    trace.status,
-                    list(trace.headers.items()),
-                )
-            )
+            self.emit(("head", trace.started, trace.headers_at, trace.status, list(trace.headers.items())))
         chunks = trace.chunks
         count = len(chunks)
         if count <= self.sent:
@@ -149,19 +149,14 @@ def probe_job(emit: Callable[[Any], None], request: Any, keep_body: bool) -> dic
     """Read ``request`` (a :class:`streamkit.probe.Request`); stream its chunks; return the rest."""
     from .probe import read_here
 
-    streamer = _Streamer(emit)
+    batcher = _Batcher(emit)
 
     def on_head(trace: Any) -> None:
-        streamer.trace = trace
+        batcher.trace = trace
 
-    streamer.start()
-    try:
-        trace = read_here(request, keep_body=keep_body, on_head=on_head)
-    finally:
-        streamer.done.set()
-        streamer.join()
-    streamer.trace = trace
-    streamer.flush()
+    trace = read_here(request, keep_body=keep_body, on_head=on_head, before_read=batcher.before_read)
+    batcher.trace = trace
+    batcher.flush()
     last = trace.chunks[-1] if trace.chunks else None
     return {
         "started": trace.started,

@@ -137,7 +137,7 @@ def fidelity_round(server: Any) -> tuple[str, bool]:
     )
     # Read in this process, lag p99 was 8-23 ms against items 2 ms apart, and the largest gap
     # 5-70 times the reference's.
-    good = p99(lags) <= 3 * p99(ref_lags) + period / 2 and gap <= 3 * ref_gap
+    good = p99(lags) <= 4 * p99(ref_lags) + period / 2 and gap <= 4 * ref_gap
     return figures, good
 
 
@@ -145,7 +145,7 @@ def test_cpu_bound_app_in_this_process_does_not_delay_arrival_times() -> None:
     rounds = []
     with serve(cpu_app()) as server:
         server.get("/cpu?n=5")  # warm up: imports, the worker's start
-        for _ in range(3):  # a loaded machine can disturb either reader: one clean round will do
+        for _ in range(4):  # a loaded machine can disturb either reader: one clean round will do
             figures, good = fidelity_round(server)
             rounds.append(figures)
             if good:
