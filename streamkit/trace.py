@@ -98,7 +98,9 @@ class Trace:
     * ``ttfb`` (s when the first body byte arrived), ``duration`` (s until the body ended,
       broke or was stopped), ``error`` (why the body broke, as text), ``stopped`` (``max_seconds``
       ended the read);
-    * ``started``: the ``time.monotonic()`` value every ``t`` is counted from.
+    * ``started``: the ``time.monotonic()`` value every ``t`` is counted from;
+    * ``reader``: where the arrival times were taken: in the reader worker process (and how its
+      clock was checked against this one's, see :mod:`streamkit.reader`), or in this process.
 
     Server side (from :meth:`streamkit.Server.get`; None for a plain probe):
 
@@ -108,9 +110,6 @@ class Trace:
     * ``server_error``: the exception the app raised, traceback included, and
       ``server_error_at``, when it raised;
     * ``note``: why part of the server side is missing, if it is.
-
-    ``reader`` says where the arrival times were taken: in the reader worker process (and how
-    its clock was checked against this one's, see :mod:`streamkit.reader`), or in this process.
     """
 
     url: str
@@ -128,9 +127,9 @@ class Trace:
     server_error: BaseException | None = None
     server_error_at: float | None = None
     note: str | None = None
-    reader: str | None = None
     started: float = 0.0
     _server_traceback: TracebackType | None = field(default=None, repr=False, compare=False)
+    reader: str | None = None
 
     # -- sizes and body -------------------------------------------------------------------
 
