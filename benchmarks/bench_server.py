@@ -312,8 +312,8 @@ def big_chunks(blocks_url: str, total: int, rounds: int) -> list[Row]:
         (
             f"64 KiB chunks, {total // MIB} MiB: serve+probe / bare socket (bytes/s)",
             f"{ratio:.2f}x ({max(ours) / MIB:,.0f} vs {max(bare) / MIB:,.0f} MiB/s)",
-            ">= 0.5x",
-            ratio >= 0.5,
+            ">= 0.8x",
+            ratio >= 0.8,
         )
     ]
 

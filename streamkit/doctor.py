@@ -104,6 +104,10 @@ class _Run:
             )
         except (ProbeError, ValueError, OSError) as exc:
             self.error = exc
+        except (KeyboardInterrupt, RuntimeError) as exc:
+            # Cancelled before anything arrived, or the shared reader worker was ended by
+            # Ctrl-C: nothing to judge from this request; never a traceback from a thread.
+            self.error = exc
 
 
 def doctor(

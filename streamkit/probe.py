@@ -29,6 +29,7 @@ import ssl
 import time
 import zlib
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -36,7 +37,7 @@ from werkzeug.datastructures import Headers
 
 from .trace import Chunk, Trace
 
-__all__ = ["ProbeError", "check_url", "decoder_available", "probe", "read_response"]
+__all__ = ["ProbeError", "Request", "check_url", "decoder_available", "prepare_request", "probe", "read_here", "read_response"]
 
 USER_AGENT = "streamkit-probe"
 READ_SIZE = 64 * 1024  # most bytes asked for in one read of a non-chunked body
@@ -133,31 +134,98 @@ def read_response(
     keep_body: bool = True,
     on_chunk: Callable[[Trace], Any] | None = None,
 ) -> Trace:
-    """What :func:`probe` does, with ``on_chunk(trace)`` called after every chunk."""
+    """What :func:`probe` does, with ``on_chunk(trace)`` called after every chunk.
+
+    The socket is read by the reader worker process when there is one (see
+    :mod:`streamkit.reader`), so that a busy thread in this process cannot make pieces look
+    late; bad arguments and dead URLs raise here all the same.
+    """
+    request = prepare_request(url, method=method, headers=headers, timeout=timeout, max_seconds=max_seconds)
+    from .reader import read  # the reader imports this module
+
+    return read(request, keep_body=keep_body, on_chunk=on_chunk)
+
+
+@dataclass(frozen=True)
+class Request:
+    """A checked request, ready to send: what :func:`read_here` needs (and can be pickled)."""
+
+    url: str
+    method: str
+    scheme: str
+    host: str
+    port: int | None
+    target: str
+    headers: dict[str, str]
+    timeout: float
+    max_seconds: float | None
+
+
+def prepare_request(
+    url: str,
+    *,
+    method: str = "GET",
+    headers: Mapping[str, str] | None = None,
+    timeout: float = 10,
+    max_seconds: float | None = None,
+) -> Request:
+    """Check the arguments (ValueError, TypeError) and build the request's headers."""
     parts = _check_url(url)
     if timeout is None or timeout <= 0:
         raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
     if max_seconds is not None and max_seconds <= 0:
         raise ValueError(f"max_seconds must be a positive number of seconds, got {max_seconds!r}")
-    method = method.upper()
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     request_headers = {"User-Agent": USER_AGENT, "Accept": "*/*", "Accept-Encoding": "gzip, deflate"}
     for name, value in (headers or {}).items():
         for known in [key for key in request_headers if key.lower() == name.lower()]:
             del request_headers[known]
         request_headers[name] = value
+    return Request(
+        url=url,
+        method=method.upper(),
+        scheme=parts.scheme,
+        host=parts.hostname,
+        port=parts.port,
+        target=target,
+        headers=request_headers,
+        timeout=timeout,
+        max_seconds=max_seconds,
+    )
 
-    trace = Trace(url=url, method=method)
-    connection_class = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-    connection = connection_class(parts.hostname, parts.port, timeout=timeout)
+
+def read_here(
+    request: Request,
+    *,
+    keep_body: bool = True,
+    on_chunk: Callable[[Trace], Any] | None = None,
+    on_head: Callable[[Trace], Any] | None = None,
+    before_read: Callable[[socket.socket], Any] | None = None,
+) -> Trace:
+    """Send ``request`` and read the response in this process and thread.
+
+    ``on_head(trace)`` is called once the status line and headers are in, before the body;
+    ``before_read(sock)`` before every read of the body from the socket (the reader worker
+    sends its batches then, when a read may wait).
+    """
+    trace = Trace(url=request.url, method=request.method)
+    connection_class = (
+        http.client.HTTPSConnection if request.scheme == "https" else http.client.HTTPConnection
+    )
+    connection = connection_class(request.host, request.port, timeout=request.timeout)
     connection.response_class = _Response
     trace.started = time.monotonic()
-    response, sock = _send(connection, url, parts, method, target, request_headers, timeout)
+    response, sock = _send(connection, request)
     try:
-        trace.headers_at = time.monotonic() - trace.started
+        now = time.monotonic()
         trace.status = response.status
         trace.headers = Headers(list(response.headers.items()))
-        _read_body(trace, response, sock, timeout, max_seconds, keep_body, on_chunk)
+        trace.headers_at = now - trace.started  # set last: a reader in another thread polls it
+        if on_head is not None:
+            on_head(trace)
+        _read_body(
+            trace, response, sock, request.timeout, request.max_seconds, keep_body, on_chunk, before_read
+        )
     finally:
         response.close()
         sock.close()
@@ -185,27 +253,21 @@ def _check_url(url: str) -> Any:
 
 
 def _send(
-    connection: http.client.HTTPConnection,
-    url: str,
-    parts: Any,
-    method: str,
-    target: str,
-    headers: dict[str, str],
-    timeout: float,
+    connection: http.client.HTTPConnection, request: Request
 ) -> tuple[http.client.HTTPResponse, socket.socket]:
     """Connect, send the request, read the status line and headers, all within ``timeout``.
 
     Returns the response and its socket (http.client lets go of the socket when the server
     says it will close the connection, so keep our own reference to it).
     """
-    host = parts.hostname
-    port = parts.port or (443 if parts.scheme == "https" else 80)
+    url, host, timeout = request.url, request.host, request.timeout
+    port = request.port or (443 if request.scheme == "https" else 80)
     deadline = time.monotonic() + timeout
     try:
         connection.connect()
         sock = connection.sock
         sock.settimeout(max(deadline - time.monotonic(), 0.001))
-        connection.request(method, target, headers=headers)
+        connection.request(request.method, request.target, headers=request.headers)
         return connection.getresponse(), sock
     except socket.gaierror as exc:
         reason = f"unknown host {host!r} ({exc.strerror})"
@@ -333,6 +395,7 @@ def _read_body(
     max_seconds: float | None,
     keep_body: bool,
     on_chunk: Callable[[Trace], Any] | None,
+    before_read: Callable[[socket.socket], Any] | None = None,
 ) -> None:
     started = trace.started
     no_body = trace.method == "HEAD" or trace.status in (204, 304) or 100 <= (trace.status or 0) < 200
@@ -342,9 +405,13 @@ def _read_body(
     else:
         sock.settimeout(timeout)
     reader = _Reader(trace, response.fp, sock, timeout, stop_at, keep_body, _decoder_for(trace), on_chunk)
+    if before_read is not None:
+        reader.hook_reads(before_read)
     try:
         if no_body:
             pass
+        elif response.chunked and not keep_body and reader.decoder is None:
+            reader.read_chunked_sizes()
         elif response.chunked:
             reader.read_chunked()
         else:
@@ -397,6 +464,25 @@ class _Reader:
         self.keep_body = keep_body
         self.decoder = decoder
         self.on_chunk = on_chunk
+        self.recv_into: Callable[[Any], int] = sock.recv_into
+
+    def hook_reads(self, before_read: Callable[[socket.socket], Any]) -> None:
+        """Call ``before_read(sock)`` before each read from the socket, buffered or not."""
+        sock = self.sock
+        raw = self.fp.raw
+        raw_readinto = raw.readinto
+        recv_into = sock.recv_into
+
+        def hooked_readinto(buffer: Any) -> Any:
+            before_read(sock)
+            return raw_readinto(buffer)
+
+        def hooked_recv_into(buffer: Any) -> int:
+            before_read(sock)
+            return recv_into(buffer)
+
+        raw.readinto = hooked_readinto  # the buffered reader calls its raw reader's readinto
+        self.recv_into = hooked_recv_into
 
     def add(self, wire: bytes, now: float) -> None:
         """Record one received piece (``wire`` as it came, before decoding)."""
@@ -406,6 +492,17 @@ class _Reader:
         data = self.decoder.decode(wire) if self.decoder is not None else wire
         kept = data if self.keep_body else None
         trace.chunks.append(Chunk(now - trace.started, len(data), kept, len(wire)))
+        if self.on_chunk is not None:
+            self.on_chunk(trace)
+        if self.stop_at is not None:
+            self.check_time(now)
+
+    def add_size(self, size: int, now: float) -> None:
+        """Record a piece of ``size`` bytes whose data is not kept (and needs no decoding)."""
+        trace = self.trace
+        if not trace.chunks:
+            trace.ttfb = now - trace.started
+        trace.chunks.append(Chunk(now - trace.started, size, None, size))
         if self.on_chunk is not None:
             self.on_chunk(trace)
         if self.stop_at is not None:
@@ -505,6 +602,143 @@ class _Reader:
                 )
         self._read_trailer()
 
+    def read_chunked_sizes(self) -> None:
+        """:meth:`read_chunked` for a body that is neither kept nor decoded: sizes and times.
+
+        The same checks and messages, but the socket is read into one buffer of this loop's
+        own, and a chunk's data is never copied out of it: skipping a chunk is moving an index
+        (the buffered reader would copy every byte once more, and a big chunk into a new bytes
+        object each time). A chunk larger than what is buffered is read over the whole buffer.
+        """
+        buf = bytearray(READ_BUFFER)
+        view = memoryview(buf)
+        first = self.fp.read1(READ_BUFFER)  # what came in with the headers (or one read)
+        start, end = 0, len(first)
+        buf[:end] = first
+        recv_into = self.recv_into
+        find = buf.find
+        monotonic = time.monotonic
+        plain = self.on_chunk is None and self.stop_at is None
+        append = self.trace.chunks.append
+        add_size = self.add_size
+        started = self.trace.started
+        count = 0
+        while True:
+            at = find(b"\n", start, end)
+            if start + 1 < at <= start + 17 and buf[at - 1] == 13:  # the usual "1f\r\n"
+                digits = buf[start : at - 1]
+                if digits.strip(_HEX):
+                    size, start, end = self._size_line(buf, view, start, end, count)
+                else:
+                    size = int(digits, 16)
+                    start = at + 1
+            else:  # extensions, spaces, a bare LF, a line not all here yet ... or garbage
+                size, start, end = self._size_line(buf, view, start, end, count)
+            if size == 0:
+                break
+            if end - start >= size + 2:  # the whole chunk and its CRLF are here: skip them
+                at = start + size
+                start = at + 2
+                if plain:
+                    append(Chunk(monotonic() - started, size, None, size))
+                else:
+                    add_size(size, monotonic())
+                count += 1
+                if buf[at] == 13 and buf[at + 1] == 10:
+                    continue
+                raise _BodyBroken(
+                    f"MalformedChunk: chunk {count} ({size:,} bytes) is not followed by CRLF "
+                    f"(got {bytes(view[at:start])!r})"
+                )
+            need = size - (end - start)
+            if need <= 0:
+                start += size
+            else:  # read the rest of the chunk over the whole buffer; keep what follows it
+                start = end = 0
+                while need > 0:
+                    n = recv_into(view)
+                    if not n:
+                        break
+                    if n > need:
+                        start, end = need, n
+                        need = 0
+                    else:
+                        need -= n
+                if need > 0:
+                    if size - need:
+                        add_size(size - need, monotonic())
+                    raise _BodyBroken(
+                        f"IncompleteRead: the connection closed inside chunk {count + 1}, after "
+                        f"{size - need:,} of its {size:,} bytes"
+                    )
+            if plain:
+                append(Chunk(monotonic() - started, size, None, size))
+            else:
+                add_size(size, monotonic())
+            count += 1
+            if end - start >= 2 and buf[start] == 13 and buf[start + 1] == 10:
+                start += 2
+                continue
+            start, end = self._fill(buf, view, start, end, 2)
+            crlf = bytes(view[start : min(start + 2, end)])
+            start += len(crlf)
+            if crlf != b"\r\n":
+                raise _BodyBroken(
+                    f"MalformedChunk: chunk {count} ({size:,} bytes) is not followed by CRLF "
+                    f"(got {crlf[:10]!r})"
+                )
+        for _ in range(100):  # the trailer, as in _read_trailer
+            line, start, end = self._line(buf, view, start, end, 8192)
+            if line in (b"\r\n", b"\n"):
+                return
+            if not line.endswith(b"\n"):
+                raise _BodyBroken(
+                    "IncompleteRead: the chunked body ended without the empty line after its last chunk"
+                )
+        raise _BodyBroken("MalformedChunk: more than 100 trailer lines after the last chunk")
+
+    def _size_line(
+        self, buf: bytearray, view: memoryview, start: int, end: int, count: int
+    ) -> tuple[int, int, int]:
+        """Read a chunk size line the slow way (see read_chunked); the size, start and end."""
+        line, start, end = self._line(buf, view, start, end, 1024)
+        digits = line[:-2]
+        if line[-2:] == b"\r\n" and 0 < len(digits) <= 16 and not digits.strip(_HEX):
+            return int(digits, 16), start, end
+        found = _CHUNK_SIZE_LINE.fullmatch(line)
+        if found is None:
+            raise _BodyBroken(_bad_size_line(line, count))
+        return int(found.group(1), 16), start, end
+
+    def _fill(self, buf: bytearray, view: memoryview, start: int, end: int, need: int) -> tuple[int, int]:
+        """Read until ``need`` bytes are buffered after ``start`` (fewer at the end of input)."""
+        while end - start < need:
+            if len(buf) - end < 8192:  # little room left: move the few bytes left to the front
+                left = end - start
+                buf[:left] = bytes(view[start:end])
+                start, end = 0, left
+            n = self.recv_into(view[end:])
+            if not n:
+                break
+            end += n
+        return start, end
+
+    def _line(
+        self, buf: bytearray, view: memoryview, start: int, end: int, limit: int
+    ) -> tuple[bytes, int, int]:
+        """Like ``readline(limit)`` on the buffer: a line with its LF, ``limit`` bytes, or the
+        rest of the input; and the new start and end."""
+        while True:
+            at = buf.find(b"\n", start, min(end, start + limit))
+            if at >= 0:
+                return bytes(view[start : at + 1]), at + 1, end
+            if end - start >= limit:
+                return bytes(view[start : start + limit]), start + limit, end
+            have = end - start
+            start, end = self._fill(buf, view, start, end, have + 1)
+            if end - start == have:  # the input ended
+                return bytes(view[start:end]), end, end
+
     def _read_big(self, size: int) -> bytes:
         """Read a chunk over BIG_CHUNK bytes in pieces: a bogus size costs only what arrives."""
         pieces = []
@@ -525,8 +759,7 @@ class _Reader:
                 return
             if not line.endswith(b"\n"):
                 raise _BodyBroken(
-                    "IncompleteRead: the chunked body ended without the empty line after its "
-                    "last chunk"
+                    "IncompleteRead: the chunked body ended without the empty line after its last chunk"
                 )
         raise _BodyBroken("MalformedChunk: more than 100 trailer lines after the last chunk")
 

@@ -42,7 +42,6 @@ __all__ = ["BACKENDS", "PROXIES", "Server", "ServerStopped", "serve", "stop_all"
 log = logging.getLogger("streamkit.server")
 
 KEEP_ERRORS = 100  # Server.errors keeps the most recent ones
-SHARE_GIL_EVERY = 0.002  # seconds; see _ObservedBody
 
 
 # Known servers: a backend class, or an import string loaded when first used.
@@ -133,13 +132,8 @@ class _ObservedBody:
         self._traced = traced
 
     def __iter__(self) -> Iterator[bytes]:
-        # A traced request comes from Server.get in this very process. A server thread that
-        # makes items without pause holds the GIL almost all the time, and the probe's thread
-        # would only get to read once the socket buffers are full: every chunk would look
-        # late. So every few ms, between items, give the GIL away for a moment.
-        share = self._traced is not None
-        monotonic = time.monotonic
-        last = monotonic()
+        # No pause for the probe: Server.get reads in the reader worker process (see
+        # streamkit.reader), so a server thread that holds the GIL cannot delay its readings.
         try:
             for item in self._body:
                 if not isinstance(item, bytes):
@@ -148,9 +142,6 @@ class _ObservedBody:
                         "a WSGI response body must yield bytes"
                     )
                 yield item
-                if share and monotonic() - last > SHARE_GIL_EVERY:
-                    time.sleep(0)
-                    last = monotonic()
         except Exception as error:
             self._observed.failed(error, self._traced)
             raise

@@ -109,7 +109,9 @@ class Trace:
     * ``ttfb`` (s when the first body byte arrived), ``duration`` (s until the body ended,
       broke or was stopped), ``error`` (why the body broke, as text), ``stopped`` (``max_seconds``
       ended the read), ``interrupted`` (Ctrl-C or a notebook interrupt ended it);
-    * ``started``: the ``time.monotonic()`` value every ``t`` is counted from.
+    * ``started``: the ``time.monotonic()`` value every ``t`` is counted from;
+    * ``reader``: where the arrival times were taken: in the reader worker process (and how its
+      clock was checked against this one's, see :mod:`streamkit.reader`), or in this process.
 
     Server side (from :meth:`streamkit.Server.get`; None for a plain probe):
 
@@ -149,6 +151,7 @@ class Trace:
     browser_shown: list[Event] | None = None
     started: float = 0.0
     _server_traceback: TracebackType | None = field(default=None, repr=False, compare=False)
+    reader: str | None = None
 
     # -- sizes and body -------------------------------------------------------------------
 
