@@ -35,7 +35,7 @@ from typing import Any
 
 from . import recording
 
-__all__ = ["ASGIWatchMiddleware", "ObservedASGI", "STATE_KEY", "is_asgi_app", "lookup"]
+__all__ = ["STATE_KEY", "ASGIWatchMiddleware", "ObservedASGI", "is_asgi_app", "lookup"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -200,8 +200,8 @@ def is_asgi_app(app: Any) -> bool:
         return False
     if asyncio.iscoroutinefunction(app):
         return True
-    call = getattr(type(app), "__call__", None)
-    if call is not None and asyncio.iscoroutinefunction(call):
+    call = type(app).__call__  # type: ignore[operator]
+    if asyncio.iscoroutinefunction(call):
         return True
     # functools.partial and friends around an async function
     func = getattr(app, "func", None)

@@ -34,13 +34,15 @@ from streamkit.backends import ServerStartError, ServerUnavailable, http_url, ta
 try:
     import uvicorn
 except ImportError:  # pragma: no cover - depends on the environment
-    uvicorn = None  # UvicornBackend() then says how to install it
+    uvicorn = None  # type: ignore[assignment]  # UvicornBackend() then says how to install it
 
 __all__ = ["UvicornBackend"]
 
 ErrorSink = Callable[[BaseException], None]
 
-START_TIMEOUT = 10.0  # seconds for uvicorn's startup (the app's lifespan startup included)
+START_TIMEOUT = (
+    10.0  # seconds for uvicorn's startup (the app's lifespan startup included)
+)
 GRACE = 0.1  # seconds open responses get to finish on stop() before they are cancelled
 # Loggers whose records from a server thread are kept instead of printed.
 LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi", "asyncio")
@@ -64,7 +66,7 @@ class _ThreadLogs(logging.Filter):
         lines, on_error = sink
         try:
             message = record.getMessage()
-        except Exception:  # a bad format string in someone's log call
+        except Exception:  # noqa: BLE001 - a bad format string in someone's log call
             message = str(record.msg)
         lines.append(f"{record.levelname}: {message}")
         error = record.exc_info[1] if record.exc_info else None
@@ -144,6 +146,7 @@ class UvicornBackend:
     """
 
     name = "uvicorn"
+    interface = "asgi"  # serve() wraps the app for ASGI and picks this backend for ASGI apps
 
     def __init__(
         self,
@@ -156,10 +159,14 @@ class UvicornBackend:
         **options: Any,
     ) -> None:
         if uvicorn is None:
-            raise ServerUnavailable("uvicorn is not installed: pip install 'streamkit[asgi]' (or uvicorn)")
+            raise ServerUnavailable(
+                "uvicorn is not installed: pip install 'streamkit[asgi]' (or uvicorn)"
+            )
         for fixed in ("host", "port", "fd", "uds", "reload", "workers"):
             if fixed in options:
-                raise TypeError(f"UvicornBackend sets {fixed!r} itself; it cannot be an option")
+                raise TypeError(
+                    f"UvicornBackend sets {fixed!r} itself; it cannot be an option"
+                )
         self.app = app
         self.host = host
         self.port = port
@@ -209,7 +216,9 @@ class UvicornBackend:
             failure = self._failure
             self.stop()
             listener.close()
-            detail = f": {type(failure).__name__}: {failure}" if failure is not None else ""
+            detail = (
+                f": {type(failure).__name__}: {failure}" if failure is not None else ""
+            )
             raise ServerStartError(
                 f"uvicorn did not start on {self.url}{detail}; it said:\n{tail(chr(10).join(self.log))}"
             )
@@ -225,7 +234,7 @@ class UvicornBackend:
         try:
             asyncio.set_event_loop(loop)  # this thread's loop only
             loop.run_until_complete(server.serve(sockets=[listener]))
-        except BaseException as exc:  # SystemExit from a failed lifespan startup, too
+        except BaseException as exc:  # noqa: BLE001 - SystemExit from a failed lifespan startup, too
             self._failure = exc
             self.log.append(f"ERROR: uvicorn stopped: {type(exc).__name__}: {exc}")
         finally:
@@ -246,9 +255,13 @@ class UvicornBackend:
             task.cancel()
         if tasks:
             loop.run_until_complete(asyncio.wait(tasks, timeout=0.5))
-        loop.run_until_complete(asyncio.wait([loop.create_task(loop.shutdown_asyncgens())], timeout=0.5))
+        loop.run_until_complete(
+            asyncio.wait([loop.create_task(loop.shutdown_asyncgens())], timeout=0.5)
+        )
 
-    def _loop_error(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    def _loop_error(
+        self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]
+    ) -> None:
         """asyncio's own complaints (a task's exception never retrieved, ...): kept, not printed."""
         self.log.append(f"ERROR: asyncio: {context.get('message', 'error')}")
         error = context.get("exception")
