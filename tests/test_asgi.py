@@ -19,16 +19,16 @@ import pytest
 pytest.importorskip("uvicorn")
 pytest.importorskip("starlette")
 
-from starlette.applications import Starlette  # noqa: E402
-from starlette.middleware.gzip import GZipMiddleware  # noqa: E402
-from starlette.requests import Request  # noqa: E402
-from starlette.responses import StreamingResponse  # noqa: E402
-from starlette.routing import Route  # noqa: E402
+from starlette.applications import Starlette
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.requests import Request
+from starlette.responses import StreamingResponse
+from starlette.routing import Route
 
-from streamkit import App, Response, serve  # noqa: E402
-from streamkit.backends import ServerStartError, port_open  # noqa: E402
-from streamkit.backends.uvicorn import UvicornBackend  # noqa: E402
-from streamkit.recording_asgi import ASGIWatchMiddleware, ObservedASGI, is_asgi_app  # noqa: E402
+from streamkit import App, Response, serve
+from streamkit.backends import ServerStartError, port_open
+from streamkit.backends.uvicorn import UvicornBackend
+from streamkit.recording_asgi import ASGIWatchMiddleware, ObservedASGI, is_asgi_app
 
 GAP = 0.1
 PARTS = 5
@@ -55,12 +55,16 @@ class Finally:
             return self.changed.wait_for(lambda: self.count >= n, timeout)
 
 
-def starlette_app(closed: Finally | None = None, started: threading.Event | None = None) -> Starlette:
+def starlette_app(
+    closed: Finally | None = None, started: threading.Event | None = None
+) -> Starlette:
     """/parts (async, awaits between parts), /blocking (time.sleep in an async generator),
     /sync (a plain generator: Starlette runs it in its threadpool), /endless, /broken."""
 
     def count_and_gap(request: Request) -> tuple[int, float]:
-        return int(request.query_params.get("count", PARTS)), float(request.query_params.get("gap", GAP))
+        return int(request.query_params.get("count", PARTS)), float(
+            request.query_params.get("gap", GAP)
+        )
 
     async def parts(request: Request) -> StreamingResponse:
         count, gap = count_and_gap(request)
@@ -86,7 +90,7 @@ def starlette_app(closed: Finally | None = None, started: threading.Event | None
                 if started is not None:
                     started.set()
                 yield f"part {i}\n"
-                time.sleep(gap)  # the mistake: blocks the event loop
+                time.sleep(gap)  # noqa: ASYNC251 - the mistake: blocks the event loop
 
         return StreamingResponse(body(), media_type="text/plain")
 
@@ -197,11 +201,17 @@ def test_a_sync_generator_runs_in_the_threadpool_and_does_not_stall() -> None:
     with serve(starlette_app(started=started)) as server:
         a, b = overlapping(server, "/sync", started)
     for trace in (a, b):
-        assert trace.status == 200 and len(pieces(trace)) == PARTS and trace.verdict == "streamed"
+        assert (
+            trace.status == 200
+            and len(pieces(trace)) == PARTS
+            and trace.verdict == "streamed"
+        )
     assert first_byte(b) < last_byte(a)
 
 
-def test_app_errors_are_recorded_never_printed(capfd: pytest.CaptureFixture[str]) -> None:
+def test_app_errors_are_recorded_never_printed(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
     with serve(starlette_app()) as server:
         trace = server.get("/broken")
     assert trace.verdict == "broken"
@@ -221,9 +231,15 @@ def test_watch_middleware_inside_gzip_times_the_apps_own_pieces() -> None:
     with serve(app) as server:
         trace = server.get("/parts")
     assert trace.headers["Content-Encoding"] == "gzip"
-    assert trace.produced is not None and [event.size for event in trace.produced] == [7] * PARTS
+    assert (
+        trace.produced is not None
+        and [event.size for event in trace.produced] == [7] * PARTS
+    )
     # the server wrote compressed bytes: its sizes add up to the bytes on the wire
-    assert trace.written is not None and sum(event.size for event in trace.written) == trace.wire_size
+    assert (
+        trace.written is not None
+        and sum(event.size for event in trace.written) == trace.wire_size
+    )
     assert trace.wire_size != trace.size
     assert trace.verdict == "streamed"
 
@@ -235,9 +251,17 @@ def test_an_untraced_request_is_not_recorded_and_any_async_callable_is_served() 
         if scope["type"] != "http":
             return
         calls.append(scope["path"])
-        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"text/plain")],
+            }
+        )
         for i in range(3):
-            await send({"type": "http.response.body", "body": b"x%d\n" % i, "more_body": True})
+            await send(
+                {"type": "http.response.body", "body": b"x%d\n" % i, "more_body": True}
+            )
             await asyncio.sleep(0.02)
         await send({"type": "http.response.body", "body": b""})
 
@@ -294,7 +318,9 @@ def test_a_fastapi_app_streams_from_serve() -> None:
     assert trace.produced is not None and len(trace.produced) == 3
 
 
-def test_quart_stream_with_context_streams_and_prints_nothing(capfd: pytest.CaptureFixture[str]) -> None:
+def test_quart_stream_with_context_streams_and_prints_nothing(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
     quart = pytest.importorskip("quart")
     app = quart.Quart(__name__)
 
@@ -318,7 +344,10 @@ def test_quart_stream_with_context_streams_and_prints_nothing(capfd: pytest.Capt
     assert trace.body == b"ada 0\nada 1\nada 2\n"
     assert len(pieces(trace)) == 3 and trace.verdict == "streamed"
     assert failed.status == 500
-    assert any("the view failed" in line or "Exception on request" in line for line in server.backend.log)
+    assert any(
+        "the view failed" in line or "Exception on request" in line
+        for line in server.backend.log
+    )
     out, err = capfd.readouterr()
     assert out == "" and err == ""
 
@@ -331,7 +360,9 @@ def test_a_busy_port_is_a_clear_oserror() -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        with pytest.raises(OSError, match=f"port {port} on 127.0.0.1 is already in use"):
+        with pytest.raises(
+            OSError, match=f"port {port} on 127.0.0.1 is already in use"
+        ):
             UvicornBackend(starlette_app(), port=port).start()
 
 
@@ -361,7 +392,9 @@ def test_stop_with_an_endless_stream_open_is_prompt_and_runs_finally() -> None:
     finally:
         client.close()
     assert took < 3, took  # about 0.3 s; generous for a shared machine
-    assert closed.wait_for(1, timeout=0.1), "the generator's finally had not run when stop() returned"
+    assert closed.wait_for(1, timeout=0.1), (
+        "the generator's finally had not run when stop() returned"
+    )
     assert not port_open("127.0.0.1", port)
 
 
@@ -371,9 +404,13 @@ def test_clients_that_leave_mid_stream_close_their_generators() -> None:
     with serve(starlette_app(closed=closed), name="test-leavers") as server:
         for _ in range(clients):
             with socket.create_connection(("127.0.0.1", server.port)) as client:
-                client.sendall(b"GET /parts?count=1000&gap=0.02 HTTP/1.1\r\nHost: test\r\n\r\n")
+                client.sendall(
+                    b"GET /parts?count=1000&gap=0.02 HTTP/1.1\r\nHost: test\r\n\r\n"
+                )
                 assert b"part 0" in client.recv(1000) or b"part 0" in client.recv(1000)
-        assert closed.wait_for(clients), f"only {closed.count} of {clients} generators were closed"
+        assert closed.wait_for(clients), (
+            f"only {closed.count} of {clients} generators were closed"
+        )
         trace = server.get("/parts?count=2&gap=0")
         assert trace.status == 200 and trace.body == b"part 0\npart 1\n"
         assert server.errors == []
@@ -399,7 +436,9 @@ def test_serving_again_under_a_name_leaks_no_thread_and_no_fd() -> None:
     servers[-1].stop()
     assert not any(port_open("127.0.0.1", server.port) for server in servers)
     deadline = time.monotonic() + 3
-    while time.monotonic() < deadline and (set(threading.enumerate()) - threads or open_fds() - fds):
+    while time.monotonic() < deadline and (
+        set(threading.enumerate()) - threads or open_fds() - fds
+    ):
         time.sleep(0.05)
     assert set(threading.enumerate()) - threads == set()
     assert open_fds() - fds == set()

@@ -14,9 +14,9 @@ import pytest
 
 pytest.importorskip("starlette")
 
-from starlette.responses import StreamingResponse  # noqa: E402
+from starlette.responses import StreamingResponse
 
-from streamkit.exercises import lesson08  # noqa: E402
+from streamkit.exercises import lesson08
 
 
 def wrong(exercise: Any, answer: Any, *words: str) -> None:
@@ -29,7 +29,7 @@ def wrong(exercise: Any, answer: Any, *words: str) -> None:
 async def blocking_countdown(n):
     for i in range(n, 0, -1):
         yield f"{i}\n"
-        time.sleep(0.1)  # blocks the event loop
+        time.sleep(0.1)  # noqa: ASYNC251 - blocks the event loop
 
 
 def sync_countdown(n):
