@@ -91,12 +91,6 @@ def _failed(noted: recording.Recording, error: BaseException) -> None:
         noted.error = error
 
 
-def _body_size(message: Message) -> int:
-    if message.get("type") != "http.response.body":
-        return 0
-    return len(message.get("body") or b"")
-
-
 class ASGIWatchMiddleware:
     """Note when the wrapped ASGI app sends each piece of body (``produced``) in traced requests.
 
@@ -121,13 +115,13 @@ class ASGIWatchMiddleware:
             return
         notes.watched = True
         noted = notes.recording
-        produced = noted.produced
+        add_produced = noted.produced.append
         monotonic = time.monotonic
 
         async def watched_send(message: Message) -> None:
-            size = _body_size(message)
-            if size:
-                produced.append((monotonic(), size, 1))
+            body = message.get("body")
+            if body:
+                add_produced((monotonic(), len(body), 1))
             await send(message)
 
         try:
@@ -167,18 +161,21 @@ class ObservedASGI:
                 raise
             return
         noted = notes.recording
-        produced, written = noted.produced, noted.written
+        add_produced, add_written = noted.produced.append, noted.written.append
         monotonic = time.monotonic
 
         async def observed_send(message: Message) -> None:
-            size = _body_size(message)
-            if not size:
+            # Lean on purpose: this runs for every message of a traced stream. Only body
+            # messages of an http scope carry a "body".
+            body = message.get("body")
+            if not body:
                 await send(message)
                 return
+            size = len(body)
             if not notes.watched:
-                produced.append((monotonic(), size, 1))
+                add_produced((monotonic(), size, 1))
             await send(message)
-            written.append((monotonic(), size))
+            add_written((monotonic(), size))
 
         try:
             await self.app(scope, receive, observed_send)
