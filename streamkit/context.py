@@ -14,6 +14,8 @@ then takes it away again. Three details are deliberate:
 * ``teardown_request`` callbacks run once, after the stream has ended (the App registers them
   on the response, which the server closes last);
 * between two items the request is *not* visible to whoever is iterating the stream.
+
+Layer: core.
 """
 
 from __future__ import annotations

@@ -26,7 +26,8 @@ from werkzeug.serving import WSGIRequestHandler
 import streamkit
 from streamkit import recording, serve
 from streamkit.probe import ProbeError, probe
-from streamkit.server import Server, StreamingRequestHandler
+from streamkit.backends.werkzeug import StreamingRequestHandler
+from streamkit.server import Server, ServerStopped
 from streamkit.trace import Trace
 
 
@@ -539,11 +540,14 @@ def test_get_passes_probe_options_and_adds_the_trace_header() -> None:
     assert recording._open == {}  # the recording was closed
 
 
-def test_get_on_a_stopped_server_raises_and_leaves_no_recording() -> None:
-    server = serve(plain_app)
+def test_get_on_a_stopped_server_raises_one_line_and_leaves_no_recording() -> None:
+    server = serve(plain_app, name="stopped-one")
     server.stop()
-    with pytest.raises(ProbeError):
+    with pytest.raises(ServerStopped) as caught:
         server.get("/")
+    message = str(caught.value)
+    assert "\n" not in message
+    assert "'stopped-one' was stopped" in message
     assert recording._open == {}
 
 
