@@ -146,9 +146,7 @@ def client(kind: str, target: str, trace_id: str = "-") -> dict[str, Any]:
 # -- the measurements ------------------------------------------------------------------------------
 
 
-def kit_vs_bare(
-    kit_url: str, bare_url: str, rows: int, rounds: int, *, traced: bool
-) -> list[Row]:
+def kit_vs_bare(kit_url: str, bare_url: str, rows: int, rounds: int, *, traced: bool) -> list[Row]:
     from streamkit import recording
 
     ours, bare = [], []
@@ -156,9 +154,7 @@ def kit_vs_bare(
         trace_id = uuid.uuid4().hex
         noted = recording.start(trace_id) if traced else None
         try:
-            measured = client(
-                "probe", f"{kit_url}/rows?n={rows}", trace_id if traced else "-"
-            )
+            measured = client("probe", f"{kit_url}/rows?n={rows}", trace_id if traced else "-")
         finally:
             recording.finish(trace_id)
         assert measured["chunks"] == rows and not measured["error"], measured
@@ -204,9 +200,7 @@ def probe_vs_requests(kit_url: str, rows: int, rounds: int) -> list[Row]:
 
 def latency(server: Any, count: int) -> list[Row]:
     trace = server.get(f"/ticks?n={count}")
-    lags = sorted(
-        event.arrived - event.t for event in trace.produced if event.arrived is not None
-    )
+    lags = sorted(event.arrived - event.t for event in trace.produced if event.arrived is not None)
     assert len(lags) == count, (len(lags), count, trace)
     median = statistics.median(lags) * 1000
     p99 = lags[min(len(lags) - 1, round(0.99 * (len(lags) - 1)))] * 1000
@@ -259,13 +253,9 @@ def main() -> int:
     width = max(len(row[0]) for row in results)
     value_width = max(len(row[1]) for row in results)
     print(f"\nstreamkit ASGI benchmark{' (--quick)' if quick else ''}")
-    print(
-        f"{'measurement':<{width}}  {'measured':<{value_width}}  {'target':<9}  result"
-    )
+    print(f"{'measurement':<{width}}  {'measured':<{value_width}}  {'target':<9}  result")
     for what, value, target, passed in results:
-        print(
-            f"{what:<{width}}  {value:<{value_width}}  {target:<9}  {'PASS' if passed else 'FAIL'}"
-        )
+        print(f"{what:<{width}}  {value:<{value_width}}  {target:<9}  {'PASS' if passed else 'FAIL'}")
     failed = sum(not row[3] for row in results)
     print(f"\n{len(results) - failed} of {len(results)} targets met")
     return 0  # a missed target is reported above, not an error

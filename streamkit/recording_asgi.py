@@ -197,7 +197,7 @@ def is_asgi_app(app: Any) -> bool:
         return False
     if asyncio.iscoroutinefunction(app):
         return True
-    call = type(app).__call__  # type: ignore[operator]
+    call = type(app).__call__
     if asyncio.iscoroutinefunction(call):
         return True
     # functools.partial and friends around an async function

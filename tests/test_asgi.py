@@ -55,16 +55,12 @@ class Finally:
             return self.changed.wait_for(lambda: self.count >= n, timeout)
 
 
-def starlette_app(
-    closed: Finally | None = None, started: threading.Event | None = None
-) -> Starlette:
+def starlette_app(closed: Finally | None = None, started: threading.Event | None = None) -> Starlette:
     """/parts (async, awaits between parts), /blocking (time.sleep in an async generator),
     /sync (a plain generator: Starlette runs it in its threadpool), /endless, /broken."""
 
     def count_and_gap(request: Request) -> tuple[int, float]:
-        return int(request.query_params.get("count", PARTS)), float(
-            request.query_params.get("gap", GAP)
-        )
+        return int(request.query_params.get("count", PARTS)), float(request.query_params.get("gap", GAP))
 
     async def parts(request: Request) -> StreamingResponse:
         count, gap = count_and_gap(request)
@@ -165,7 +161,7 @@ def last_byte(trace: Any) -> float:
 
 def test_a_slow_async_stream_arrives_in_five_pieces_and_is_recorded() -> None:
     with serve(starlette_app()) as server:
-        assert server.server == "uvicorn"
+        assert server.description == "uvicorn"
         trace = server.get("/parts")
     got = pieces(trace)
     assert trace.status == 200 and trace.error is None and trace.server_error is None
@@ -201,11 +197,7 @@ def test_a_sync_generator_runs_in_the_threadpool_and_does_not_stall() -> None:
     with serve(starlette_app(started=started)) as server:
         a, b = overlapping(server, "/sync", started)
     for trace in (a, b):
-        assert (
-            trace.status == 200
-            and len(pieces(trace)) == PARTS
-            and trace.verdict == "streamed"
-        )
+        assert trace.status == 200 and len(pieces(trace)) == PARTS and trace.verdict == "streamed"
     assert first_byte(b) < last_byte(a)
 
 
@@ -231,15 +223,9 @@ def test_watch_middleware_inside_gzip_times_the_apps_own_pieces() -> None:
     with serve(app) as server:
         trace = server.get("/parts")
     assert trace.headers["Content-Encoding"] == "gzip"
-    assert (
-        trace.produced is not None
-        and [event.size for event in trace.produced] == [7] * PARTS
-    )
+    assert trace.produced is not None and [event.size for event in trace.produced] == [7] * PARTS
     # the server wrote compressed bytes: its sizes add up to the bytes on the wire
-    assert (
-        trace.written is not None
-        and sum(event.size for event in trace.written) == trace.wire_size
-    )
+    assert trace.written is not None and sum(event.size for event in trace.written) == trace.wire_size
     assert trace.wire_size != trace.size
     assert trace.verdict == "streamed"
 
@@ -259,9 +245,7 @@ def test_an_untraced_request_is_not_recorded_and_any_async_callable_is_served() 
             }
         )
         for i in range(3):
-            await send(
-                {"type": "http.response.body", "body": b"x%d\n" % i, "more_body": True}
-            )
+            await send({"type": "http.response.body", "body": b"x%d\n" % i, "more_body": True})
             await asyncio.sleep(0.02)
         await send({"type": "http.response.body", "body": b""})
 
@@ -344,10 +328,7 @@ def test_quart_stream_with_context_streams_and_prints_nothing(
     assert trace.body == b"ada 0\nada 1\nada 2\n"
     assert len(pieces(trace)) == 3 and trace.verdict == "streamed"
     assert failed.status == 500
-    assert any(
-        "the view failed" in line or "Exception on request" in line
-        for line in server.backend.log
-    )
+    assert any("the view failed" in line or "Exception on request" in line for line in server.backend.log)
     out, err = capfd.readouterr()
     assert out == "" and err == ""
 
@@ -360,9 +341,7 @@ def test_a_busy_port_is_a_clear_oserror() -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        with pytest.raises(
-            OSError, match=f"port {port} on 127.0.0.1 is already in use"
-        ):
+        with pytest.raises(OSError, match=f"port {port} on 127.0.0.1 is already in use"):
             UvicornBackend(starlette_app(), port=port).start()
 
 
@@ -392,9 +371,7 @@ def test_stop_with_an_endless_stream_open_is_prompt_and_runs_finally() -> None:
     finally:
         client.close()
     assert took < 3, took  # about 0.3 s; generous for a shared machine
-    assert closed.wait_for(1, timeout=0.1), (
-        "the generator's finally had not run when stop() returned"
-    )
+    assert closed.wait_for(1, timeout=0.1), "the generator's finally had not run when stop() returned"
     assert not port_open("127.0.0.1", port)
 
 
@@ -404,13 +381,9 @@ def test_clients_that_leave_mid_stream_close_their_generators() -> None:
     with serve(starlette_app(closed=closed), name="test-leavers") as server:
         for _ in range(clients):
             with socket.create_connection(("127.0.0.1", server.port)) as client:
-                client.sendall(
-                    b"GET /parts?count=1000&gap=0.02 HTTP/1.1\r\nHost: test\r\n\r\n"
-                )
+                client.sendall(b"GET /parts?count=1000&gap=0.02 HTTP/1.1\r\nHost: test\r\n\r\n")
                 assert b"part 0" in client.recv(1000) or b"part 0" in client.recv(1000)
-        assert closed.wait_for(clients), (
-            f"only {closed.count} of {clients} generators were closed"
-        )
+        assert closed.wait_for(clients), f"only {closed.count} of {clients} generators were closed"
         trace = server.get("/parts?count=2&gap=0")
         assert trace.status == 200 and trace.body == b"part 0\npart 1\n"
         assert server.errors == []
@@ -436,9 +409,7 @@ def test_serving_again_under_a_name_leaks_no_thread_and_no_fd() -> None:
     servers[-1].stop()
     assert not any(port_open("127.0.0.1", server.port) for server in servers)
     deadline = time.monotonic() + 3
-    while time.monotonic() < deadline and (
-        set(threading.enumerate()) - threads or open_fds() - fds
-    ):
+    while time.monotonic() < deadline and (set(threading.enumerate()) - threads or open_fds() - fds):
         time.sleep(0.05)
     assert set(threading.enumerate()) - threads == set()
     assert open_fds() - fds == set()
@@ -457,7 +428,7 @@ def test_a_wsgi_and_an_asgi_server_side_by_side() -> None:
         return Response(body(), mimetype="text/plain")
 
     with serve(wsgi) as threaded, serve(starlette_app()) as evented:
-        assert threaded.server == "werkzeug" and evented.server == "uvicorn"
+        assert threaded.description == "werkzeug" and evented.description == "uvicorn"
         a, b = threaded.get("/parts"), evented.get("/parts")
     assert a.body == b.body
     for trace in (a, b):

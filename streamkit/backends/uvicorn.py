@@ -40,9 +40,7 @@ __all__ = ["UvicornBackend"]
 
 ErrorSink = Callable[[BaseException], None]
 
-START_TIMEOUT = (
-    10.0  # seconds for uvicorn's startup (the app's lifespan startup included)
-)
+START_TIMEOUT = 10.0  # seconds for uvicorn's startup (the app's lifespan startup included)
 GRACE = 0.1  # seconds open responses get to finish on stop() before they are cancelled
 # Loggers whose records from a server thread are kept instead of printed.
 LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi", "asyncio")
@@ -159,14 +157,10 @@ class UvicornBackend:
         **options: Any,
     ) -> None:
         if uvicorn is None:
-            raise ServerUnavailable(
-                "uvicorn is not installed: pip install 'streamkit[asgi]' (or uvicorn)"
-            )
+            raise ServerUnavailable("uvicorn is not installed: pip install 'streamkit[asgi]' (or uvicorn)")
         for fixed in ("host", "port", "fd", "uds", "reload", "workers"):
             if fixed in options:
-                raise TypeError(
-                    f"UvicornBackend sets {fixed!r} itself; it cannot be an option"
-                )
+                raise TypeError(f"UvicornBackend sets {fixed!r} itself; it cannot be an option")
         self.app = app
         self.host = host
         self.port = port
@@ -216,9 +210,7 @@ class UvicornBackend:
             failure = self._failure
             self.stop()
             listener.close()
-            detail = (
-                f": {type(failure).__name__}: {failure}" if failure is not None else ""
-            )
+            detail = f": {type(failure).__name__}: {failure}" if failure is not None else ""
             raise ServerStartError(
                 f"uvicorn did not start on {self.url}{detail}; it said:\n{tail(chr(10).join(self.log))}"
             )
@@ -255,13 +247,9 @@ class UvicornBackend:
             task.cancel()
         if tasks:
             loop.run_until_complete(asyncio.wait(tasks, timeout=0.5))
-        loop.run_until_complete(
-            asyncio.wait([loop.create_task(loop.shutdown_asyncgens())], timeout=0.5)
-        )
+        loop.run_until_complete(asyncio.wait([loop.create_task(loop.shutdown_asyncgens())], timeout=0.5))
 
-    def _loop_error(
-        self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]
-    ) -> None:
+    def _loop_error(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
         """asyncio's own complaints (a task's exception never retrieved, ...): kept, not printed."""
         self.log.append(f"ERROR: asyncio: {context.get('message', 'error')}")
         error = context.get("exception")

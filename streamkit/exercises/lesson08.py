@@ -15,9 +15,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ..server import Server
-from ..trace import Trace
-from . import Exercise, NotAttempted, Wrong, describe_error
-from .checking import count, fetch, is_placeholder, pieces, require_function, served
+from ..trace import Trace, error_text, plural
+from . import Exercise, NotAttempted, Wrong
+from .checking import fetch, is_placeholder, pieces, require_function, served
 
 LESSON = "08"
 GAP = 0.1  # seconds between the items the checks ask for
@@ -25,9 +25,7 @@ LATER = 0.15  # the second of two overlapping requests is sent this long after t
 WORDS = ("stream", "chunk", "loop")
 
 
-def two_requests(
-    server: Server, path: str, later: float = LATER, **options: Any
-) -> tuple[Trace, Trace]:
+def two_requests(server: Server, path: str, later: float = LATER, **options: Any) -> tuple[Trace, Trace]:
     """Request ``path`` twice on ``server``, the second ``later`` seconds after the first."""
     with ThreadPoolExecutor(2) as pool:
         first = pool.submit(fetch, server, path, **options)
@@ -58,9 +56,7 @@ def _starlette() -> Any:
         from starlette.responses import StreamingResponse
         from starlette.routing import Route
     except ImportError:  # pragma: no cover - depends on the environment
-        raise Wrong(
-            "This check needs Starlette: pip install 'streamkit[asgi]'"
-        ) from None
+        raise Wrong("This check needs Starlette: pip install 'streamkit[asgi]'") from None
     return Starlette, StreamingResponse, Route
 
 
@@ -71,9 +67,7 @@ def _run(coroutine: Any) -> Any:
         return pool.submit(asyncio.run, coroutine).result()
 
 
-def _require_async_generator_function(
-    answer: Any, name: str, args: tuple[Any, ...]
-) -> Callable[..., Any]:
+def _require_async_generator_function(answer: Any, name: str, args: tuple[Any, ...]) -> Callable[..., Any]:
     """The answer must be an async generator function; a placeholder body is not attempted."""
     func = require_function(answer, name)
     if inspect.isasyncgenfunction(func):
@@ -95,9 +89,7 @@ def _require_async_generator_function(
     )
 
 
-def _serve_generator(
-    make: Callable[[], AsyncIterator[Any]], media_type: str = "text/plain"
-) -> Any:
+def _serve_generator(make: Callable[[], AsyncIterator[Any]], media_type: str = "text/plain") -> Any:
     Starlette, StreamingResponse, Route = _starlette()
 
     async def endpoint(request: Any) -> Any:
@@ -117,12 +109,10 @@ def _check_stream_shares_the_loop(
         a, b = two_requests(server, "/", who=f"{name}()")
     for trace in (a, b):
         if trace.body != expected:
-            raise Wrong(
-                f"{name}{args!r} sent {trace.body!r:.80}; expected {expected!r}."
-            )
+            raise Wrong(f"{name}{args!r} sent {trace.body!r:.80}; expected {expected!r}.")
     if pieces(a) < 3:
         raise Wrong(
-            f"{name} arrived in {count(pieces(a), 'piece')}: yield each line on its own, with the "
+            f"{name} arrived in {plural(pieces(a), 'piece')}: yield each line on its own, with the "
             f"pause between yields."
         )
     if not overlap(a, b):
@@ -148,7 +138,7 @@ def _check_countdown(answer: Any) -> str:
         "asyncio.sleep lets the loop serve the other request meanwhile.",
     )
     return (
-        f"countdown(3) streamed in {count(pieces(a), 'piece')}, and two requests {LATER:g} s apart "
+        f"countdown(3) streamed in {plural(pieces(a), 'piece')}, and two requests {LATER:g} s apart "
         f"were served at the same time."
     )
 
@@ -191,7 +181,7 @@ def _check_definitions(answer: Any) -> str:
         "word).",
     )
     return (
-        f"definitions streamed in {count(pieces(a), 'piece')} while another request was served: "
+        f"definitions streamed in {plural(pieces(a), 'piece')} while another request was served: "
         f"the blocking lookups ran outside the event loop."
     )
 
@@ -233,11 +223,7 @@ def _events(body: bytes) -> list[dict[str, str]]:
             name, _, value = line.partition(":")
             value = value.removeprefix(" ")
             # several data lines in one event join with newlines, as in a browser
-            fields[name] = (
-                f"{fields[name]}\n{value}"
-                if name == "data" and name in fields
-                else value
-            )
+            fields[name] = f"{fields[name]}\n{value}" if name == "data" and name in fields else value
         if fields:
             found.append(fields)
     return found
@@ -250,20 +236,15 @@ def _check_progress(answer: Any) -> str:
         trace = server.get("/progress", timeout=5, max_seconds=10)
     error = trace.server_error or (server.errors[-1] if server.errors else None)
     if isinstance(error, NotImplementedError) or (
-        isinstance(error, TypeError)
-        and "'NoneType' object is not callable" in str(error)
+        isinstance(error, TypeError) and "'NoneType' object is not callable" in str(error)
     ):
         raise NotAttempted()  # the endpoint returned None: the placeholder is still there
     if error is not None:
-        raise Wrong(
-            f"Requesting /progress: your endpoint raised {describe_error(error)}."
-        )
+        raise Wrong(f"Requesting /progress: your endpoint raised {error_text(error)}.")
     if trace.status != 200:
         raise Wrong(f"GET /progress answered {trace.status}; expected 200.")
     if trace.stopped or trace.error:
-        raise Wrong(
-            f"The response did not end cleanly ({trace.error or 'still open after 10 s'})."
-        )
+        raise Wrong(f"The response did not end cleanly ({trace.error or 'still open after 10 s'}).")
     content_type = trace.headers.get("Content-Type", "")
     if not content_type.startswith("text/event-stream"):
         raise Wrong(
@@ -279,7 +260,7 @@ def _check_progress(answer: Any) -> str:
         )
     if pieces(trace) < 5 or trace.verdict != "streamed":
         raise Wrong(
-            f"The 5 events arrived {trace.verdict}, in {count(pieces(trace), 'piece')}: yield each "
+            f"The 5 events arrived {trace.verdict}, in {plural(pieces(trace), 'piece')}: yield each "
             f"event on its own, with await asyncio.sleep(0.1) between them."
         )
     return f"5 progress events, as text/event-stream, each in its own piece ({trace.verdict})."

@@ -541,6 +541,8 @@ ex.q1.check(countdown)
 # %%
 from streamkit.exercises.lesson08 import slow_lookup
 
+print(slow_lookup("loop"))  # after 0.1 s, during which this thread could do nothing else
+
 
 async def definitions(words):
     ...  # your code here
