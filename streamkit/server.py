@@ -187,7 +187,8 @@ class Server:
     """A WSGI app served from a background thread. Made by :func:`serve`.
 
     ``url`` is where it listens (no trailing slash); ``errors`` holds the exceptions the app
-    raised, with tracebacks; ``log`` holds what the app wrote to ``wsgi.errors``;
+    raised, with tracebacks; ``log`` holds what the app wrote to ``wsgi.errors`` (for an ASGI
+    app on uvicorn: what uvicorn and the app's logger said);
     ``description`` says what serves it ("werkzeug", "gunicorn behind nginx"). ``stop()`` (or
     leaving a ``with`` block) closes the port and joins the thread.
     """
@@ -222,6 +223,9 @@ class Server:
         options = options or {}
         self._backend = backend_class(served, host, port, on_error=self._note_error, **options)
         self._backend.start()
+        if served is not app and isinstance(served, ObservedASGI):
+            # No wsgi.errors in ASGI: what uvicorn and the app's own logger said is the log.
+            self.log = self._backend.log
         self.description: str = getattr(self._backend, "name", backend_class.__name__)
         self._proxy: Any = None
         if behind is not None:

@@ -212,6 +212,7 @@ def test_app_errors_are_recorded_never_printed(
     assert [type(error) for error in server.errors] == [RuntimeError]
     assert str(server.errors[0]) == "the app broke mid-stream"
     assert any("Exception in ASGI application" in line for line in server.backend.log)
+    assert server.log is server.backend.log
     out, err = capfd.readouterr()
     assert out == "" and err == ""
 
@@ -434,3 +435,30 @@ def test_a_wsgi_and_an_asgi_server_side_by_side() -> None:
     for trace in (a, b):
         assert len(pieces(trace)) == PARTS and trace.verdict == "streamed"
         assert trace.produced is not None and len(trace.produced) == PARTS
+
+
+def test_quart_closes_the_generators_of_clients_that_leave() -> None:
+    quart = pytest.importorskip("quart")
+    closed = Finally()
+    app = quart.Quart(__name__)
+
+    @app.route("/endless")
+    async def endless():
+        async def body():
+            try:
+                while True:
+                    yield b"tick\n"
+                    await asyncio.sleep(0.02)
+            finally:
+                closed.ran()
+
+        return body(), {"Content-Type": "text/plain"}
+
+    clients = 20
+    with serve(app, name="test-quart-leavers") as server:
+        for _ in range(clients):
+            with socket.create_connection(("127.0.0.1", server.port)) as client:
+                client.sendall(b"GET /endless HTTP/1.1\r\nHost: test\r\n\r\n")
+                assert client.recv(1000).startswith(b"HTTP/1.1 200")
+        assert closed.wait_for(clients), f"only {closed.count} of {clients} generators were closed"
+        assert server.errors == []
