@@ -35,7 +35,7 @@ from typing import Any
 
 from . import recording
 
-__all__ = ["STATE_KEY", "ASGIWatchMiddleware", "ObservedASGI", "is_asgi_app", "lookup"]
+__all__ = ["STATE_KEY", "ASGIWatchMiddleware", "ObservedASGI", "is_asgi_app", "lookup", "middleware_names"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -145,6 +145,7 @@ class ObservedASGI:
     def __init__(self, app: ASGIApp, on_error: ErrorSink) -> None:
         self.app = app
         self.on_error = on_error
+        self.middleware = middleware_names(app)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope.get("type") != "http":
@@ -186,8 +187,24 @@ class ObservedASGI:
             self.on_error(error)
             raise
         finally:
+            if not notes.watched and self.middleware:
+                noted.note = (
+                    f"produced shows the body as it left the app's middleware "
+                    f"({', '.join(self.middleware)}); to time the app's own messages, add "
+                    "streamkit.recording_asgi.ASGIWatchMiddleware before the other middleware"
+                )
             noted.finished.set()
             noted.sent.set()
+
+
+def middleware_names(app: Any) -> list[str]:
+    """The class names of a Starlette or FastAPI app's own middleware (``add_middleware``), outermost
+    first; empty for other apps (whose middleware cannot be seen from outside)."""
+    found = getattr(app, "user_middleware", None)
+    if not isinstance(found, list):
+        return []
+    names = [getattr(getattr(item, "cls", None), "__name__", "") for item in found]
+    return [name for name in names if name and name != ASGIWatchMiddleware.__name__]
 
 
 def is_asgi_app(app: Any) -> bool:

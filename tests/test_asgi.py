@@ -229,6 +229,17 @@ def test_watch_middleware_inside_gzip_times_the_apps_own_pieces() -> None:
     assert trace.written is not None and sum(event.size for event in trace.written) == trace.wire_size
     assert trace.wire_size != trace.size
     assert trace.verdict == "streamed"
+    assert trace.note is None
+
+
+def test_middleware_without_a_watcher_inside_is_named_in_the_note() -> None:
+    app = starlette_app()
+    app.add_middleware(GZipMiddleware, minimum_size=1)
+    with serve(app) as server:
+        trace = server.get("/parts")
+    # produced was noted where the kit could see it: after the gzip middleware
+    assert trace.produced is not None and sum(event.size for event in trace.produced) == trace.wire_size
+    assert trace.note is not None and "GZipMiddleware" in trace.note and "ASGIWatchMiddleware" in trace.note
 
 
 def test_an_untraced_request_is_not_recorded_and_any_async_callable_is_served() -> None:
