@@ -473,3 +473,39 @@ def test_quart_closes_the_generators_of_clients_that_leave() -> None:
                 assert client.recv(1000).startswith(b"HTTP/1.1 200")
         assert closed.wait_for(clients), f"only {closed.count} of {clients} generators were closed"
         assert server.errors == []
+
+
+class CollectBody:
+    """An ASGI middleware that gathers every body message and sends the body once, at the end."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        kept: list[dict] = []
+
+        async def keep(message: dict) -> None:
+            kept.append(message)
+
+        await self.app(scope, receive, keep)
+        body = b"".join(m.get("body", b"") for m in kept if m["type"] == "http.response.body")
+        await send(kept[0])
+        await send({"type": "http.response.body", "body": body})
+
+
+def test_a_collecting_middleware_shows_as_produced_over_time_and_written_late() -> None:
+    app = starlette_app()
+    app.add_middleware(ASGIWatchMiddleware)
+    app.add_middleware(CollectBody)
+    with serve(app) as server:
+        trace = server.get("/parts")
+    assert trace.verdict == "buffered"
+    assert trace.produced is not None and len(trace.produced) == PARTS
+    assert trace.written is not None and len(trace.written) == 1
+    assert trace.written[0].t >= trace.produced[-1].t
+    diagnose = getattr(trace, "diagnose", None)
+    if diagnose is not None:  # the diagnosis layer, where it exists
+        assert diagnose().culprit == "middleware"
