@@ -128,12 +128,14 @@ from concurrent.futures import ThreadPoolExecutor
 
 
 def two_requests(server, path, later=0.15):
-    """Request `path` twice; the second request is sent `later` seconds after the first."""
+    """Request `path` twice, the second request `later` seconds after the first. Both traces
+    come back in the order they were served: by when their first byte arrived."""
     with ThreadPoolExecutor(2) as pool:
         first = pool.submit(server.get, path)
         time.sleep(later)
         second = pool.submit(server.get, path)
-        return first.result(), second.result()
+        traces = [first.result(), second.result()]
+    return sorted(traces, key=lambda trace: trace.started + trace.chunks[0].t)
 
 
 async def blocking_ticks(count=5, gap=0.1):
