@@ -15,6 +15,7 @@ import math
 import re
 import sys
 import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from .timeline import render_svg
@@ -43,9 +44,12 @@ def html(svg: str) -> str:
     )
 
 
-def mimebundle(trace: Trace, *, live: bool = False) -> dict[str, str]:
-    """What Jupyter displays: ``image/svg+xml``, ``text/html`` and a short ``text/plain``."""
-    svg, verdicts = render_svg([trace], live=live)
+def mimebundle(trace: Trace, *, live: bool = False, reserve: Sequence[str] = ()) -> dict[str, str]:
+    """What Jupyter displays: ``image/svg+xml``, ``text/html`` and a short ``text/plain``.
+
+    ``reserve`` names lanes a live picture keeps even while empty (see :func:`live_view`).
+    """
+    svg, verdicts = render_svg([trace], live=live, reserve=reserve)
     return {"image/svg+xml": svg, "text/html": html(svg), "text/plain": trace.summary(verdicts[0])}
 
 
@@ -67,8 +71,11 @@ class LiveView:
     Jupyter kernel every call does nothing.
     """
 
-    def __init__(self, *, per_second: float = 10.0, enabled: bool | None = None) -> None:
+    def __init__(
+        self, *, per_second: float = 10.0, enabled: bool | None = None, reserve: Sequence[str] = ()
+    ) -> None:
         self.enabled = in_notebook() if enabled is None else enabled
+        self.reserve = tuple(reserve)  # lanes drawn from the start, so the picture does not grow
         self.min_interval = 1.0 / per_second
         self.updates = 0  # how many times the picture was drawn
         self._interval = self.min_interval
@@ -91,7 +98,7 @@ class LiveView:
 
     def _draw(self, trace: Trace, live: bool) -> None:
         started = time.monotonic()
-        bundle = mimebundle(trace, live=live)
+        bundle = mimebundle(trace, live=live, reserve=self.reserve)
         if self._handle is None:
             from IPython.display import display
 
@@ -105,7 +112,12 @@ class LiveView:
         self._interval = max(self.min_interval, 4 * (finished - started))
 
 
-def live_view() -> LiveView | None:
-    """A :class:`LiveView` inside a notebook, else None (a probe outside Jupyter draws nothing)."""
-    view = LiveView()
+def live_view(reserve: Sequence[str] = ()) -> LiveView | None:
+    """A :class:`LiveView` inside a notebook, else None (a probe outside Jupyter draws nothing).
+
+    ``reserve`` names the lanes the final picture will have besides the client's ("produced",
+    "written"): they are drawn, empty, from the first picture on, so nothing below the picture
+    jumps when the stream ends.
+    """
+    view = LiveView(reserve=reserve)
     return view if view.enabled else None

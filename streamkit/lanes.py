@@ -89,8 +89,12 @@ class Lane:
     pieces: list[Piece] = field(default_factory=list)
 
 
-def read_lanes(trace: Trace) -> list[Lane]:
-    """The lanes that have data, top to bottom; the client lane if nothing has data."""
+def read_lanes(trace: Trace, reserve: Sequence[str] = ()) -> list[Lane]:
+    """The lanes that have data, top to bottom; the client lane if nothing has data.
+
+    Lanes named in ``reserve`` are kept even while empty: a live picture of a traced request
+    gets the server's side only at the end, and should not grow lanes then.
+    """
     sources: dict[str, Sequence[Chunk | Event] | None] = {
         "produced": trace.produced,
         "written": trace.written,
@@ -100,7 +104,7 @@ def read_lanes(trace: Trace) -> list[Lane]:
         Lane(key, title, noun, nouns, Series(sources[key]))
         for key, title, noun, nouns in LANES
     ]
-    with_data = [lane for lane in lanes if len(lane.series)]
+    with_data = [lane for lane in lanes if len(lane.series) or lane.key in reserve]
     return with_data or [lanes[-1]]
 
 

@@ -368,8 +368,10 @@ def _legend(panels: list[Panel], scale: _Scale, top: float) -> tuple[list[Legend
     return legend, y
 
 
-def _build(traces: Sequence[Trace], labels: Sequence[str] | None, verdicts: list[str], live: bool) -> Figure:
-    all_lanes = [read_lanes(trace) for trace in traces]
+def _build(
+    traces: Sequence[Trace], labels: Sequence[str] | None, verdicts: list[str], live: bool, reserve: Sequence[str]
+) -> Figure:
+    all_lanes = [read_lanes(trace, reserve if live else ()) for trace in traces]
     scale = _place_pieces(all_lanes, _time_span(traces, all_lanes))
     panels: list[Panel] = []
     y = 4.0
@@ -679,13 +681,18 @@ def _template() -> jinja2.Template:
 
 
 def render_svg(
-    traces: Sequence[Trace], labels: Sequence[str] | None = None, *, live: bool = False
+    traces: Sequence[Trace],
+    labels: Sequence[str] | None = None,
+    *,
+    live: bool = False,
+    reserve: Sequence[str] = (),
 ) -> tuple[str, list[str]]:
     """The SVG of ``traces`` on one time axis, and the verdicts drawn in it (each verdict is
     worked out once: for 100,000 chunks that is not free). ``live=True`` draws responses that
-    are still arriving ("receiving" instead of a verdict)."""
+    are still arriving ("receiving" instead of a verdict), with the lanes named in ``reserve``
+    ("produced", "written") drawn even while they are empty."""
     verdicts = [_verdict(trace, live) for trace in traces]
-    return _template().render(fig=_build(traces, labels, verdicts, live)), verdicts
+    return _template().render(fig=_build(traces, labels, verdicts, live, reserve)), verdicts
 
 
 def to_svg(trace: Trace, *, live: bool = False) -> str:

@@ -16,6 +16,8 @@ Layer: measuring. Pictures of a trace (SVG, text) live in :mod:`streamkit.timeli
 from __future__ import annotations
 
 import bisect
+import os
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -24,6 +26,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
+import werkzeug
 from werkzeug.datastructures import Headers
 
 __all__ = [
@@ -39,6 +42,7 @@ __all__ = [
     "decoded_ends",
     "error_text",
     "links",
+    "own_frames",
     "plural",
     "request_line",
     "shorten",
@@ -189,17 +193,30 @@ class Trace:
 
     def raise_for_error(self) -> Trace:
         """Raise the app's exception (``server_error``) here, or :class:`StreamBroken` when the
-        body broke on the way; return the trace itself when the stream is whole."""
+        body broke on the way; return the trace itself when the stream is whole.
+
+        The traceback shown is the app's own part of it: the frames of the server, the kit and
+        werkzeug between the socket and your generator are left out (:attr:`server_traceback`
+        keeps them all).
+        """
+        __tracebackhide__ = True  # IPython and pytest leave this frame out of what they show
         error = self.server_error
         if error is not None:
             # Raising an exception object again adds this frame to its traceback; start from
             # the traceback it had on the server each time, so repeated calls stay readable.
             if self._server_traceback is None:
                 self._server_traceback = error.__traceback__
-            raise error.with_traceback(self._server_traceback)
+            raise error.with_traceback(own_frames(self._server_traceback))
         if self.error:
             raise StreamBroken(f"{self.method} {self.url}: {self.error}")
         return self
+
+    @property
+    def server_traceback(self) -> TracebackType | None:
+        """The whole traceback of ``server_error`` as it was on the server, every frame kept."""
+        if self._server_traceback is None and self.server_error is not None:
+            return self.server_error.__traceback__
+        return self._server_traceback
 
     # -- display --------------------------------------------------------------------------
 
@@ -245,6 +262,39 @@ class Trace:
         from .display import mimebundle
 
         return mimebundle(self)
+
+
+# Frames in these folders are the machinery between the socket and the app's code.
+_MACHINERY = tuple(
+    os.path.join(os.path.abspath(folder), "")
+    for folder in {
+        os.path.dirname(__file__),  # streamkit itself
+        os.path.dirname(os.path.dirname(werkzeug.__file__)),  # site-packages
+        sys.prefix,
+        sys.base_prefix,
+    }
+)
+
+
+def own_frames(tb: TracebackType | None) -> TracebackType | None:
+    """``tb`` with the frames of the server, the kit and installed libraries left out.
+
+    What remains is the code that raised (a notebook cell, your module); if nothing would
+    remain, ``tb`` itself. The frames are only left out of the chain that is shown: nothing is
+    lost, the original ``tb`` is unchanged.
+    """
+    kept: list[TracebackType] = []
+    walk = tb
+    while walk is not None:
+        if not os.path.abspath(walk.tb_frame.f_code.co_filename).startswith(_MACHINERY):
+            kept.append(walk)
+        walk = walk.tb_next
+    if not kept:
+        return tb
+    chain: TracebackType | None = None
+    for frame in reversed(kept):
+        chain = TracebackType(chain, frame.tb_frame, frame.tb_lasti, frame.tb_lineno)
+    return chain
 
 
 # -- wording shared by every picture and message -----------------------------------------------

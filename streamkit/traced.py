@@ -36,7 +36,8 @@ def get_traced(server: Server, path: str = "/", *, live: bool = False, **probe_o
     if live:
         from .display import live_view
 
-        view = live_view()
+        # The server's side arrives at the end: keep room for its lanes from the start.
+        view = live_view(reserve=() if server.runs_elsewhere else ("produced", "written"))
     traced = recording.start(trace_id)
     try:
         trace = read_response(
