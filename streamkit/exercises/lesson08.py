@@ -22,7 +22,7 @@ from .checking import fetch, is_placeholder, pieces, require_function, served
 LESSON = "08"
 GAP = 0.1  # seconds between the items the checks ask for
 LATER = 0.15  # the second of two overlapping requests is sent this long after the first
-WORDS = ("stream", "chunk", "loop")
+WORDS = ("stream", "chunk", "loop", "await", "thread")  # 0.5 s of lookups: time to overlap
 
 
 def two_requests(server: Server, path: str, later: float = LATER, **options: Any) -> tuple[Trace, Trace]:
@@ -127,18 +127,18 @@ def _check_stream_shares_the_loop(
 
 
 def _check_countdown(answer: Any) -> str:
-    func = _require_async_generator_function(answer, "countdown", (3,))
-    expected = b"3\n2\n1\n"
+    func = _require_async_generator_function(answer, "countdown", (5,))
+    expected = b"5\n4\n3\n2\n1\n"  # 0.4 s or more: time for the second request to overlap
     a, _b = _check_stream_shares_the_loop(
         func,
-        (3,),
+        (5,),
         expected,
         "countdown",
         "Something in countdown blocks the event loop while it waits: time.sleep does; await "
         "asyncio.sleep lets the loop serve the other request meanwhile.",
     )
     return (
-        f"countdown(3) streamed in {plural(pieces(a), 'piece')}, and two requests {LATER:g} s apart "
+        f"countdown(5) streamed in {plural(pieces(a), 'piece')}, and two requests {LATER:g} s apart "
         f"were served at the same time."
     )
 

@@ -517,8 +517,8 @@ from streamkit.exercises import lesson08 as ex
 #
 # Write an async generator `countdown(n)` that yields `"3\n"`, `"2\n"`, `"1\n"` for
 # `countdown(3)`, with a 0.1 s pause after each line, and lets other requests run during
-# the pauses. The check streams it with Starlette on uvicorn and sends two requests 0.15 s
-# apart: they must overlap.
+# the pauses. The check streams `countdown(5)` with Starlette on uvicorn and sends two
+# requests 0.15 s apart: they must overlap.
 
 # %%
 async def countdown(n):
@@ -613,16 +613,7 @@ assert quart_parts.body == grouped_parts.body == regrouped.body
 print("all checks passed")
 
 # %% [markdown]
-# ## Clean up
-#
-# Stop every server of this lesson. (Restarting the kernel would stop them too.)
-
-# %%
-from streamkit.backends import port_open
-
-lesson_servers = [server, fast, shared, pooled, stamped, zipped, flask_twin, wsgi_server]
-ports = [s.port for s in lesson_servers]
-for running in lesson_servers:
-    running.stop()
-assert not any(port_open("127.0.0.1", port) for port in ports)
-print(f"stopped {len(lesson_servers)} servers; no port left open")
+# The servers of this lesson keep running, so after *Run All* you can go back to any section
+# or exercise, or try requests of your own. Running the notebook again replaces them (each
+# `serve()` has a `name`), `server.stop()` stops one, and restarting the kernel stops them
+# all.
