@@ -494,6 +494,45 @@ compare(
 # is an `await`.
 
 # %% [markdown]
+# ### When the client leaves
+#
+# Lesson 06's rule holds here too: clean up in `finally`. Under WSGI the server notices a
+# client that left at its next failed write and closes the generator. Starlette's
+# `StreamingResponse` listens for the client's disconnect while it streams, and cancels the
+# stream at once: the generator gets `CancelledError` where it was waiting, and its `finally`
+# runs. Measured with a client that reads the headers and hangs up:
+
+# %%
+import socket
+
+ended = []
+cleaned_up = threading.Event()
+
+
+async def endless(request):
+    async def body():
+        try:
+            while True:
+                yield "tick\n"
+                await asyncio.sleep(0.1)
+        except BaseException as error:
+            ended.append(type(error).__name__)
+            raise
+        finally:
+            cleaned_up.set()  # release whatever the stream held
+
+    return StreamingResponse(body(), media_type="text/plain")
+
+
+leaving = serve(Starlette(routes=[Route("/endless", endless)]), name="async-leaving")
+with socket.create_connection(("127.0.0.1", leaving.port)) as client:
+    client.sendall(b"GET /endless HTTP/1.1\r\nHost: notebook\r\n\r\n")
+    client.recv(1000)  # the headers and the first tick; then the client hangs up
+    left = time.monotonic()
+print("finally ran:", cleaned_up.wait(5), f"{time.monotonic() - left:.3f} s after the client left;",
+      "the generator got", ", ".join(ended))
+
+# %% [markdown]
 # ## 8. A checklist for async streams
 #
 # 1. **Every wait is an `await`.** No `time.sleep`, `requests`, or blocking drivers inside
@@ -610,6 +649,8 @@ assert broken.verdict == "broken" and isinstance(broken.server_error, RuntimeErr
 assert len(quart_parts.written) == 32 and len(grouped_parts.written) == len(regrouped.written) == 7
 assert type(returned).__name__ == "async_generator" and not hasattr(returned, "enable_buffering")
 assert quart_parts.body == grouped_parts.body == regrouped.body
+# A client that leaves: the stream is cancelled and the generator's finally runs.
+assert cleaned_up.is_set() and ended == ["CancelledError"] and leaving.errors == []
 print("all checks passed")
 
 # %% [markdown]
