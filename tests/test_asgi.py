@@ -509,3 +509,34 @@ def test_a_collecting_middleware_shows_as_produced_over_time_and_written_late() 
     diagnose = getattr(trace, "diagnose", None)
     if diagnose is not None:  # the diagnosis layer, where it exists
         assert diagnose().culprit == "middleware"
+
+
+def _nginx_missing() -> str | None:
+    from streamkit.backends import ServerUnavailable
+    from streamkit.backends.nginx import find_nginx
+
+    try:
+        find_nginx()
+    except ServerUnavailable as exc:
+        return str(exc)
+    return None
+
+
+@pytest.mark.skipif(_nginx_missing() is not None, reason="nginx is not installed")
+def test_an_asgi_app_behind_nginx_is_held_by_gzip_unless_it_says_x_accel_buffering_no() -> None:
+    async def parts(request: Request) -> StreamingResponse:
+        async def body():
+            for i in range(PARTS):
+                yield f"part {i}\n"
+                await asyncio.sleep(GAP)
+
+        headers = {"X-Accel-Buffering": "no"} if request.url.path == "/accel" else None
+        return StreamingResponse(body(), media_type="text/plain", headers=headers)
+
+    app = Starlette(routes=[Route("/parts", parts), Route("/accel", parts)])
+    with serve(app, behind="nginx") as server:
+        assert server.description == "uvicorn behind nginx"
+        held, passed = server.get("/parts"), server.get("/accel")
+    assert held.verdict == "buffered" and len(pieces(held)) == 1
+    assert held.written is not None and len(held.written) == PARTS  # uvicorn wrote each on time
+    assert passed.verdict == "streamed" and len(pieces(passed)) == PARTS
