@@ -371,10 +371,12 @@ def serve(
             f"{type(app).__name__} is an ASGI application (an async callable), and "
             f"server={server!r} serves WSGI apps; use server='uvicorn' (or leave server out)"
         )
-    if speaks_asgi and not isinstance(app, str) and callable(app) and not asgi:
+    if speaks_asgi and not asgi and callable(getattr(app, "wsgi_app", None)):
+        # Flask and streamkit Apps; other callables are taken at their word (a plain function
+        # that returns a coroutine is an ASGI app too)
         raise TypeError(
             f"server={server!r} serves ASGI applications (async callables taking scope, receive, "
-            f"send), and {type(app).__name__} looks like a WSGI app; leave server out to serve it "
+            f"send), and {type(app).__name__} is a WSGI app; leave server out to serve it "
             "with werkzeug"
         )
     if getattr(backend_class, "runs_elsewhere", False):

@@ -290,8 +290,24 @@ def test_asgi_apps_are_told_from_wsgi_apps() -> None:
 def test_the_wrong_server_for_the_app_is_a_clear_type_error() -> None:
     with pytest.raises(TypeError, match="ASGI application"):
         serve(starlette_app(), server="werkzeug")
-    with pytest.raises(TypeError, match="looks like a WSGI app"):
+    with pytest.raises(TypeError, match="is a WSGI app"):
         serve(App(__name__), server="uvicorn")
+
+
+def test_server_uvicorn_takes_an_asgi_app_it_cannot_recognise() -> None:
+    async def inner(scope: dict, receive: Callable, send: Callable) -> None:
+        if scope["type"] != "http":
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"hello"})
+
+    def app(scope: dict, receive: Callable, send: Callable) -> Any:
+        return inner(scope, receive, send)  # a plain function returning the coroutine
+
+    assert not is_asgi_app(app)
+    with serve(app, server="uvicorn") as server:
+        trace = server.get("/")
+    assert trace.body == b"hello" and trace.produced is not None and len(trace.produced) == 1
 
 
 def test_a_fastapi_app_streams_from_serve() -> None:
