@@ -29,11 +29,11 @@ $(VENV)/.installed-base: pyproject.toml | $(BIN)/python
 	@touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
-	$(PIP) install --quiet -e '.[test,servers,browser]'
+	$(PIP) install --quiet -e '.[test,servers,browser,asgi]'
 	@touch $@
 
 $(VENV)/.installed-lab: pyproject.toml | $(BIN)/python
-	$(PIP) install --quiet -e '.[lab,servers]'
+	$(PIP) install --quiet -e '.[lab,servers,asgi]'
 	@touch $@
 
 install: $(VENV)/.installed-base

@@ -50,6 +50,8 @@ class Recording:
     sent: threading.Event = field(default_factory=threading.Event)
     # Set by a streamed template before it yields an item made of several template parts.
     next_parts: int = 1
+    # What the server side wants said about how it recorded (added to the trace's note).
+    note: str | None = None
 
     def watch(self, app_iter: Iterable[bytes]) -> Iterable[bytes]:
         """``app_iter`` wrapped so that each item's time and size, and any exception, are noted."""

@@ -33,6 +33,7 @@ from werkzeug.utils import import_string
 
 from . import recording
 from .backends.werkzeug import ErrorSink, WerkzeugBackend, WSGIApp
+from .recording_asgi import ObservedASGI, is_asgi_app
 
 if TYPE_CHECKING:
     from .trace import Trace
@@ -51,6 +52,8 @@ BACKENDS: dict[str, type | str] = {
     # Takes an import string, not an app: it runs the app in worker processes of its own
     # (such a backend class says so with ``runs_elsewhere = True``).
     "gunicorn": "streamkit.backends.gunicorn:GunicornBackend",
+    # ASGI apps (Starlette, FastAPI, Quart): a backend class for them says ``interface = "asgi"``.
+    "uvicorn": "streamkit.backends.uvicorn:UvicornBackend",
 }
 
 # Proxies that can stand in front of any backend: ``serve(app, behind="nginx")``.
@@ -175,7 +178,8 @@ class Server:
     """A WSGI app served from a background thread. Made by :func:`serve`.
 
     ``url`` is where it listens (no trailing slash); ``errors`` holds the exceptions the app
-    raised, with tracebacks; ``log`` holds what the app wrote to ``wsgi.errors``;
+    raised, with tracebacks; ``log`` holds what the app wrote to ``wsgi.errors`` (for an ASGI
+    app on uvicorn: what uvicorn and the app's logger said);
     ``description`` says what serves it ("werkzeug", "gunicorn behind nginx"). ``stop()`` (or
     leaving a ``with`` block) closes the port and joins the thread.
     """
@@ -200,12 +204,19 @@ class Server:
         self._started_in = _where_started()
         # A backend that runs the app in processes of its own gets the import string as it is.
         self.runs_elsewhere: bool = getattr(backend_class, "runs_elsewhere", False)
-        served: WSGIApp | str = app
-        if not isinstance(app, str):  # serve() resolved import strings unless runs_elsewhere
+        served: Any = app
+        if isinstance(app, str):  # serve() resolved import strings unless runs_elsewhere
+            pass
+        elif getattr(backend_class, "interface", "wsgi") == "asgi":
+            served = ObservedASGI(app, self._note_error)  # type: ignore[arg-type]
+        else:
             served = _Observed(app, self._note_error, _ErrorOutput(self.log))
         options = options or {}
         self._backend = backend_class(served, host, port, on_error=self._note_error, **options)
         self._backend.start()
+        if served is not app and isinstance(served, ObservedASGI):
+            # No wsgi.errors in ASGI: what uvicorn and the app's own logger said is the log.
+            self.log = self._backend.log
         self.description: str = getattr(self._backend, "name", backend_class.__name__)
         self._proxy: Any = None
         if behind is not None:
@@ -322,7 +333,7 @@ def serve(
     host: str = "127.0.0.1",
     port: int = 0,
     name: str | None = None,
-    server: str = "werkzeug",
+    server: str | None = None,
     behind: str | None = None,
     proxy_options: dict[str, Any] | None = None,
     **options: Any,
@@ -336,13 +347,34 @@ def serve(
 
     ``server`` picks the WSGI server: ``"werkzeug"`` (the default), ``"waitress"`` (in a
     background thread), or ``"gunicorn"`` (a subprocess: ``app`` must then be an import string;
-    ``cwd=`` says where to import it from). Other keyword ``options`` go to the server's backend
+    ``cwd=`` says where to import it from). An ASGI app (an ``async`` callable such as a
+    Starlette, FastAPI or Quart app) is served by ``"uvicorn"``, in a background thread with an
+    event loop of its own; ``server="uvicorn"`` says so explicitly. Other keyword ``options`` go to the server's backend
     class, e.g. ``worker_class="sync", timeout=5`` for gunicorn (see :mod:`streamkit.backends`).
     ``behind="nginx"`` starts a real nginx in front of it, configured as production sites usually
     are (proxy buffering and gzip on; ``proxy_options`` such as ``gzip=False`` change that), and
     ``url`` is then nginx's address.
     """
+    if isinstance(app, str) and server in (None, "uvicorn"):
+        app = import_string(app)
+    asgi = not isinstance(app, str) and is_asgi_app(app)
+    if server is None:
+        server = "uvicorn" if asgi else "werkzeug"
     backend_class = _backend_class(server)
+    speaks_asgi = getattr(backend_class, "interface", "wsgi") == "asgi"
+    if asgi and not speaks_asgi:
+        raise TypeError(
+            f"{type(app).__name__} is an ASGI application (an async callable), and "
+            f"server={server!r} serves WSGI apps; use server='uvicorn' (or leave server out)"
+        )
+    if speaks_asgi and not asgi and callable(getattr(app, "wsgi_app", None)):
+        # Flask and streamkit Apps; other callables are taken at their word (a plain function
+        # that returns a coroutine is an ASGI app too)
+        raise TypeError(
+            f"server={server!r} serves ASGI applications (async callables taking scope, receive, "
+            f"send), and {type(app).__name__} is a WSGI app; leave server out to serve it "
+            "with werkzeug"
+        )
     if getattr(backend_class, "runs_elsewhere", False):
         if not isinstance(app, str):
             raise TypeError(

@@ -105,6 +105,8 @@ def add_server_side(trace: Trace, traced: recording.Recording, done: bool) -> No
     if traced.error_at is not None:
         trace.server_error_at = traced.error_at - start
     notes = [trace.note] if trace.note else []
+    if traced.note:
+        notes.append(traced.note)
     if not produced and trace.size:
         notes.append(
             "no produced times: a streamkit App records when each item was made; for other "

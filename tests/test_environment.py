@@ -1,8 +1,8 @@
 """environment.yml (conda, Binder) stays in step with pyproject.toml.
 
-The workshop runs from ``make lab`` (pip, the ``lab`` and ``servers`` extras) and from
+The workshop runs from ``make lab`` (pip, the ``lab``, ``servers`` and ``asgi`` extras) and from
 ``environment.yml`` (conda, and Binder's repo2docker). Both must install the same things: the
-runtime dependencies plus the two extras, with the same version bounds, and the kit itself
+runtime dependencies plus the three extras, with the same version bounds, and the kit itself
 (Binder does not install the repository's package unless the pip section says ``-e .``).
 Binder also installs the Debian packages in ``apt.txt``: nginx, for lesson 07.
 """
@@ -19,7 +19,7 @@ else:  # pragma: no cover - Python 3.10 (pytest brings tomli there)
     import tomli as tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
-EXTRAS = ("lab", "servers")
+EXTRAS = ("lab", "servers", "asgi")
 # pip names that are spelled differently on conda-forge (none so far).
 CONDA_NAMES: dict[str, str] = {}
 REQUIREMENT = re.compile(r"^([A-Za-z0-9_.\-]+)\s*(.*)$")

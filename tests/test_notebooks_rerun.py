@@ -49,6 +49,12 @@ def _missing_requirement(path: Path) -> str | None:
             find_nginx()
         except ServerUnavailable as error:
             return f"notebook 07 starts a real nginx: {error}"
+    if path.name.startswith("08"):
+        import importlib.util
+
+        missing = [name for name in ("uvicorn", "starlette", "fastapi", "quart") if importlib.util.find_spec(name) is None]
+        if missing:
+            return f"notebook 08 needs the asgi extra (pip install 'streamkit[asgi]'); missing: {', '.join(missing)}"
     if path.name.startswith("09"):
         from streamkit.browser import unavailable_reason
 
