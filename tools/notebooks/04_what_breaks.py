@@ -434,8 +434,9 @@ assert "close-delimited" in diagnoses["HTTP/1.0 body"].codes
 assert all(diagnoses[label].streams for label in ("HTTP/1.0 body", "reference stream", "Content-Length by hand"))
 print("all checks passed")
 
-# %%
-server.stop()
-profiled_server.stop()
-http10.shutdown()
-http10.server_close()
+# %% [markdown]
+# The servers of this lesson keep running, so after *Run All* you can go back to any exercise,
+# or try requests of your own. Running the notebook again replaces them (each `serve()` has a
+# `name`), `server.stop()` stops one, and restarting the kernel stops them all.
+#
+# Next: **05 Big data**.

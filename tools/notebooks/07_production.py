@@ -480,16 +480,18 @@ print("all checks passed")
 # %% [markdown]
 # ## Clean up
 #
-# Stop every server of this lesson: the threads in this kernel, and the gunicorn and nginx
-# processes. (Restarting the kernel would stop them too.)
+# `stop()` ends a server and everything it started: its threads in this kernel, and the
+# gunicorn and nginx processes. The lesson's own servers keep running, so after *Run All* you
+# can go back to the exercises; restarting the kernel stops them too. Here a spare gunicorn
+# behind nginx shows what `stop()` leaves behind: nothing.
 
 # %%
 from streamkit.backends import port_open
 
-lesson_servers = [dev, pool, forked, proxied, unzipped, accel, flushing, collecting, flushing_proxied, sync, threaded]
-addresses = [(s.port, s.backend.port) for s in lesson_servers]  # the proxy's port and the app server's
-for running in lesson_servers:
-    running.stop()
-still_open = [port for pair in addresses for port in pair if port_open("127.0.0.1", port)]
-assert still_open == [] and not any(s.running for s in lesson_servers), still_open
-print(f"stopped {len(lesson_servers)} servers; no port left open")
+spare = serve("streamkit.demos:app", server="gunicorn", behind="nginx", name="prod-spare")
+addresses = [spare.port, spare.backend.port]  # nginx's port and gunicorn's
+assert all(port_open("127.0.0.1", port) for port in addresses)
+spare.stop()
+still_open = [port for port in addresses if port_open("127.0.0.1", port)]
+assert still_open == [] and not spare.running, still_open
+print("stopped gunicorn and nginx; no port left open")
