@@ -269,21 +269,23 @@ def test_follow_records_the_stream_a_page_reads(lane_server) -> None:
 def test_the_browser_is_reused_and_leaves_nothing_after_stop(lane_server) -> None:
     browser.stop()
     before_threads = {t.ident for t in threading.enumerate()}
+    # Other children of this process (the probe's reader worker, say) are not the browser's.
+    others = _descendants(os.getpid())
     first = browser.browse(lane_server.url + "/plain?nosniff=1")
-    helpers = _descendants(os.getpid())
+    helpers = _descendants(os.getpid()) - others
     main = _main_processes(helpers)
     worker_threads = {t.ident for t in threading.enumerate()} - before_threads
     assert browser.running() and len(main) == 2
     for _ in range(3):
         again = browser.browse(lane_server.url + "/plain?nosniff=1")
         assert again.body == first.body
-    assert _main_processes(_descendants(os.getpid())) == main  # the same driver and Chromium
-    helpers |= _descendants(os.getpid())
+    assert _main_processes(_descendants(os.getpid()) - others) == main  # the same driver and Chromium
+    helpers |= _descendants(os.getpid()) - others
     browser.stop()
     browser.stop()  # safe to repeat
     assert not browser.running()
     assert _wait_gone(helpers), f"still running after stop(): {_alive(helpers)}"
-    assert not _alive(_descendants(os.getpid()))
+    assert not _alive(_descendants(os.getpid()) - others)
     left = {t.ident for t in threading.enumerate() if t.is_alive()} & worker_threads
     assert not left
 
