@@ -20,6 +20,7 @@ headers).
 
 from __future__ import annotations
 
+import bisect
 import html as html_escape
 import itertools
 import re
@@ -29,11 +30,13 @@ from typing import Any
 
 from .trace import (
     AT_ONCE,
+    SHOWN_TOLERANCE,
     Trace,
     content_pieces,
     counts_wire_bytes,
     held_back,
     links,
+    plural,
     seconds_text,
 )
 
@@ -50,6 +53,7 @@ __all__ = [
 WARNING_CODES = frozenset(
     {
         "browser-sniffs",
+        "browser-held",
         "html-no-charset",
         "sse-no-cache",
         "sse-idle-gap",
@@ -323,6 +327,12 @@ FIX_PROXY = (
     "no or proxy_buffering off; Apache mod_proxy: flushpackets=on; a proxy in front of Jupyter "
     "streams only requests that say Accept: text/event-stream)"
 )
+FIX_BROWSER = (
+    "look at what the browser waits for: text/plain needs X-Content-Type-Options: nosniff (and "
+    "a charset), or Chromium holds the first 1,024 bytes to sniff the type; a <script> without "
+    "async/defer or a stylesheet in <head> blocks rendering (move scripts to the end, or mark "
+    "them defer); rows must be real <tr><td> elements for a table to grow"
+)
 FIX_MIDDLEWARE = (
     "find the middleware (or after_request hook) that reads the whole body: anything that "
     "computes a Content-Length, reads response.data / get_data(), or joins the iterable (a "
@@ -442,6 +452,21 @@ def _held_where(trace: Trace, *, partly: bool = False) -> tuple[Any, ...] | None
             facts.append(
                 f"the server wrote plain bytes, the client got {encoding}: a layer after the "
                 "server compressed them"
+            )
+        if trace.browser_received is not None and not proxy:
+            # The client is a real browser and nothing in between names itself: what held
+            # the bytes after the socket is the browser's own network stack (type sniffing
+            # holds them there, measured: CDP reports the reads only when it lets go).
+            facts.append(
+                "the client was a browser (browser=True) and no proxy names itself: its network "
+                "stack reported the bytes only late"
+            )
+            return (
+                "client",
+                facts,
+                FIX_BROWSER,
+                "browser-held-body",
+                "the browser held the stream back before its page could show it",
             )
         if proxy:
             facts.append(f"the response names {proxy} (Server/Via header)")
@@ -706,6 +731,45 @@ def _sniff_finding(trace: Trace, content_type: str) -> Finding | None:
     )
 
 
+# The page showing a piece later than this after the browser had read it counts as held there.
+BROWSER_HELD = 0.1
+
+
+def _browser_finding(trace: Trace) -> Finding | None:
+    """With the browser lane (``browser=True``): a page that held what the browser had read.
+
+    A page grows right after a read that brought visible text (within a few ms, measured). A
+    growth that comes more than :data:`BROWSER_HELD` after the last read before it shows
+    something the page had been holding: a render-blocking script or stylesheet, the HTML
+    parser waiting, or type sniffing. (Reads that bring only markup change nothing visible,
+    so they are not counted against the page.)
+    """
+    shown = [event for event in trace.browser_shown or () if event.size]
+    reads = [piece.t for piece in content_pieces(trace.chunks)]
+    if not shown or len(reads) < 2:
+        return None
+    late = []
+    for step in shown:
+        index = bisect.bisect_right(reads, step.t + SHOWN_TOLERANCE) - 1
+        if index >= 0 and step.t - reads[index] > BROWSER_HELD:
+            late.append(step.t - reads[index])
+    if not late:
+        return None
+    return Finding(
+        "browser-held",
+        "client",
+        "the browser had the pieces, but the page showed them late",
+        [
+            f"the browser read {plural(len(reads), 'piece')} from {seconds_text(reads[0])} to "
+            f"{seconds_text(reads[-1])}; the page grew in {plural(len(shown), 'step')}",
+            f"{len(late)} of those steps came more than {seconds_text(BROWSER_HELD)} after the "
+            f"browser's last read before them (up to {seconds_text(max(late))}): the page was "
+            "holding what it already had",
+        ],
+        FIX_BROWSER,
+    )
+
+
 def warning_findings(trace: Trace) -> list[Finding]:
     """Things worth changing even when the stream streams: browser sniffing and charset, SSE
     headers and heartbeats, close-delimited bodies."""
@@ -715,6 +779,9 @@ def warning_findings(trace: Trace) -> list[Finding]:
     late = _late_start(trace)
     if late is not None:
         found.append(late)
+    held_in_browser = _browser_finding(trace)
+    if held_in_browser is not None:
+        found.append(held_in_browser)
     mimetype = _mimetype(trace)
     content_type = _header(trace, "Content-Type")
     nosniff = _header(trace, "X-Content-Type-Options").lower() == "nosniff"

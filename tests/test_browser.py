@@ -118,10 +118,17 @@ GAP = 0.3  # seconds between parts
 def _lane_app() -> App:
     app = App(__name__, template_folder=None)
 
+    @app.route("/slow.js")
+    def slow_js() -> Response:
+        time.sleep(1.0)  # a script in <head> that takes a second to load
+        return Response("window.loaded = true;", mimetype="text/javascript")
+
     @app.route("/rows")
     def rows() -> Response:
+        head = '<script src="/slow.js"></script>' if "script" in request.args else ""
+
         def generate() -> Iterator[str]:
-            yield "<!doctype html><html><head><meta charset=utf-8><title>rows</title></head><body><table>"
+            yield f"<!doctype html><html><head><meta charset=utf-8><title>rows</title>{head}</head><body><table>"
             for n in range(1, PARTS + 1):
                 time.sleep(GAP)
                 yield f"<tr><td>row {n}</td></tr>\n"
@@ -530,3 +537,21 @@ def test_it_works_where_an_asyncio_loop_is_running(lane_server) -> None:
 
     trace = asyncio.run(cell())
     assert trace.body.count(b"line") == PARTS  # type: ignore[attr-defined]
+
+
+@needs_browser
+def test_diagnose_names_the_browser_where_it_held_and_nothing_where_it_did_not(lane_server) -> None:
+    clean = lane_server.get("/rows", browser=True).diagnose()
+    assert clean.streams and clean.culprit is None
+    assert not [code for code in clean.codes if code.startswith("browser-")]
+    # A script in <head> holds the rows the browser already has: a warning about the client.
+    blocked = lane_server.get("/rows?script=1", browser=True)
+    found = blocked.diagnose()
+    assert "browser-held" in found.codes and found.culprit is None
+    held = next(f for f in found.findings if f.code == "browser-held")
+    assert held.culprit == "client" and "defer" in held.fix
+    # Small text/plain without nosniff: Chromium's network stack held the body itself; the
+    # server wrote it on time, so the browser is the culprit, not a proxy.
+    sniffed = lane_server.get("/plain", browser=True).diagnose()
+    assert not sniffed.streams and sniffed.culprit == "client"
+    assert sniffed.codes[0] == "browser-held-body" and "nosniff" in sniffed.findings[0].fix
