@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 # Filled by test_flask_parity.py: (scenario, streamkit's result, Flask's result).
@@ -24,3 +26,26 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
     for scenario, ours, theirs in PARITY_ROWS:
         marker = "" if ours == theirs else "   <- differs"
         terminalreporter.write_line(f"{scenario:<{width}}  {ours:<22}  {theirs}{marker}")
+
+
+# -- processes ------------------------------------------------------------------------------
+
+
+def living_processes(*, group: int | None = None, pids: set[int] | None = None) -> set[int]:
+    """Pids of processes that are still running (zombies waiting to be reaped do not count),
+    restricted to one process group and/or a set of pids. Linux only (reads /proc)."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or (pids is not None and int(entry.name) not in pids):
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue  # gone meanwhile
+        # "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses.
+        fields = stat[stat.rindex(")") + 2 :].split()
+        state, pgrp = fields[0], int(fields[2])
+        if state in ("Z", "X") or (group is not None and pgrp != group):
+            continue
+        found.add(int(entry.name))
+    return found

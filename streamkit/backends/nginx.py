@@ -23,21 +23,21 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import time
 
 from streamkit.backends import (
-    http_url,
     ServerStartError,
     ServerUnavailable,
     check_port_free,
     free_port,
+    http_url,
     started,
+    stop_process_group,
     stopped,
     tail,
     wait_for_port,
 )
 
-__all__ = ["NginxProxy", "find_nginx", "GZIP_TYPES"]
+__all__ = ["GZIP_TYPES", "NginxProxy", "find_nginx"]
 
 #: What the config compresses besides text/html (which nginx always includes).
 GZIP_TYPES = (
@@ -222,24 +222,7 @@ class NginxProxy:
         process, self.process = self.process, None
         stopped(self)
         if process is not None:
-            try:
-                os.killpg(process.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-            try:
-                process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                pass
-            deadline = time.monotonic() + timeout
-            while _group_alive(process.pid) and time.monotonic() < deadline:
-                time.sleep(0.02)
-            if _group_alive(process.pid):
-                try:
-                    os.killpg(process.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass  # it exited between the check and the kill
-            if process.poll() is None:
-                process.wait()
+            stop_process_group(process, signal.SIGTERM, timeout)
         if self.directory is not None:
             self._final_log = self.log
             shutil.rmtree(self.directory, ignore_errors=True)
@@ -252,11 +235,3 @@ def _read(path: str) -> str:
             return f.read()
     except FileNotFoundError:
         return ""
-
-
-def _group_alive(group: int) -> bool:
-    try:
-        os.killpg(group, 0)
-    except (ProcessLookupError, PermissionError):
-        return False
-    return True
