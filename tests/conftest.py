@@ -49,3 +49,23 @@ def living_processes(*, group: int | None = None, pids: set[int] | None = None) 
             continue
         found.add(int(entry.name))
     return found
+
+
+# -- system programs ------------------------------------------------------------------------
+
+
+def _nginx_missing() -> str | None:
+    """Why nginx cannot be used here (the message names the Debian package), or None."""
+    from streamkit.backends import ServerUnavailable
+    from streamkit.backends.nginx import find_nginx
+
+    try:
+        find_nginx()
+    except ServerUnavailable as exc:
+        return str(exc)
+    return None
+
+
+#: None when nginx is there; else the reason tests that need it skip.
+NGINX_MISSING = _nginx_missing()
+needs_nginx = pytest.mark.skipif(NGINX_MISSING is not None, reason=str(NGINX_MISSING))

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -10,10 +11,11 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import living_processes
+
 from streamkit.backends import Backend, Proxy, stop_process_group
 from streamkit.backends.gunicorn import GunicornBackend
+from streamkit.backends.launcher import launch
 from streamkit.backends.nginx import NginxProxy
 from streamkit.backends.waitress import WaitressBackend
 from streamkit.server import WerkzeugBackend
@@ -77,3 +79,44 @@ def test_backends_module_has_no_private_copies() -> None:
     for name in ("gunicorn.py", "nginx.py"):
         text = (here / name).read_text()
         assert "os.killpg" not in text, f"{name} should use stop_process_group()"
+
+
+def _watchdogs(marker: str) -> set[int]:
+    """Running launcher watchdogs whose command line holds ``marker``."""
+    found = set()
+    for pid in living_processes():
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if any(arg.endswith(b"launcher.py") for arg in cmdline) and marker.encode() in cmdline:
+            found.add(pid)
+    return found
+
+
+def test_launch_of_a_missing_program_is_file_not_found() -> None:
+    with pytest.raises(FileNotFoundError, match="no-such-program"):
+        launch(["/nonexistent/no-such-program"])
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)")
+def test_launched_process_keeps_its_pid_and_stop_leaves_no_watchdog() -> None:
+    marker = f"streamkit-test-{time.monotonic_ns()}"
+    process = launch(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; print(sys.argv[1], flush=True); time.sleep(60)",
+            marker,
+        ],
+        stdout=subprocess.PIPE,
+    )
+    assert process.stdout is not None
+    assert process.stdout.readline().decode().strip() == marker  # the command itself runs
+    assert Path(f"/proc/{process.pid}/cmdline").read_bytes().split(b"\0")[1] == b"-c"  # exec'd
+    assert os.getpgid(process.pid) == process.pid  # its own group, as start_new_session
+    assert len(_watchdogs(marker)) == 1
+    stop_process_group(process, signal.SIGTERM, timeout=1.0)
+    assert process.returncode == -signal.SIGTERM
+    assert not _watchdogs(marker)  # release() waited for it
+    process.stdout.close()

@@ -159,7 +159,8 @@ def stop_process_group(
 
     Send ``sig`` (the server's quick-shutdown signal) to the whole group, wait up to ``timeout``
     for the leader to exit and then for its workers to go, SIGKILL whatever is left, and reap
-    the leader. Returns within about ``2 * timeout``.
+    the leader; for a process started by :func:`streamkit.backends.launcher.launch`, end its
+    watchdog too. Returns within about ``2 * timeout``.
     """
     group = process.pid  # start_new_session: the group id is the leader's pid
     signal_group(group, sig)
@@ -174,6 +175,9 @@ def stop_process_group(
         time.sleep(0.05)
     if process.poll() is None:
         process.wait()
+    release = getattr(process, "release", None)  # started by launcher.launch(): end its watchdog
+    if release is not None:
+        release()
 
 
 def http_url(host: str, port: int) -> str:

@@ -40,6 +40,7 @@ from streamkit.backends import (
     wait_for_port,
 )
 from streamkit.backends.gunicorn_hooks import READY_MARK
+from streamkit.backends.launcher import launch
 
 __all__ = ["GunicornBackend", "check_import_string"]
 
@@ -160,14 +161,16 @@ class GunicornBackend:
         )
         self._log_file = tempfile.TemporaryFile(prefix="streamkit-gunicorn-")
         try:
-            self.process = subprocess.Popen(
+            # Its own process group (stop() ends master and workers), which also ends when
+            # this process dies, even by SIGKILL (see streamkit.backends.launcher).
+            self.process = launch(
                 self.command(),
+                stop_signal=signal.SIGINT,
                 cwd=self.cwd,
                 env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=self._log_file,
                 stderr=self._log_file,
-                start_new_session=True,  # its own process group: stop() ends master and workers
             )
         except OSError:
             self.stop()

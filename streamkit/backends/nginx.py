@@ -36,6 +36,7 @@ from streamkit.backends import (
     tail,
     wait_for_port,
 )
+from streamkit.backends.launcher import launch
 
 __all__ = ["GZIP_TYPES", "NginxProxy", "find_nginx"]
 
@@ -188,13 +189,16 @@ class NginxProxy:
         error_log = os.path.join(directory, "error.log")
         stderr_path = os.path.join(directory, "stderr.log")
         with open(stderr_path, "wb") as stderr:
-            self.process = subprocess.Popen(
+            # Its own process group, ended (and the directory removed) when this process
+            # dies, even by SIGKILL (see streamkit.backends.launcher).
+            self.process = launch(
                 # -e: the log for messages before the config is read (else a system path).
                 [self.executable, "-p", directory, "-c", config_path, "-e", error_log],
+                stop_signal=signal.SIGTERM,
+                cleanup=[directory],
                 stdin=subprocess.DEVNULL,
                 stdout=stderr,
                 stderr=stderr,
-                start_new_session=True,
             )
         started(self)
         process = self.process
