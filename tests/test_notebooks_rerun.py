@@ -15,6 +15,7 @@ notebooks as the builder does.
 from __future__ import annotations
 
 import copy
+import importlib
 import importlib.util
 from pathlib import Path
 
@@ -41,14 +42,17 @@ LESSONS = sorted(builder.NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
 
 def _missing_requirement(path: Path) -> str | None:
     """Why this machine cannot run the notebook at all (None: it can)."""
-    if path.name.startswith("07"):
-        from streamkit.backends import ServerUnavailable
-        from streamkit.backends.nginx import find_nginx
+    from streamkit.programs import missing_program
 
-        try:
-            find_nginx()
-        except ServerUnavailable as error:
-            return f"notebook 07 starts a real nginx: {error}"
+    lesson = path.name[:2]
+    try:
+        module = importlib.import_module(f"streamkit.exercises.lesson{lesson}")
+    except ImportError:
+        return None
+    for program in getattr(module, "NEEDS", ()):
+        missing = missing_program(program)
+        if missing:
+            return f"notebook {lesson} runs {program}: {missing}"
     return None
 
 

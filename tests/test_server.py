@@ -20,6 +20,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+
+from conftest import needs_nginx
 from werkzeug.middleware.profiler import ProfilerMiddleware
 from werkzeug.serving import WSGIRequestHandler
 
@@ -623,14 +625,10 @@ def test_naive_gzip_matches_every_item_to_the_one_piece() -> None:
     assert all(event.arrived == trace.chunks[last].t for event in trace.produced)
 
 
+@needs_nginx
 def test_gzip_by_a_proxy_matches_the_server_writes_in_decoded_bytes() -> None:
-    from streamkit.backends.nginx import find_nginx
     from streamkit.trace import links
 
-    try:
-        find_nginx()
-    except Exception as missing:
-        pytest.skip(f"nginx is not installed: {missing}")
     # The server writes the app's own bytes; nginx compresses them and holds them back.
     with serve(slow_items_app(), behind="nginx") as server:
         trace = server.get("/items")

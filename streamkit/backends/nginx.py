@@ -37,6 +37,7 @@ from streamkit.backends import (
     wait_for_port,
 )
 from streamkit.backends.launcher import launch
+from streamkit.programs import ProgramUnavailable, find_program
 
 __all__ = ["GZIP_TYPES", "NginxProxy", "find_nginx"]
 
@@ -45,8 +46,6 @@ GZIP_TYPES = (
     "text/plain text/css text/xml text/javascript text/event-stream "
     "application/json application/javascript application/xml application/x-ndjson image/svg+xml"
 )
-
-_SEARCH_PATH = ("/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/local/nginx/sbin/nginx")
 
 _CONFIG = """\
 # Written by streamkit for one run; removed when the proxy stops.
@@ -93,22 +92,15 @@ http {{
 
 
 def find_nginx() -> str:
-    """The nginx executable: ``$STREAMKIT_NGINX``, then ``PATH``, then the usual sbin places."""
-    configured = os.environ.get("STREAMKIT_NGINX")
-    if configured:
-        if os.access(configured, os.X_OK):
-            return configured
-        raise ServerUnavailable(f"STREAMKIT_NGINX={configured!r} is not an executable file")
-    found = shutil.which("nginx")
-    if found:
-        return found
-    for path in _SEARCH_PATH:
-        if os.access(path, os.X_OK):
-            return path
-    raise ServerUnavailable(
-        "nginx was not found (looked in PATH and " + ", ".join(_SEARCH_PATH) + "). "
-        "On Debian or Ubuntu install the package nginx-light: sudo apt-get install nginx-light"
-    )
+    """The nginx executable: ``$STREAMKIT_NGINX``, then ``PATH``, then the usual sbin places.
+
+    Raises :class:`ServerUnavailable` naming the package to install when there is none (see
+    :mod:`streamkit.programs`).
+    """
+    try:
+        return find_program("nginx")
+    except ProgramUnavailable as error:
+        raise ServerUnavailable(str(error)) from None
 
 
 class NginxProxy:
