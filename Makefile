@@ -8,7 +8,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
 
-.PHONY: demo test lab notebooks bench install clean help
+.PHONY: demo test system-packages lab notebooks bench install clean help
 
 help:
 	@echo "make demo   run the three streaming techniques in the terminal"
@@ -39,7 +39,12 @@ install: $(VENV)/.installed-base
 demo: $(VENV)/.installed-base
 	$(BIN)/streamkit demo
 
-test: $(VENV)/.installed-test
+# nginx and chromium are installed first when this machine allows it (root + apt-get); where
+# it does not, the tests that need them skip, naming the package (tools/system_packages.sh).
+system-packages:
+	@tools/system_packages.sh
+
+test: $(VENV)/.installed-test system-packages
 	$(BIN)/python -m pytest
 
 lab: $(VENV)/.installed-lab

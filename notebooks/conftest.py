@@ -8,11 +8,17 @@ cell's output with the committed one. This file adds:
   this file, so it works from any working directory);
 * the small default size for lesson 05 (``STREAMKIT_BIG_CSV`` is removed), which is what the
   committed outputs show;
+* a skip, naming the package to install, for every cell of a notebook that needs a system
+  program this machine lacks (nginx for lesson 07 and its solutions). What a notebook needs is
+  its metadata's ``"streamkit": {"needs": [...]}`` if it has one, else its lesson module's
+  ``NEEDS`` (``streamkit.exercises.lesson07.NEEDS``); see :mod:`streamkit.programs`;
 * at the end of the run, the time nbval took in total and per notebook.
 """
 
 from __future__ import annotations
 
+import importlib
+import json
 import os
 import time
 from collections import defaultdict
@@ -35,6 +41,45 @@ def pytest_configure(config: pytest.Config) -> None:
         if not getattr(option, "nbval_sanitize_with", None):
             option.nbval_sanitize_with = str(SANITIZE)
         os.environ.pop("STREAMKIT_BIG_CSV", None)
+
+
+def notebook_needs(path: Path) -> tuple[str, ...]:
+    """The system programs the notebook at ``path`` runs (``"nginx"``, ``"chromium"``)."""
+    try:
+        metadata = json.loads(path.read_text(encoding="utf-8")).get("metadata", {})
+    except (OSError, ValueError):
+        metadata = {}
+    declared = metadata.get("streamkit", {}).get("needs")
+    if declared is not None:
+        return tuple(declared)
+    lesson = path.name[:2]
+    if not lesson.isdigit():
+        return ()
+    try:
+        module = importlib.import_module(f"streamkit.exercises.lesson{lesson}")
+    except ImportError:
+        return ()
+    return tuple(getattr(module, "NEEDS", ()))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    from streamkit.programs import missing_program
+
+    reasons: dict[Path, str | None] = {}
+    for item in items:
+        path = Path(str(item.path))
+        if path.suffix != ".ipynb":
+            continue
+        if path not in reasons:
+            reasons[path] = None
+            for program in notebook_needs(path):
+                missing = missing_program(program)
+                if missing:
+                    reasons[path] = f"{path.name} runs {program}: {missing}"
+                    break
+        reason = reasons[path]
+        if reason:
+            item.add_marker(pytest.mark.skip(reason=reason))
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:

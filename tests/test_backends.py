@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import living_processes
 
 from streamkit.backends import Backend, Proxy, stop_process_group
 from streamkit.backends.gunicorn import GunicornBackend
@@ -19,6 +18,7 @@ from streamkit.backends.launcher import launch
 from streamkit.backends.nginx import NginxProxy
 from streamkit.backends.waitress import WaitressBackend
 from streamkit.server import WerkzeugBackend
+from tests.conftest import living_processes
 
 # Checked by mypy: each class's instances satisfy the protocol.
 _BACKENDS: tuple[type[Backend], ...] = (WerkzeugBackend, WaitressBackend, GunicornBackend)

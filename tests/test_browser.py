@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CHROMIUM_MISSING
 from streamkit import recording
 from streamkit.demos import create_app
 from streamkit.programs import find_program
 from streamkit.server import serve
+from tests.conftest import CHROMIUM_MISSING
 
 FLAGS = [
     "--headless",

@@ -11,10 +11,10 @@ import gzip
 import time
 
 import pytest
-from conftest import PARTS, SLOW, app, assert_held_back, assert_streamed, pieces
 
 from streamkit import serve
 from streamkit.compression import GzipMiddleware, NaiveGzipMiddleware
+from tests.conftest import PARTS, SLOW, app, assert_held_back, assert_streamed, pieces
 
 
 def test_streaming_gzip_sends_each_part_compressed_at_once():

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from conftest import Closable
 from jinja2 import TemplateNotFound
 from werkzeug.test import EnvironBuilder, TestResponse
 
@@ -16,6 +15,7 @@ from streamkit import (
     stream_with_context,
 )
 from streamkit.context import current_context
+from tests.conftest import Closable
 
 LIST_TEMPLATE = "<ul>{% for r in rows %}<li>{{ r }}</li>{% endfor %}</ul>"
 

@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import needs_marks, wrong
 
 from streamkit import Response, render_template_string, request, stream_template_string
 from streamkit.exercises import (
@@ -27,6 +26,7 @@ from streamkit.exercises import (
     lesson06,
     lessons,
 )
+from tests.conftest import needs_marks, wrong
 
 ALL = [exercise for exercises in lessons().values() for exercise in exercises]
 

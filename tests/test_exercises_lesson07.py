@@ -6,9 +6,8 @@ tests/test_exercises.py; this file adds lesson 07's wrong answers.
 
 from __future__ import annotations
 
-from conftest import needs_nginx, wrong
-
 from streamkit.exercises import lesson07
+from tests.conftest import needs_nginx, wrong
 
 pytestmark = needs_nginx
 

@@ -14,10 +14,10 @@ from importlib.metadata import version
 from types import SimpleNamespace
 
 import pytest
-from conftest import Closable
 from werkzeug.test import EnvironBuilder
 
 import streamkit
+from tests.conftest import Closable
 
 flask = pytest.importorskip("flask")
 

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import NGINX_MISSING, living_processes
 from streamkit.backends import port_open
+from tests.conftest import NGINX_MISSING, living_processes
 
 pytestmark = pytest.mark.skipif(
     not Path("/proc/self/stat").exists(), reason="reads processes from /proc (Linux only)"

@@ -12,7 +12,13 @@ import threading
 import time
 
 import pytest
-from conftest import (
+
+from streamkit import probe, serve
+from streamkit.backends import ServerStartError, ServerUnavailable
+from streamkit.backends.gunicorn import GunicornBackend
+from streamkit.backends.nginx import NginxProxy
+from streamkit.backends.waitress import WaitressBackend
+from tests.conftest import (
     APPS,
     PARTS,
     SLOW,
@@ -22,12 +28,6 @@ from conftest import (
     needs_nginx,
     pieces,
 )
-
-from streamkit import probe, serve
-from streamkit.backends import ServerStartError, ServerUnavailable
-from streamkit.backends.gunicorn import GunicornBackend
-from streamkit.backends.nginx import NginxProxy
-from streamkit.backends.waitress import WaitressBackend
 
 # A stream that runs for LONG_SECONDS unless stopped: stop() must return long before it would end.
 LONG_COUNT, LONG_GAP = 200, 0.1

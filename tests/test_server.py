@@ -20,8 +20,6 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-
-from conftest import needs_nginx
 from werkzeug.middleware.profiler import ProfilerMiddleware
 from werkzeug.serving import WSGIRequestHandler
 
@@ -30,6 +28,7 @@ from streamkit import recording, serve
 from streamkit.probe import ProbeError, probe
 from streamkit.server import Server, StreamingRequestHandler
 from streamkit.trace import Trace
+from tests.conftest import needs_nginx
 
 
 def plain_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
