@@ -8,11 +8,13 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
 
-.PHONY: demo test system-packages lab notebooks bench install clean help
+.PHONY: demo test system-packages lint format lab notebooks bench install clean help
 
 help:
 	@echo "make demo   run the three streaming techniques in the terminal"
-	@echo "make test   run the whole test suite, notebooks included (strict nbval)"
+	@echo "make test   run the whole test suite, notebooks included (strict nbval); lint first"
+	@echo "make lint   ruff (lint and format check) and mypy on streamkit/"
+	@echo "make format ruff format and the safe ruff fixes"
 	@echo "make lab    open JupyterLab on notebooks/"
 	@echo "make notebooks  rebuild notebooks/ from tools/notebooks/ and run them (outputs included)"
 	@echo "make bench  run the benchmarks (prints ratios)"
@@ -44,8 +46,18 @@ demo: $(VENV)/.installed-base
 system-packages:
 	@tools/system_packages.sh
 
-test: $(VENV)/.installed-test system-packages
+test: lint system-packages
 	$(BIN)/python -m pytest
+
+# ruff and mypy come with the test extra.
+lint: $(VENV)/.installed-test
+	$(BIN)/python -m ruff check streamkit tests tools benchmarks
+	$(BIN)/python -m ruff format --check streamkit
+	$(BIN)/python -m mypy
+
+format: $(VENV)/.installed-test
+	$(BIN)/python -m ruff check --fix streamkit tests tools benchmarks
+	$(BIN)/python -m ruff format streamkit
 
 lab: $(VENV)/.installed-lab
 	$(BIN)/jupyter lab notebooks/

@@ -9,6 +9,8 @@ It does just enough for the streaming techniques to work as they do in Flask:
 * ``@app.context_processor`` and ``app.update_template_context`` fill template contexts;
 * ``@app.teardown_request`` callbacks run once the response has been sent in full, so for a
   streamed response they run after the stream, not when the view returns.
+
+Layer: core.
 """
 
 from __future__ import annotations
@@ -19,14 +21,17 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from werkzeug.datastructures import Headers
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
-from werkzeug.datastructures import Headers
 from werkzeug.test import Client, EnvironBuilder
 
-from . import recording
 from .context import RequestContext, request
 from .response import Response
+
+# Where the server puts the recording of a traced request in the WSGI environ (see
+# streamkit.recording, in the serving layer; the core only uses the object it is handed).
+RECORDING_KEY = "streamkit.recording"
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -129,7 +134,11 @@ class App:
         ctx.pop()
         # Teardown waits until the server has closed the body, i.e. after any stream.
         response.call_on_close(ctx.teardown)
-        return recording.watch(environ, response(environ, start_response))
+        body = response(environ, start_response)
+        # A traced request (Server.get) carries its recording, put there by the server: the
+        # App has it note when each item leaves the App, past any middleware around it.
+        traced = environ.get(RECORDING_KEY)
+        return body if traced is None else traced.watch(body)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         return self.wsgi_app(environ, start_response)
@@ -167,18 +176,18 @@ class App:
             response = rv
         elif isinstance(rv, HTTPException):
             response = rv.get_response()  # type: ignore[assignment]
-        elif hasattr(rv, "__call__") and hasattr(rv, "status_code"):
+        elif callable(rv) and hasattr(rv, "status_code"):
             # Another werkzeug/Flask Response class: keep it as it is.
             response = rv
         elif isinstance(rv, (str, bytes, bytearray)) or isinstance(rv, Iterator):
-            response = Response(rv)
+            response = Response(bytes(rv) if isinstance(rv, bytearray) else rv)
         else:
             raise TypeError(
                 f"{_describe(view)} returned {type(rv).__name__} ({rv!r:.60}); a view must "
                 f"return a Response, str, bytes, or an iterator of str/bytes such as a generator"
             )
         if status is not None:
-            response.status = status if isinstance(status, str) else int(status)  # type: ignore[assignment]
+            response.status = status if isinstance(status, str) else int(status)
         if headers:
             response.headers.update(headers)
         return response

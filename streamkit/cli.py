@@ -5,6 +5,8 @@
     streamkit probe URL       read any URL chunk by chunk and say whether it streams
 
 Each subcommand is a small function below; the work itself lives in the library.
+
+Layer: cli, the top one: it may import anything below it.
 """
 
 from __future__ import annotations
@@ -27,9 +29,26 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _cmd_probe(args: argparse.Namespace) -> int:
-    from .probe import probe_command
+    """``streamkit probe URL``: print the timeline and the verdict; 0 when the stream is whole."""
+    from .probe import ProbeError, probe
 
-    return probe_command(args)
+    headers: dict[str, str] = {}
+    for header in args.header:
+        name, sep, value = header.partition(":")
+        if not sep or not name.strip():
+            print(f"streamkit probe: a header must look like 'Name: value', got {header!r}", file=sys.stderr)
+            return 2
+        headers[name.strip()] = value.strip()
+    try:
+        trace = probe(
+            args.url, method=args.method, headers=headers, timeout=args.timeout,
+            max_seconds=args.max_seconds, keep_body=False,
+        )  # fmt: skip
+    except (ProbeError, ValueError) as exc:
+        print(f"streamkit probe: {exc}", file=sys.stderr)
+        return 1
+    print(trace.to_text())
+    return 1 if trace.verdict == "broken" else 0
 
 
 def build_parser() -> argparse.ArgumentParser:

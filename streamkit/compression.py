@@ -11,6 +11,8 @@ here so the difference can be measured, not to be used in front of a stream.
 Both compress only when the client accepts gzip, the content type is text-like, and the response
 is not already encoded, is not a 204/206/304 or a HEAD answer, and does not say
 ``Cache-Control: no-transform``. Both add ``Vary: Accept-Encoding`` to text-like responses.
+
+Layer: core.
 """
 
 from __future__ import annotations
@@ -127,7 +129,7 @@ class GzipMiddleware:
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
         stream = _GzipStream(self.level)
 
-        def gzip_start_response(status: str, headers: Headers, exc_info: Any = None):
+        def gzip_start_response(status: str, headers: Headers, exc_info: Any = None) -> Callable[[bytes], Any]:
             plan = _plan(environ, status, headers)
             if plan == "gzip":
                 headers = _gzip_headers(headers)
@@ -209,7 +211,7 @@ class NaiveGzipMiddleware:
         captured: list[tuple[str, Headers]] = []
         written: list[bytes] = []  # from the legacy write() callable
 
-        def capture(status: str, headers: Headers, exc_info: Any = None):
+        def capture(status: str, headers: Headers, exc_info: Any = None) -> Callable[[bytes], None]:
             captured[:] = [(status, headers)]  # nothing was sent yet, so a second call may replace
             return written.append
 

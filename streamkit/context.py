@@ -14,6 +14,8 @@ then takes it away again. Three details are deliberate:
 * ``teardown_request`` callbacks run once, after the stream has ended (the App registers them
   on the response, which the server closes last);
 * between two items the request is *not* visible to whoever is iterating the stream.
+
+Layer: core.
 """
 
 from __future__ import annotations
@@ -177,6 +179,7 @@ def stream_with_context(generator_or_function: Any) -> Any:
     decorated function is called), so that must happen while a request is active, normally
     inside the view. Otherwise RuntimeError is raised right away.
     """
+    __tracebackhide__ = True  # a misuse shows the caller's line, not the kit's insides
     if callable(generator_or_function) and not hasattr(generator_or_function, "__iter__"):
         function = generator_or_function
 
@@ -190,6 +193,7 @@ def stream_with_context(generator_or_function: Any) -> Any:
 
 
 def _require_context() -> RequestContext:
+    __tracebackhide__ = True
     ctx = _current.get(None)
     if ctx is None:
         raise RuntimeError(

@@ -7,28 +7,26 @@ questions a timeline asks cheap, even for 100,000 chunks, such as how many piece
 fall into each time slice (:func:`bucket`). Which piece carried which bytes from one lane to the
 next is the trace's to say: :func:`streamkit.trace.links`.
 
-The small formatting helpers (``12.5 ms``, ``1.2 kB``, "the app raised after its 3rd item")
-live here too, so the SVG and the text say things the same way.
+The small formatting helpers of the pictures (``12.5 ms``, ``1.2 kB``, "the app raised after
+its 3rd item") live here too, so the SVG and the text say things the same way; the wording of
+verdicts, counts and errors is the trace's (:mod:`streamkit.trace`).
+
+Layer: pictures. Reads a :class:`~streamkit.trace.Trace` through its public attributes only.
 """
 
 from __future__ import annotations
 
 import bisect
 import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from typing import Any
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING
 
-VERDICT_MEANING = {
-    "streamed": "each piece reached the client about when the app produced it",
-    "buffered": "the app produced pieces over time, but they reached the client together, late",
-    "broken": "the stream was cut off before it finished",
-    "empty": "the response had no body",
-    "single": "the whole body arrived in one piece",
-    "stopped": "reading stopped at max_seconds; the stream was still going",
-    "receiving": "the response is still arriving",
-}
+from .trace import error_text
+
+if TYPE_CHECKING:
+    from .trace import Chunk, Event, Trace
 
 LANES = (
     ("produced", "app produced", "item", "items"),
@@ -55,7 +53,7 @@ class Series:
     Plain lists (rather than one object per piece) keep 100,000-chunk traces fast to draw.
     """
 
-    def __init__(self, items: Any) -> None:
+    def __init__(self, items: Sequence[Chunk | Event] | None) -> None:
         items = list(items or ())
         ts = [item.t for item in items]
         if ts != sorted(ts):
@@ -64,10 +62,8 @@ class Series:
             ts = [ts[i] for i in order]
         self.ts: list[float] = ts
         self.sizes: list[int] = [item.size for item in items]
-        if items and hasattr(items[0], "parts"):
-            self.parts: list[int] = [item.parts or 1 for item in items]
-        else:
-            self.parts = [1] * len(items)
+        # Chunks have no template parts; events say how many parts each item joined.
+        self.parts: list[int] = [getattr(item, "parts", 1) or 1 for item in items]
         self.ends: list[int] = list(itertools.accumulate(self.sizes))
 
     def __len__(self) -> int:
@@ -93,83 +89,44 @@ class Lane:
     pieces: list[Piece] = field(default_factory=list)
 
 
-def read_lanes(trace: Any) -> list[Lane]:
-    """The lanes that have data, top to bottom; the client lane if nothing has data."""
-    sources = {
-        "produced": getattr(trace, "produced", None),
-        "written": getattr(trace, "written", None),
-        "received": getattr(trace, "chunks", None),
+def read_lanes(trace: Trace, reserve: Sequence[str] = ()) -> list[Lane]:
+    """The lanes that have data, top to bottom; the client lane if nothing has data.
+
+    Lanes named in ``reserve`` are kept even while empty: a live picture of a traced request
+    gets the server's side only at the end, and should not grow lanes then.
+    """
+    sources: dict[str, Sequence[Chunk | Event] | None] = {
+        "produced": trace.produced,
+        "written": trace.written,
+        "received": trace.chunks,
     }
     lanes = [
         Lane(key, title, noun, nouns, Series(sources[key]))
         for key, title, noun, nouns in LANES
     ]
-    with_data = [lane for lane in lanes if len(lane.series)]
+    with_data = [lane for lane in lanes if len(lane.series) or lane.key in reserve]
     return with_data or [lanes[-1]]
 
 
-def header(trace: Any, name: str) -> str | None:
-    """The value of response header ``name``, or None."""
-    headers = getattr(trace, "headers", None) or {}
-    try:
-        value = headers.get(name)
-    except AttributeError:
-        return None
-    return None if value is None else str(value)
-
-
-def error_text(error: Any) -> str:
-    """``"RuntimeError: Working outside of request context."``: type and first line only."""
-    if error is None:
-        return ""
-    if isinstance(error, BaseException):
-        message = str(error).strip().splitlines()
-        first = message[0] if message else ""
-        text = f"{type(error).__name__}: {first}" if first else type(error).__name__
-    else:
-        lines = str(error).strip().splitlines()
-        text = lines[0] if lines else ""
-    return shorten(text, 120)
-
-
-def shorten(text: str, limit: int) -> str:
-    """``text`` cut to ``limit`` characters, with an ellipsis when it was longer."""
-    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
-
-
-def request_line(trace: Any) -> str:
-    """``GET /csv?rows=10``: path and query only, so pictures do not depend on the port."""
-    url = str(getattr(trace, "url", "") or "")
-    parts = urlsplit(url)
-    target = parts.path or "/"
-    if parts.query:
-        target += "?" + parts.query
-    if not parts.scheme:
-        target = url or "?"
-    method = str(getattr(trace, "method", "GET") or "GET").upper()
-    return shorten(f"{method} {target}", 70)
-
-
-def status_line(trace: Any) -> str:
+def status_line(trace: Trace) -> str:
     """``200 OK \u00b7 text/csv``: status, media type and any content encoding."""
-    status = getattr(trace, "status", None)
-    if status is None:
+    if trace.status is None:
         return "no response"
     try:
-        phrase = HTTPStatus(int(status)).phrase
+        phrase = HTTPStatus(int(trace.status)).phrase
     except ValueError:
         phrase = ""
-    text = f"{status} {phrase}".strip()
-    content_type = header(trace, "Content-Type")
+    text = f"{trace.status} {phrase}".strip()
+    content_type = trace.headers.get("Content-Type")
     if content_type:
         text += " \u00b7 " + content_type.split(";")[0].strip()
-    encoding = header(trace, "Content-Encoding")
+    encoding = trace.headers.get("Content-Encoding")
     if encoding:
         text += " \u00b7 " + encoding
     return text
 
 
-def break_point(trace: Any, lanes: list[Lane]) -> tuple[float, str, str] | None:
+def break_point(trace: Trace, lanes: list[Lane]) -> tuple[float, str, str] | None:
     """(time, lane key, sentence) for a broken stream, or None.
 
     For an exception the app raised, the time is when it raised (``server_error_at``) and the
@@ -177,12 +134,12 @@ def break_point(trace: Any, lanes: list[Lane]) -> tuple[float, str, str] | None:
     seen anywhere). For a break only the client saw, the end of the stream, in the client's
     lane.
     """
-    server_error = getattr(trace, "server_error", None)
-    client_error = getattr(trace, "error", None)
+    server_error = trace.server_error
+    client_error = trace.error
     if server_error is None and not client_error:
         return None
     keys = [lane.key for lane in lanes]
-    end = float(getattr(trace, "duration", 0.0) or 0.0)
+    end = trace.duration
     for lane in lanes:
         if len(lane.series):
             end = max(end, lane.series.ts[-1])
@@ -193,7 +150,7 @@ def break_point(trace: Any, lanes: list[Lane]) -> tuple[float, str, str] | None:
         else:
             when = "before its first item"
         key = "produced" if "produced" in keys else keys[0]
-        raised_at = getattr(trace, "server_error_at", None)
+        raised_at = trace.server_error_at
         return (
             raised_at if raised_at is not None else end,
             key,
@@ -231,11 +188,6 @@ def fmt_bytes(n: int) -> str:
     return f"{n / 1e9:,.1f} GB"
 
 
-def plural(n: int, one: str, many: str) -> str:
-    """``1 chunk``, ``3 chunks``."""
-    return f"{n:,} {one if n == 1 else many}"
-
-
 def bucket(series: Series, span: float, buckets: int) -> list[Piece]:
     """Group a lane into ``buckets`` equal time slices (empty slices left out).
 
@@ -263,10 +215,9 @@ def received_series(lanes: list[Lane]) -> Series | None:
     return next((lane.series for lane in lanes if lane.key == "received"), None)
 
 
-def wire_total(trace: Any) -> int:
+def wire_total(trace: Trace) -> int:
     """Body bytes on the wire (compressed sizes, when the body was compressed)."""
-    chunks = getattr(trace, "chunks", None) or ()
-    return sum(c.wire_size if c.wire_size is not None else c.size for c in chunks)
+    return trace.wire_size
 
 
 def fmt_range(t0: float, t1: float) -> str:

@@ -16,16 +16,16 @@ each chunk keeps both its size on the wire and its decoded size.
 A dead URL (refused, unknown host, no answer in time) raises :class:`ProbeError`. A body that
 breaks half-way is not an exception: the trace keeps every chunk that arrived and says what
 went wrong in ``trace.error``.
+
+Layer: measuring.
 """
 
 from __future__ import annotations
 
-import argparse
 import http.client
 import re
 import socket
 import ssl
-import sys
 import time
 import zlib
 from collections.abc import Callable, Mapping
@@ -36,7 +36,7 @@ from werkzeug.datastructures import Headers
 
 from .trace import Chunk, Trace
 
-__all__ = ["ProbeError", "probe", "probe_command"]
+__all__ = ["ProbeError", "probe", "read_response"]
 
 USER_AGENT = "streamkit-probe"
 READ_SIZE = 64 * 1024  # most bytes asked for in one read of a non-chunked body
@@ -68,7 +68,7 @@ class _Response(http.client.HTTPResponse):
     def __init__(self, sock: socket.socket, *args: Any, **kwargs: Any) -> None:
         super().__init__(sock, *args, **kwargs)
         self.fp.close()  # the default 8 KiB reader: nothing has been read through it yet
-        self.fp = sock.makefile("rb", buffering=READ_BUFFER)
+        self.fp = sock.makefile("rb", buffering=READ_BUFFER)  # type: ignore[assignment]
 
 
 class _BodyBroken(Exception):
@@ -92,7 +92,12 @@ def probe(
     ``keep_body=False`` keeps only times and sizes, so a huge stream costs memory per chunk, not
     per byte. ``live=True`` draws the timeline in a Jupyter output as chunks arrive.
     """
-    view = _live_view(live)
+    view = None
+    if live:
+        # The live picture is the display layer's, above this one: imported only when asked for.
+        from .display import live_view
+
+        view = live_view()
     trace = read_response(
         url,
         method=method,
@@ -105,16 +110,6 @@ def probe(
     if view is not None:
         view.close(trace)
     return trace
-
-
-def _live_view(live: bool) -> Any:
-    """A :class:`streamkit.timeline.LiveView` when ``live`` and inside a notebook, else None."""
-    if not live:
-        return None
-    from .timeline import LiveView
-
-    view = LiveView()
-    return view if view.enabled else None
 
 
 def read_response(
@@ -200,7 +195,7 @@ def _send(
         reason = f"unknown host {host!r} ({exc.strerror})"
     except ConnectionRefusedError:
         reason = f"connection refused: nothing is listening on {host} port {port}"
-    except (TimeoutError, socket.timeout):
+    except TimeoutError:
         reason = f"no response within {timeout:g} s (timed out)"
     except http.client.RemoteDisconnected:
         reason = "the server closed the connection without sending a response"
@@ -284,7 +279,7 @@ def _read_body(
         reader.finish()
     except _BodyBroken as exc:
         trace.error = f"{exc}"
-    except (TimeoutError, socket.timeout):
+    except TimeoutError:
         if stop_at is not None and time.monotonic() >= stop_at - 0.01:
             trace.stopped = True
         else:
@@ -467,46 +462,3 @@ def _bad_size_line(line: bytes, count: int) -> str:
     if not line.endswith(b"\n"):
         return f"MalformedChunk: the chunk size line {where} is cut short or too long: {line[:40]!r}"
     return f"MalformedChunk: invalid chunk size line {where}: {line[:40]!r}"
-
-
-# -- command line ---------------------------------------------------------------------------
-
-
-def probe_command(args: argparse.Namespace) -> int:
-    """``streamkit probe URL``: print the timeline and the verdict; 0 when the stream is whole."""
-    headers: dict[str, str] = {}
-    for header in args.header:
-        name, sep, value = header.partition(":")
-        if not sep or not name.strip():
-            print(f"streamkit probe: a header must look like 'Name: value', got {header!r}", file=sys.stderr)
-            return 2
-        headers[name.strip()] = value.strip()
-    try:
-        trace = probe(
-            args.url, method=args.method, headers=headers, timeout=args.timeout,
-            max_seconds=args.max_seconds, keep_body=False,
-        )  # fmt: skip
-    except (ProbeError, ValueError) as exc:
-        print(f"streamkit probe: {exc}", file=sys.stderr)
-        return 1
-    print(_summary(trace))
-    return 1 if trace.verdict == "broken" else 0
-
-
-def _summary(trace: Trace) -> str:
-    try:
-        return trace.to_text()
-    except ImportError:  # the pictures module is not there: say the essentials
-        pass
-    lines = [repr(trace)]
-    if trace.ttfb is not None:
-        lines.append(
-            f"headers after {trace.headers_at * 1000:.1f} ms, "
-            f"first byte after {trace.ttfb * 1000:.1f} ms"
-        )
-    lines.append(
-        f"{len(trace.chunks)} chunks, {trace.size:,} bytes ({trace.wire_size:,} on the wire) "
-        f"in {trace.duration * 1000:.1f} ms"
-    )
-    lines.append(f"verdict: {trace.verdict}")
-    return "\n".join(lines)

@@ -2,15 +2,20 @@
 
 `Server.get()` opens a :class:`Recording` under a fresh id and sends that id in the
 ``X-Streamkit-Trace`` request header. Anything on the server side that can see the WSGI
-environ can then find the recording:
+environ can then find the recording with :func:`lookup`:
 
-* the App wraps its response iterable with :func:`watch`, which notes the time each item
-  leaves the app (``produced``), and any exception raised while producing it;
-* the server's request handler notes the time each item is flushed to the socket (``written``).
+* the server puts it in the environ under :data:`streamkit.app.RECORDING_KEY`, where the App
+  (the core, which does not import this module) finds it and has :meth:`Recording.watch` note
+  the time each item leaves the app (``produced``), and any exception raised while producing
+  it; streamed templates say how many parts each item joined (``next_parts``);
+* the server's request handler notes the time each item is flushed to the socket (``written``);
+* :class:`WatchMiddleware` does what the App does, for apps that are not a streamkit App.
 
 Because the id travels in a header, this works even when middleware sits between the server and
 the App. Only ids opened by :func:`start` are recorded, so a client sending made-up ids cannot
 make the server keep anything. Times are raw ``time.monotonic()`` seconds.
+
+Layer: serving.
 """
 
 from __future__ import annotations
@@ -21,10 +26,12 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from .app import RECORDING_KEY
+
+__all__ = ["RECORDING_KEY", "TRACE_HEADER", "Recording", "WatchMiddleware", "finish", "lookup", "start", "watch"]
+
 TRACE_HEADER = "X-Streamkit-Trace"
 ENVIRON_KEY = "HTTP_X_STREAMKIT_TRACE"
-# Set by the templating layer before it yields an item made of several template parts.
-PARTS_KEY = "streamkit.parts"
 
 
 @dataclass
@@ -41,6 +48,12 @@ class Recording:
     # then (``finished`` may come sooner: middleware such as NaiveGzipMiddleware closes the
     # app's body before it sends anything).
     sent: threading.Event = field(default_factory=threading.Event)
+    # Set by a streamed template before it yields an item made of several template parts.
+    next_parts: int = 1
+
+    def watch(self, app_iter: Iterable[bytes]) -> Iterable[bytes]:
+        """``app_iter`` wrapped so that each item's time and size, and any exception, are noted."""
+        return _Watched(app_iter, self)
 
 
 _lock = threading.Lock()
@@ -69,24 +82,18 @@ def lookup(environ: dict[str, Any]) -> Recording | None:
     return _open.get(trace_id)
 
 
-def note_parts(environ: dict[str, Any], parts: int) -> None:
-    """Say that the next item the app yields joins ``parts`` template parts."""
-    environ[PARTS_KEY] = parts
-
-
 def watch(environ: dict[str, Any], app_iter: Iterable[bytes]) -> Iterable[bytes]:
     """Return ``app_iter`` itself, or a recording wrapper when this request is traced."""
     recording = lookup(environ)
     if recording is None:
         return app_iter
-    return _Watched(environ, app_iter, recording)
+    return _Watched(app_iter, recording)
 
 
 class _Watched:
     """Iterate an app's response, noting each item's time and size and any exception."""
 
-    def __init__(self, environ: dict[str, Any], app_iter: Iterable[bytes], recording: Recording):
-        self._environ = environ
+    def __init__(self, app_iter: Iterable[bytes], recording: Recording):
         self._app_iter = app_iter
         self._iterator = iter(app_iter)
         self._recording = recording
@@ -103,8 +110,9 @@ class _Watched:
             self._recording.error_at = time.monotonic()
             self._recording.error = exc
             raise
-        parts = self._environ.pop(PARTS_KEY, 1)
-        self._recording.produced.append((time.monotonic(), len(item), parts))
+        recording = self._recording
+        parts, recording.next_parts = recording.next_parts, 1
+        recording.produced.append((time.monotonic(), len(item), parts))
         return item
 
     def close(self) -> None:

@@ -5,6 +5,8 @@ as UTF-8, and text mimetypes get ``; charset=utf-8`` (so clients decode UTF-8 te
 What it does not do is complain when a generator yields something else, such as an ``int``
 or a ``dict``: that item reaches the server unchanged and fails there, far from its cause.
 This subclass checks each item as it passes and names the wrong type.
+
+Layer: core.
 """
 
 from __future__ import annotations

@@ -1,290 +1,48 @@
 """Serve a WSGI app from a background thread, so the same notebook (or test) can request it.
 
-``serve(app)`` starts werkzeug's threaded development server with a request handler of the
-kit's own, and returns a :class:`Server` once the port accepts connections. The handler
-
-* speaks HTTP/1.1, so a response without Content-Length goes out chunked, one chunk per item
-  (set on this class: werkzeug's threaded server would otherwise switch *its shared* handler
-  class to HTTP/1.1, changing every later server in the process);
-* sets TCP_NODELAY, so a small chunk is not held back waiting for more;
-* sends each item with one system call (werkzeug writes the chunk size, the data and the CRLF
-  separately, which costs three extra syscalls per item);
-* prints nothing: no access log, and the app's exceptions are kept in :attr:`Server.errors`
-  with their tracebacks (output from a server thread would land in whichever notebook cell
-  happens to be running).
+``serve(app)`` picks a backend (werkzeug's threaded server by default, see
+:mod:`streamkit.backends.werkzeug`), wraps the app so that its exceptions and its
+``wsgi.errors`` output are kept instead of printed, starts it, and returns a :class:`Server`
+once the port accepts connections. Re-running a notebook cell that serves under the same
+``name`` replaces the old server; every server stops when the interpreter exits.
 
 :meth:`Server.get` probes a path and adds the server's side of the story to the trace: when
-the app produced each item, when the server wrote it, and the exception that broke the stream.
+the app produced each item, when the server wrote it, and the exception that broke the stream
+(the measuring is done by :mod:`streamkit.traced`).
 
-Other servers plug in as *backends*: a class taking ``(app, host, port, on_error=...)`` with
-``start()``, ``stop()`` and ``url``; see :data:`BACKENDS`.
+Other servers plug in as *backends* (see :data:`BACKENDS` and :mod:`streamkit.backends`), and
+proxies such as nginx stand in front of any of them (:data:`PROXIES`).
+
+Layer: serving. ``Server.get`` is the one call up into the measuring layer, imported when it
+runs (the probe needs a server; a server does not need the probe to serve).
 """
 
 from __future__ import annotations
 
 import atexit
-import errno
 import ipaddress
 import logging
-import socket
-import sys
 import threading
 import time
-import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler, select_address_family
 from werkzeug.utils import import_string
 
 from . import recording
-from .backends import http_url
-from .probe import _live_view, read_response
-from .trace import Event, Trace, arrivals
+from .backends.werkzeug import ErrorSink, WerkzeugBackend, WSGIApp
 
-__all__ = ["BACKENDS", "PROXIES", "Server", "StreamingRequestHandler", "WerkzeugBackend", "serve"]
+if TYPE_CHECKING:
+    from .trace import Trace
+
+__all__ = ["BACKENDS", "PROXIES", "Server", "ServerStopped", "serve", "stop_all"]
 
 log = logging.getLogger("streamkit.server")
 
-WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
-ErrorSink = Callable[[BaseException], None]
-
 KEEP_ERRORS = 100  # Server.errors keeps the most recent ones
 SHARE_GIL_EVERY = 0.002  # seconds; see _ObservedBody
-STOP_TIMEOUT = 0.5  # how long stop() waits for running requests to notice the closed sockets
-
-
-# -- the werkzeug backend ------------------------------------------------------------------
-
-
-class _GatheringWriter:
-    """The handler's ``wfile``: collects what werkzeug writes and sends it at ``flush()``.
-
-    werkzeug writes one item as size line, data, CRLF, then flushes; sending the pieces with one
-    ``sendmsg`` (scatter/gather, no copy) makes that one system call instead of four.
-    """
-
-    closed = False
-
-    def __init__(self, sock: socket.socket) -> None:
-        self._sock = sock
-        self._pending: list[bytes] = []
-
-    def write(self, data: bytes) -> int:
-        if not self._pending and data == b"0\r\n\r\n":
-            # The end of a chunked body is written without a flush after it, and werkzeug then
-            # spends ~10 ms looking for unread request data: send it now.
-            self._sock.sendall(data)
-        else:
-            self._pending.append(data)
-        return len(data)
-
-    def flush(self) -> None:
-        pending = self._pending
-        if not pending:
-            return
-        self._pending = []
-        if len(pending) == 1:
-            self._sock.sendall(pending[0])
-            return
-        sent = self._sock.sendmsg(pending)
-        total = sum(map(len, pending))
-        if sent < total:  # a partial send: rare on a blocking socket, but possible
-            self._sock.sendall(b"".join(pending)[sent:])
-
-    def close(self) -> None:
-        self._pending = []
-        self.closed = True
-
-
-class StreamingRequestHandler(WSGIRequestHandler):
-    """werkzeug's request handler, set up for streaming and silence."""
-
-    protocol_version = "HTTP/1.1"  # chunked responses; set here, never on werkzeug's class
-    disable_nagle_algorithm = True  # TCP_NODELAY, set by socketserver in setup()
-
-    def setup(self) -> None:
-        super().setup()
-        self.wfile = _GatheringWriter(self.connection)  # type: ignore[assignment]
-
-    def run_wsgi(self) -> None:
-        # An HTTP/1.0 client cannot read a chunked body: answer it in HTTP/1.0, where the body
-        # simply ends when the connection closes. (An instance attribute: this connection only.)
-        if self.request_version != "HTTP/1.1":
-            self.protocol_version = "HTTP/1.0"
-        super().run_wsgi()
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        """No access log."""
-
-    def log(self, type: str, message: str, *args: Any) -> None:
-        """Nothing is printed; errors reach Server.errors through the server."""
-
-
-class _ThreadedServer(ThreadedWSGIServer):
-    """werkzeug's threaded server that records instead of printing, and can end its requests."""
-
-    def __init__(self, *args: Any, on_error: ErrorSink, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.on_error = on_error
-        self._active: dict[socket.socket, threading.Thread] = {}
-        self._active_lock = threading.Lock()
-
-    def log(self, type: str, message: str, *args: Any) -> None:
-        # werkzeug calls this while handling an exception it caught (e.g. a non-bytes item).
-        error = sys.exc_info()[1]
-        if type == "error" and error is not None:
-            self.on_error(error)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # socketserver would print the traceback to stderr.
-        error = sys.exc_info()[1]
-        if error is not None:
-            self.on_error(error)
-
-    def process_request_thread(self, request: Any, client_address: Any) -> None:
-        with self._active_lock:
-            self._active[request] = threading.current_thread()
-        try:
-            super().process_request_thread(request, client_address)
-        finally:
-            with self._active_lock:
-                self._active.pop(request, None)
-
-    def end_requests(self, timeout: float) -> None:
-        """Shut down every open connection, so running streams fail at their next write and
-        close their app iterables; wait up to ``timeout`` for their threads to finish."""
-        with self._active_lock:
-            active = list(self._active.items())
-        for connection, _ in active:
-            try:
-                connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-        deadline = time.monotonic() + timeout
-        for _, thread in active:
-            if thread is not threading.current_thread():  # stop() called from a request
-                thread.join(max(deadline - time.monotonic(), 0))
-
-
-class _NoteWritten:
-    """Note in the request's recording when werkzeug has sent each item.
-
-    werkzeug writes and flushes an item before it asks the app for the next one, so the moment
-    it asks is the moment the previous item left.
-    """
-
-    def __init__(self, app: WSGIApp) -> None:
-        self.app = app
-
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        body = self.app(environ, start_response)
-        noted = recording.lookup(environ)
-        if noted is None:
-            return body
-        return _WrittenBody(body, noted.written)
-
-
-class _WrittenBody:
-    def __init__(self, body: Iterable[bytes], written: list[tuple[float, int]]) -> None:
-        self._body = body
-        self._written = written
-
-    def __iter__(self) -> Iterator[bytes]:
-        monotonic = time.monotonic
-        for item in self._body:
-            yield item
-            if item:
-                self._written.append((monotonic(), len(item)))
-
-    def close(self) -> None:
-        close = getattr(self._body, "close", None)
-        if close is not None:
-            close()
-
-
-def _listen(host: str, port: int) -> socket.socket:
-    """A listening socket on ``host:port``; a clear OSError when that is not possible."""
-    family = select_address_family(host, port)
-    try:
-        return socket.create_server((host, port), family=family, backlog=128)
-    except OSError as exc:
-        if exc.errno == errno.EADDRINUSE:
-            reason = (
-                f"port {port} on {host} is already in use; stop whatever serves it, or pick "
-                "another port (port=0 picks a free one)"
-            )
-        elif exc.errno == errno.EACCES:
-            reason = f"no permission to listen on port {port} on {host}"
-        else:
-            reason = f"cannot listen on {host} port {port}: {exc.strerror or exc}"
-        raise OSError(exc.errno, reason) from None
-
-
-class WerkzeugBackend:
-    """werkzeug's threaded server in a daemon thread, with :class:`StreamingRequestHandler`."""
-
-    name = "werkzeug"
-
-    def __init__(
-        self,
-        app: WSGIApp,
-        host: str = "127.0.0.1",
-        port: int = 0,
-        *,
-        on_error: ErrorSink | None = None,
-    ) -> None:
-        self.app = app
-        self.host = host
-        self.port = port
-        self.on_error: ErrorSink = on_error or (lambda error: None)
-        self._server: _ThreadedServer | None = None
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        return http_url(self.host, self.port)
-
-    def start(self) -> WerkzeugBackend:
-        """Bind (a busy port is an OSError, never werkzeug's sys.exit), start serving, return."""
-        listener = _listen(self.host, self.port)
-        try:
-            # werkzeug takes over a listening socket given by its file descriptor (a dup).
-            server = _ThreadedServer(
-                self.host,
-                listener.getsockname()[1],
-                _NoteWritten(self.app),
-                handler=StreamingRequestHandler,
-                fd=listener.fileno(),
-                on_error=self.on_error,
-            )
-        finally:
-            listener.close()
-        self._server = server
-        self.host = server.server_address[0]
-        self.port = server.server_address[1]
-        self._thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name=f"streamkit-werkzeug-{self.port}",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self, timeout: float = STOP_TIMEOUT) -> None:
-        """Close the port, end running requests, join the serving thread."""
-        server, self._server = self._server, None
-        if server is None:
-            return
-        server.shutdown()  # returns within poll_interval; serve_forever then closes the port
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
-        server.server_close()
-        server.end_requests(timeout)
 
 
 # Known servers: a backend class, or an import string loaded when first used.
@@ -346,38 +104,40 @@ class _Observed:
         self.on_error = on_error
         self.errors_stream = errors_stream
 
-    def failed(self, error: BaseException, noted: recording.Recording | None) -> None:
+    def failed(self, error: BaseException, traced: recording.Recording | None) -> None:
         self.on_error(error)
-        if noted is not None and noted.error is None:
-            noted.error_at = time.monotonic()
-            noted.error = error
+        if traced is not None and traced.error is None:
+            traced.error_at = time.monotonic()
+            traced.error = error
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         environ["wsgi.errors"] = self.errors_stream
-        noted = recording.lookup(environ)
+        traced = recording.lookup(environ)
+        if traced is not None:
+            environ[recording.RECORDING_KEY] = traced  # for the App inside (see streamkit.app)
         try:
             body = self.app(environ, start_response)
         except Exception as error:
-            self.failed(error, noted)
-            if noted is not None:
-                noted.finished.set()
-                noted.sent.set()
+            self.failed(error, traced)
+            if traced is not None:
+                traced.finished.set()
+                traced.sent.set()
             raise
-        return _ObservedBody(self, body, noted)
+        return _ObservedBody(self, body, traced)
 
 
 class _ObservedBody:
-    def __init__(self, observed: _Observed, body: Iterable[bytes], noted: recording.Recording | None) -> None:
+    def __init__(self, observed: _Observed, body: Iterable[bytes], traced: recording.Recording | None) -> None:
         self._observed = observed
         self._body = body
-        self._noted = noted
+        self._traced = traced
 
     def __iter__(self) -> Iterator[bytes]:
         # A traced request comes from Server.get in this very process. A server thread that
         # makes items without pause holds the GIL almost all the time, and the probe's thread
         # would only get to read once the socket buffers are full: every chunk would look
         # late. So every few ms, between items, give the GIL away for a moment.
-        share = self._noted is not None
+        share = self._traced is not None
         monotonic = time.monotonic
         last = monotonic()
         try:
@@ -392,7 +152,7 @@ class _ObservedBody:
                     time.sleep(0)
                     last = monotonic()
         except Exception as error:
-            self._observed.failed(error, self._noted)
+            self._observed.failed(error, self._traced)
             raise
 
     def close(self) -> None:
@@ -401,12 +161,12 @@ class _ObservedBody:
             if close is not None:
                 close()
         except Exception as error:
-            self._observed.failed(error, self._noted)
+            self._observed.failed(error, self._traced)
             raise
         finally:
-            if self._noted is not None:
-                self._noted.finished.set()
-                self._noted.sent.set()  # the server closes the body after its last write
+            if self._traced is not None:
+                self._traced.finished.set()
+                self._traced.sent.set()  # the server closes the body after its last write
 
 
 # -- Server ----------------------------------------------------------------------------------
@@ -416,12 +176,17 @@ _running: set[Server] = set()
 _named: dict[str, Server] = {}
 
 
+class ServerStopped(RuntimeError):
+    """:meth:`Server.get` on a server that was stopped; the message says how to start it again."""
+
+
 class Server:
     """A WSGI app served from a background thread. Made by :func:`serve`.
 
     ``url`` is where it listens (no trailing slash); ``errors`` holds the exceptions the app
-    raised, with tracebacks; ``log`` holds what the app wrote to ``wsgi.errors``. ``stop()``
-    (or leaving a ``with`` block) closes the port and joins the thread.
+    raised, with tracebacks; ``log`` holds what the app wrote to ``wsgi.errors``;
+    ``description`` says what serves it ("werkzeug", "gunicorn behind nginx"). ``stop()`` (or
+    leaving a ``with`` block) closes the port and joins the thread.
     """
 
     def __init__(
@@ -441,15 +206,16 @@ class Server:
         self.errors: list[BaseException] = []
         self.log: deque[str] = deque(maxlen=500)
         self._errors_lock = threading.Lock()
+        self._started_in = _where_started()
         # A backend that runs the app in processes of its own gets the import string as it is.
-        self._elsewhere = getattr(backend_class, "runs_elsewhere", False)
-        served = app
-        if not self._elsewhere:
+        self.runs_elsewhere: bool = getattr(backend_class, "runs_elsewhere", False)
+        served: WSGIApp | str = app
+        if not isinstance(app, str):  # serve() resolved import strings unless runs_elsewhere
             served = _Observed(app, self._note_error, _ErrorOutput(self.log))
         options = options or {}
         self._backend = backend_class(served, host, port, on_error=self._note_error, **options)
         self._backend.start()
-        self.server = getattr(self._backend, "name", backend_class.__name__)
+        self.description: str = getattr(self._backend, "name", backend_class.__name__)
         self._proxy: Any = None
         if behind is not None:
             try:
@@ -458,7 +224,7 @@ class Server:
             except BaseException:
                 self._backend.stop()
                 raise
-            self.server = f"{self.server} behind {behind}"
+            self.description = f"{self.description} behind {behind}"
 
     def _note_error(self, error: BaseException) -> None:
         with self._errors_lock:
@@ -470,7 +236,7 @@ class Server:
     @property
     def url(self) -> str:
         """``http://127.0.0.1:PORT``, without a trailing slash."""
-        return (self._proxy or self._backend).url
+        return str((self._proxy or self._backend).url)
 
     @property
     def backend(self) -> Any:
@@ -485,7 +251,7 @@ class Server:
 
     @property
     def port(self) -> int:
-        return (self._proxy or self._backend).port
+        return int((self._proxy or self._backend).port)
 
     @property
     def running(self) -> bool:
@@ -513,7 +279,18 @@ class Server:
     def __repr__(self) -> str:
         name = f" {self.name!r}" if self.name is not None else ""
         state = "running" if self.running else "stopped"
-        return f"<Server{name} {self.server} {self.url} {state}>"
+        return f"<Server{name} {self.description} {self.url} {state}>"
+
+    def check_running(self) -> None:
+        """Raise :class:`ServerStopped`, in one line that says how to start it again, unless
+        the server is running."""
+        if self.running:
+            return
+        name = f"server {self.name!r}" if self.name is not None else f"the server at {self.url}"
+        again = f"run the cell that starts it again ({self._started_in})" if self._started_in else (
+            "call serve() again"
+        )
+        raise ServerStopped(f"{name} was stopped; {again}")
 
     def get(self, path: str = "/", *, live: bool = False, **probe_options: Any) -> Trace:
         """Probe ``path`` on this server and add what the server saw (see :func:`probe`).
@@ -521,64 +298,23 @@ class Server:
         The trace gets ``produced`` (when the app yielded each item: needs a streamkit App),
         ``written`` (when the server sent it), each matched to the chunk that carried its last
         byte (``Event.arrived``), and ``server_error``, the exception that broke the stream.
+        A stopped server raises :class:`ServerStopped`.
         """
-        if not path.startswith("/"):
-            path = "/" + path
-        headers = dict(probe_options.pop("headers", None) or {})
-        trace_id = uuid.uuid4().hex
-        headers[recording.TRACE_HEADER] = trace_id
-        view = _live_view(live)
-        noted = recording.start(trace_id)
-        try:
-            trace = read_response(
-                self.url + path,
-                headers=headers,
-                on_chunk=view.update if view is not None else None,
-                **probe_options,
-            )
-            # The client has it all; the server closes the response moments later (after
-            # noting its last write: the app's own body may have been closed long before).
-            done = self._elsewhere or noted.sent.wait(
-                0.5 if (trace.error or trace.stopped) else 2.0
-            )
-        finally:
-            recording.finish(trace_id)
-        if self._elsewhere:
-            trace.note = (
-                f"no produced or written times: {self._backend.name} runs the app in worker "
-                "processes of its own, and the recording lives in this process"
-            )
-        else:
-            _add_server_side(trace, noted, done)
-        if view is not None:
-            view.close(trace)
-        return trace
+        self.check_running()
+        # The measuring layer sits above this one: imported when a probe is asked for.
+        from .traced import get_traced
+
+        return get_traced(self, path, live=live, **probe_options)
 
 
-def _add_server_side(trace: Trace, noted: recording.Recording, done: bool) -> None:
-    """Copy a recording into the trace, as seconds since the request started, matched to chunks."""
-    start = trace.started
-    produced = [Event(t - start, size, parts) for t, size, parts in list(noted.produced)]
-    written = [Event(t - start, size) for t, size in list(noted.written)]
-    for events in (produced, written):
-        # Each list in its own measure: the app's items in decoded bytes, the server's writes in
-        # bytes on the wire when a middleware compressed them (see streamkit.trace.carriers).
-        for event, when in zip(events, arrivals(events, trace.chunks)):
-            event.arrived = when
-    trace.produced = produced or None
-    trace.written = written or None
-    trace.server_error = noted.error
-    if noted.error_at is not None:
-        trace.server_error_at = noted.error_at - start
-    notes = [trace.note] if trace.note else []
-    if not produced and trace.size:
-        notes.append(
-            "no produced times: a streamkit App records when each item was made; for other "
-            "apps wrap them with streamkit.recording.WatchMiddleware"
-        )
-    if not done:
-        notes.append("the server was still sending when the probe ended; its side is shown so far")
-    trace.note = "; ".join(notes) or None
+def _where_started() -> str | None:
+    """``"In [7]"`` when serve() runs in a Jupyter cell (the cell to run again), else None."""
+    import sys
+
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    count = getattr(shell, "execution_count", None)
+    return f"In [{count}]" if isinstance(count, int) else None
 
 
 # -- serve() and the registry --------------------------------------------------------------
@@ -644,7 +380,7 @@ def serve(
         _running.add(running)
         if name is not None:
             _named[name] = running
-    if not _is_loopback(running._backend.host):
+    if not _is_loopback(running.backend.host):
         log.warning(
             "serving on %s: other machines can reach %s (pass host='127.0.0.1' to keep it local)",
             host,

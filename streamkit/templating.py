@@ -12,6 +12,8 @@ them: ``enable_buffering(5)`` joins five non-empty parts into each item it yield
 they look the template up (a missing one fails here, before any header is sent), fill the
 context with :meth:`App.update_template_context`, and return a :class:`StreamingTemplate`,
 a ``TemplateStream`` that keeps the request available while it renders and has ``close()``.
+
+Layer: core.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import Any
 from jinja2 import Template
 from jinja2.environment import TemplateStream
 
-from . import recording
+from .app import RECORDING_KEY
 from .context import ContextStream, RequestContext, current_context
 
 
@@ -44,10 +46,12 @@ class StreamingTemplate(TemplateStream):
         if size <= 1:
             raise ValueError(f"enable_buffering() needs a size of 2 or more, got {size}")
         self.buffered = True
-        self._next = self._grouped(size).__next__
+        self._next = self._grouped(size).__next__  # type: ignore[assignment]
 
     def _grouped(self, size: int) -> Iterator[str]:
-        environ = self._ctx.request.environ
+        # A traced request's recording (see streamkit.app.RECORDING_KEY) learns how many parts
+        # the next item joins, so the timeline can show them.
+        traced = self._ctx.request.environ.get(RECORDING_KEY)
         group: list[str] = []
         filled = 0  # empty parts ride along but do not count towards the size
         for part in self._parts:
@@ -55,12 +59,14 @@ class StreamingTemplate(TemplateStream):
             if part:
                 filled += 1
                 if filled == size:
-                    recording.note_parts(environ, filled)
+                    if traced is not None:
+                        traced.next_parts = filled
                     yield "".join(group)
                     group.clear()
                     filled = 0
         if filled:
-            recording.note_parts(environ, filled)
+            if traced is not None:
+                traced.next_parts = filled
             yield "".join(group)
 
     def close(self) -> None:

@@ -4,43 +4,39 @@ One row per received chunk (or, for long streams, per time slice of about a twen
 stream), then the verdict, the times and the totals, and any error. The last column says which
 of the app's items each chunk carried: that is where buffering shows in text, as many items
 produced over a long time arriving in one chunk.
+
+Layer: pictures.
 """
 
 from __future__ import annotations
 
 import bisect
-from typing import Any
+from typing import TYPE_CHECKING
 
-from .lanes import (
-    VERDICT_MEANING,
-    Series,
-    error_text,
-    fmt_ms,
-    fmt_range,
-    plural,
-    request_line,
-    status_line,
-    wire_total,
-)
+from .lanes import Series, fmt_ms, fmt_range, status_line
+from .trace import error_text, plural, request_line
+
+if TYPE_CHECKING:
+    from .trace import Trace
 
 TEXT_BUCKET_ROWS = 20  # long streams are shown in about this many rows
 TEXT_MAX_ROWS = 40  # up to this many chunks, one row each
 
 
-def to_text(trace: Any, *, width: int = 24) -> str:
+def to_text(trace: Trace, *, width: int = 24) -> str:
     """A fixed-width timeline for a terminal: one row per chunk (or time slice), then totals.
 
     Each row says when a piece arrived, how big it was (a bar of at most ``width``
     characters) and which of the app's items it carried: that last column is where
     buffering shows in text ("5 items at 2.0-402 ms" arriving in one chunk).
     """
-    received = Series(getattr(trace, "chunks", None))
-    produced = Series(getattr(trace, "produced", None))
-    written = Series(getattr(trace, "written", None))
-    verdict = str(getattr(trace, "verdict", "") or "")
-    headers_at = getattr(trace, "headers_at", None)
+    received = Series(trace.chunks)
+    produced = Series(trace.produced)
+    written = Series(trace.written)
+    verdict = trace.verdict
+    headers_at = trace.headers_at
 
-    lines = [f"{request_line(trace)} -> {status_line(trace)}"]
+    lines = [f"{request_line(trace.url, trace.method)} -> {status_line(trace)}"]
     head = f"{'chunk':>13}  {'arrived':>19}  {'bytes':>9}  {'':<{width}}"
     if len(produced):
         head += "  app produced"
@@ -64,38 +60,37 @@ def to_text(trace: Any, *, width: int = 24) -> str:
             lines.append(line.rstrip())
 
     lines.append("")
-    meaning = VERDICT_MEANING.get(verdict, "")
+    meaning = trace.explain(verdict)
     lines.append(f"verdict: {verdict or '?'}" + (f" ({meaning})" if meaning else ""))
-    ttfb = getattr(trace, "ttfb", None)
+    ttfb = trace.ttfb
     lines.append(
         f"ttfb: {fmt_ms(ttfb) if ttfb is not None else 'no body bytes'}"
         f"   headers: {fmt_ms(headers_at) if headers_at is not None else '-'}"
-        f"   duration: {fmt_ms(float(getattr(trace, 'duration', 0.0) or 0.0))}"
+        f"   duration: {fmt_ms(trace.duration)}"
     )
-    total = f"received: {plural(len(received), 'chunk', 'chunks')}, {received.total:,} bytes"
-    wire = wire_total(trace)
+    total = f"received: {plural(len(received), 'chunk')}, {received.total:,} bytes"
+    wire = trace.wire_size
     if wire != received.total:
         total += f" ({wire:,} bytes on the wire)"
     lines.append(total)
     if len(produced):
-        line = f"app produced: {plural(len(produced), 'item', 'items')}, {produced.total:,} bytes"
+        line = f"app produced: {plural(len(produced), 'item')}, {produced.total:,} bytes"
         parts = sum(produced.parts)
         if parts != len(produced):
             line += f", {parts:,} template parts"
         lines.append(line)
     if len(written):
-        lines.append(f"server sent: {plural(len(written), 'write', 'writes')}, {written.total:,} bytes")
-    server_error = getattr(trace, "server_error", None)
-    client_error = getattr(trace, "error", None)
+        lines.append(f"server sent: {plural(len(written), 'write')}, {written.total:,} bytes")
+    server_error = trace.server_error
+    client_error = trace.error
     if server_error is not None:
         lines.append(f"error in the app: {error_text(server_error)}")
     if client_error:
         lines.append(f"error at the client: {error_text(client_error)}")
-    if getattr(trace, "stopped", False):
+    if trace.stopped:
         lines.append("stopped: max_seconds reached while the stream was still going")
-    note = getattr(trace, "note", None)
-    if note:
-        lines.append(f"note: {str(note).strip().splitlines()[0]}")
+    if trace.note:
+        lines.append(f"note: {trace.note.strip().splitlines()[0]}")
     return "\n".join(lines)
 
 
@@ -129,7 +124,7 @@ def _carried(produced: Series, received: Series, start: int, stop: int) -> str:
         return "-"
     count = k1 - k0
     parts = sum(produced.parts[k0:k1])
-    text = plural(count, "item", "items")
+    text = plural(count, "item")
     if parts != count:
         text += f" ({parts:,} parts)"
     return f"{text} at {fmt_range(produced.ts[k0], produced.ts[k1 - 1])}"

@@ -1,4 +1,4 @@
-"""Pictures of a stream: SVG and text timelines of a Trace, comparisons, and a live view.
+"""Pictures of a stream: SVG timelines of a Trace, and comparisons of several.
 
 A timeline has one lane for each place a response passes through, top to bottom:
 
@@ -14,50 +14,42 @@ a stream was cut. Long streams are drawn in time slices instead of one bar per p
 100,000 chunks still draw quickly.
 
 The SVG comes from the Jinja2 template ``streamkit/templates/timeline.svg.j2``, filled with
-the plain numbers computed here; no plotting library is involved. :class:`LiveView` keeps one
-picture in a Jupyter output up to date while a response arrives.
+the small dataclasses below (a :class:`Figure` of :class:`Panel` s of :class:`DrawnLane` s),
+all plain numbers and strings; no plotting library is involved.
 
-Reading a trace into lanes (and the shared wording of times and sizes) lives in
-:mod:`streamkit.lanes`, the terminal version in :mod:`streamkit.text_timeline`. Both read a
-Trace through its documented attributes only (``chunks``, ``produced``, ``written``,
-``headers_at``, ``ttfb``, ``duration``, ``error``, ``server_error``, ``verdict``, ...).
+Layer: pictures. Reading a trace into lanes (and the shared wording of times and sizes) lives
+in :mod:`streamkit.lanes`, the terminal version in :mod:`streamkit.text_timeline`, showing
+pictures in Jupyter in :mod:`streamkit.display`.
 """
 
 from __future__ import annotations
 
-import base64
 import math
-import re
-import sys
-import time
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 
 from .lanes import (
-    VERDICT_MEANING,
     Lane,
     Piece,
     Series,
     break_point,
     bucket,
-    error_text,
     fmt_bytes,
     fmt_ms,
-    plural,
     read_lanes,
     received_series,
-    request_line,
-    shorten,
     status_line,
-    wire_total,
 )
 from .text_timeline import to_text
-from .trace import links
+from .trace import RECEIVING, error_text, links, plural, request_line, shorten
 
-__all__ = ["Comparison", "LiveView", "compare", "error_text", "html", "mimebundle", "plain", "to_svg", "to_text"]
+if TYPE_CHECKING:
+    from .trace import Trace
+
+__all__ = ["Comparison", "compare", "render_svg", "to_svg", "to_text"]
 
 # -- layout (SVG user units; the picture scales to its container) ------------------------
 
@@ -95,10 +87,8 @@ VERDICT_COLORS = {
 }
 
 
-def _verdict(trace: Any, live: bool) -> str:
-    if live:
-        return "receiving"
-    return str(getattr(trace, "verdict", "") or "")
+def _verdict(trace: Trace, live: bool) -> str:
+    return RECEIVING if live else trace.verdict
 
 
 def _nice_step(span_ms: float, max_ticks: int = 8) -> float:
@@ -116,25 +106,181 @@ def _tick_label(ms: float, step: float) -> str:
     return f"{ms:,.{decimals}f}"
 
 
-def _time_span(traces: Sequence[Any], all_lanes: list[list[Lane]]) -> float:
+def _time_span(traces: Sequence[Trace], all_lanes: list[list[Lane]]) -> float:
     """The end of the shared time axis, in seconds."""
     end = 0.0
     for trace, lanes in zip(traces, all_lanes):
-        end = max(end, float(getattr(trace, "duration", 0.0) or 0.0))
-        headers_at = getattr(trace, "headers_at", None)
-        if headers_at is not None:
-            end = max(end, float(headers_at))
+        end = max(end, trace.duration)
+        if trace.headers_at is not None:
+            end = max(end, trace.headers_at)
         for lane in lanes:
             if len(lane.series):
                 end = max(end, lane.series.ts[-1])
     return max(end * 1.03, 0.001)
 
 
-# -- building the picture ------------------------------------------------------------------
+def text_width(text: str, size: float, *, bold: bool = False) -> float:
+    """A generous estimate of how wide ``text`` draws at font ``size`` (SVG units).
+
+    The picture's fonts are not known here (the viewer picks one from the font list), so the
+    estimate errs wide: capitals and wide letters count 0.8 em, everything else 0.62 em, bold
+    a tenth more. Layout uses it to keep texts on one line from running into each other.
+    """
+    ems = sum(0.8 if (ch.isupper() or ch in "mwMW@%") else 0.62 for ch in text)
+    return ems * size * (1.1 if bold else 1.0)
+
+
+def fit(text: str, size: float, room: float, *, bold: bool = False) -> str:
+    """``text`` shortened (with an ellipsis) until :func:`text_width` fits in ``room``."""
+    if text_width(text, size, bold=bold) <= room:
+        return text
+    keep = len(text)
+    while keep > 1 and text_width(shorten(text, keep), size, bold=bold) > room:
+        keep -= 1
+    return shorten(text, keep)
+
+
+def wrap(text: str, size: float, room: float) -> list[str]:
+    """``text`` broken at spaces into lines that each fit in ``room`` (by :func:`text_width`)."""
+    lines: list[str] = []
+    current = ""
+    for word in text.split():
+        candidate = f"{current} {word}" if current else word
+        if current and text_width(candidate, size) > room:
+            lines.append(current)
+            current = word
+        else:
+            current = candidate
+    if current:
+        lines.append(current)
+    return [fit(line, size, room) for line in lines] or [""]
+
+
+# -- what the template draws -----------------------------------------------------------------
 
 
 @dataclass
-class _Figure:
+class Mark:
+    """One bar: a piece, or a time slice of pieces."""
+
+    x: float
+    y: float
+    w: float
+    h: float
+    tip: str
+
+
+@dataclass
+class GroupLabel:
+    """"5 parts" above an item that joined several template parts."""
+
+    x: float
+    y: float
+    text: str
+
+
+@dataclass
+class DrawnLane:
+    """One lane of one panel, placed: its caption and its bars."""
+
+    key: str
+    title: str
+    summary: list[str]
+    color: str
+    top: float
+    base: float
+    mid: float
+    marks: list[Mark]
+    dots: list[tuple[float, float]]
+    group_labels: list[GroupLabel]
+
+
+@dataclass
+class HeadersMarker:
+    """The dashed line at the moment the headers arrived."""
+
+    x: float
+    label: str
+    anchor: str
+    dx: float
+
+
+@dataclass
+class BreakMarker:
+    """The red line and cross where the stream broke."""
+
+    x: float
+    mark_y: float
+    label: str
+    label_x: float
+    anchor: str
+
+
+@dataclass
+class StoppedMarker:
+    """Where reading stopped at ``max_seconds``."""
+
+    x: float
+    label: str
+
+
+@dataclass
+class Note:
+    """A line of text under a panel's lanes; ``kind`` picks its style."""
+
+    kind: str  # "stats", "error" or "muted"
+    text: str
+    y: float = 0.0
+
+
+@dataclass
+class Heading:
+    """A panel's first lines: label and request on the left, status on the right (or on a
+    line of its own when both would not fit side by side), then the verdict and its meaning."""
+
+    label: str | None
+    request: str
+    status: str
+    y: float
+    status_y: float
+    verdict: str
+    verdict_color: str
+    verdict_w: float
+    verdict_y: float
+    meaning: list[str]
+    bottom: float
+
+
+@dataclass
+class Panel:
+    """One trace's part of the figure."""
+
+    heading: Heading
+    top: float
+    separator: bool
+    lanes_top: float
+    lanes_bottom: float
+    lanes: list[DrawnLane]
+    connectors: list[tuple[float, float, float, float]]
+    headers: HeadersMarker | None
+    broken: BreakMarker | None
+    stopped: StoppedMarker | None
+    notes: list[Note]
+    bottom: float
+
+
+@dataclass
+class LegendItem:
+    """One entry of the legend under the axis."""
+
+    kind: str  # "bar", "parts", "headers" or "connector"
+    text: str
+    x: float = 0.0
+    y: float = 0.0
+
+
+@dataclass
+class Figure:
     """Everything the SVG template needs, as plain numbers and strings."""
 
     width: int
@@ -147,18 +293,30 @@ class _Figure:
     axis_y: float
     ticks: list[tuple[float, str]]
     axis_label: str
-    panels: list[dict[str, Any]]
-    legend: list[dict[str, Any]]
-    colors: dict[str, str]
+    panels: list[Panel]
+    legend: list[LegendItem]
+    colors: dict[str, str] = field(default_factory=lambda: dict(COLORS))
+
+
+# -- building the picture ------------------------------------------------------------------
 
 
 def _x(t: float, span: float) -> float:
     return round(LABEL_W + min(max(t, 0.0), span) / span * PLOT_W, 1)
 
 
-def _build(traces: Sequence[Any], labels: Sequence[str] | None, verdicts: list[str], live: bool) -> _Figure:
-    all_lanes = [read_lanes(trace) for trace in traces]
-    span = _time_span(traces, all_lanes)
+@dataclass
+class _Scale:
+    """What every panel of one figure shares: the time span, the bar scale, bucketing."""
+
+    span: float
+    bar: float  # bar height per square root of a byte
+    bucketed: bool
+    biggest: int
+
+
+def _place_pieces(all_lanes: list[list[Lane]], span: float) -> _Scale:
+    """Give every lane its pieces to draw (one per piece, or time slices) and pick the scale."""
     # One rule for the whole figure, so every bar in it measures the same thing.
     bucketed = any(len(lane.series) > MAX_MARKS for lanes in all_lanes for lane in lanes)
     buckets = int(PLOT_W // BUCKET_PX)
@@ -168,103 +326,125 @@ def _build(traces: Sequence[Any], labels: Sequence[str] | None, verdicts: list[s
             if bucketed:
                 lane.pieces = bucket(s, span, buckets)
             else:
-                lane.pieces = [
-                    Piece(s.ts[i], s.ts[i], s.sizes[i], 1, s.parts[i], i) for i in range(len(s))
-                ]
-    biggest = max(
-        (piece.size for lanes in all_lanes for lane in lanes for piece in lane.pieces), default=0
-    )
+                lane.pieces = [Piece(s.ts[i], s.ts[i], s.sizes[i], 1, s.parts[i], i) for i in range(len(s))]
+    biggest = max((piece.size for lanes in all_lanes for lane in lanes for piece in lane.pieces), default=0)
     # Square-root heights: a 600-byte page head must not flatten 30-byte rows into nothing.
-    scale = BAR_MAX / math.sqrt(biggest) if biggest else 0.0
+    bar = BAR_MAX / math.sqrt(biggest) if biggest else 0.0
+    return _Scale(span, bar, bucketed, biggest)
 
-    panels: list[dict[str, Any]] = []
+
+def _ticks(span: float) -> list[tuple[float, str]]:
+    step = _nice_step(span * 1000)
+    count = int(span * 1000 / step + 1e-9)
+    return [(_x(k * step / 1000, span), _tick_label(k * step, step)) for k in range(count + 1)]
+
+
+def _legend(panels: list[Panel], scale: _Scale, top: float) -> tuple[list[LegendItem], float]:
+    """The legend entries that apply, laid out in lines from ``top``; returns them and the last y."""
+    if scale.bucketed:
+        slice_ms = scale.span * 1000 / int(PLOT_W // BUCKET_PX)
+        size_note = (
+            f"taller bar = more bytes in a {slice_ms:.2g} ms slice "
+            f"(square-root scale, tallest {fmt_bytes(scale.biggest)})"
+        )
+    else:
+        size_note = f"taller bar = more bytes (square-root scale, tallest {fmt_bytes(scale.biggest)})"
+    legend = [LegendItem("bar", size_note)]
+    if any(lane.dots for p in panels for lane in p.lanes):
+        legend.append(LegendItem("parts", "template parts joined into one item"))
+    if any(p.headers for p in panels):
+        legend.append(LegendItem("headers", "headers arrived"))
+    if any(p.connectors for p in panels):
+        legend.append(LegendItem("connector", "grey lines follow the bytes from lane to lane"))
+    y = top
+    x = 16.0
+    for item in legend:
+        item_w = 30 + text_width(item.text, 12)
+        if x > 16 and x + item_w > WIDTH - 16:  # wrap onto the next line
+            x, y = 16.0, y + 18
+        item.x = round(x, 1)
+        item.y = y
+        x += item_w + 14
+    return legend, y
+
+
+def _build(
+    traces: Sequence[Trace], labels: Sequence[str] | None, verdicts: list[str], live: bool, reserve: Sequence[str]
+) -> Figure:
+    all_lanes = [read_lanes(trace, reserve if live else ()) for trace in traces]
+    scale = _place_pieces(all_lanes, _time_span(traces, all_lanes))
+    panels: list[Panel] = []
     y = 4.0
     for index, (trace, lanes) in enumerate(zip(traces, all_lanes)):
         label = labels[index] if labels else None
-        panel, y = _panel(trace, lanes, label, verdicts[index], y, span, scale, bucketed, live)
+        panel = _panel(trace, lanes, label, verdicts[index], y, scale, live)
         panels.append(panel)
-
+        y = panel.bottom
     axis_y = y + 2
-    step = _nice_step(span * 1000)
-    ticks = []
-    count = int(span * 1000 / step + 1e-9)
-    for k in range(count + 1):
-        ticks.append((_x(k * step / 1000, span), _tick_label(k * step, step)))
-    if bucketed:
-        size_note = (
-            f"taller bar = more bytes in a {span * 1000 / buckets:.2g} ms slice "
-            f"(square-root scale, tallest {fmt_bytes(biggest)})"
-        )
-    else:
-        size_note = f"taller bar = more bytes (square-root scale, tallest {fmt_bytes(biggest)})"
-    legend = [{"kind": "bar", "text": size_note}]
-    if any(lane["dots"] for p in panels for lane in p["lanes"]):
-        legend.append({"kind": "parts", "text": "template parts joined into one item"})
-    if any(p["headers"] for p in panels):
-        legend.append({"kind": "headers", "text": "headers arrived"})
-    if any(p["connectors"] for p in panels):
-        legend.append({"kind": "connector", "text": "grey lines follow the bytes from lane to lane"})
-    legend_y = axis_y + 56
-    x = 16.0
-    for item in legend:
-        item_w = 30 + 6.7 * len(item["text"])
-        if x > 16 and x + item_w > WIDTH - 16:  # wrap onto the next line
-            x, legend_y = 16.0, legend_y + 18
-        item["x"] = x
-        item["y"] = legend_y
-        x += item_w + 14
-
-    return _Figure(
+    legend, legend_y = _legend(panels, scale, axis_y + 56)
+    return Figure(
         width=WIDTH,
         height=int(legend_y + 14),
         title=_figure_title(traces, labels, verdicts),
-        desc=_figure_desc(traces, labels, verdicts, all_lanes),
+        desc=_figure_desc(traces, labels, verdicts, all_lanes, live),
         plot_x=LABEL_W,
         plot_w=PLOT_W,
-        plot_top=panels[0]["lanes_top"],
+        plot_top=panels[0].lanes_top,
         axis_y=axis_y,
-        ticks=ticks,
+        ticks=_ticks(scale.span),
         axis_label="time since the request started (ms)",
         panels=panels,
         legend=legend,
-        colors=COLORS,
     )
 
 
-def _panel(
-    trace: Any,
-    lanes: list[Lane],
-    label: str | None,
-    verdict: str,
-    y: float,
-    span: float,
-    scale: float,
-    bucketed: bool,
-    live: bool,
-) -> tuple[dict[str, Any], float]:
-    """One trace's heading, lanes, markers and notes, starting at ``y``; returns the next y."""
-    heading_y = y + 22
-    verdict_y = heading_y + 24
-    lanes_top = verdict_y + 10
-    drawn_lanes = [
-        _draw_lane(lane, lanes_top + row * LANE_H, span, scale, bucketed)
-        for row, lane in enumerate(lanes)
-    ]
-    lanes_bottom = lanes_top + len(lanes) * LANE_H
+def _heading(trace: Trace, label: str | None, verdict: str, top: float) -> Heading:
+    """Label, request and status on the first line(s), then the verdict pill and its meaning."""
+    room = WIDTH - 32
+    status = status_line(trace)
+    status_w = text_width(status, 13.5)
+    request = request_line(trace.url, trace.method)
+    if label:
+        label = fit(label, 16, room * 0.6, bold=True)
+        left_w = text_width(label, 16, bold=True) + 10
+        request = fit(request, 13.5, room - left_w)
+        left_w += text_width(request, 13.5)
+    else:
+        request = fit(request, 16, room, bold=True)
+        left_w = text_width(request, 16, bold=True)
+    y = top + 22
+    # Status on the same line when both fit with a gap; else on its own line, right-aligned.
+    status_y = y if left_w + 24 + status_w <= room else y + 18
+    verdict_y = status_y + 24
+    pill = verdict or "?"
+    verdict_w = round(18 + 8.6 * len(pill), 1)
+    meaning = wrap(trace.explain(verdict) if verdict else "", 13.5, room - verdict_w - 10)
+    return Heading(
+        label=label,
+        request=request,
+        status=fit(status, 13.5, room),
+        y=y,
+        status_y=status_y,
+        verdict=pill,
+        verdict_color=VERDICT_COLORS.get(verdict, COLORS["muted"]),
+        verdict_w=verdict_w,
+        verdict_y=verdict_y,
+        meaning=meaning,
+        bottom=verdict_y + 16 * (len(meaning) - 1) + 10,
+    )
 
-    headers_at = getattr(trace, "headers_at", None)
+
+def _markers(
+    trace: Trace, lanes: list[Lane], lanes_top: float, span: float
+) -> tuple[HeadersMarker | None, BreakMarker | None, StoppedMarker | None, list[Note]]:
+    """The headers line, the break and stop marks, and the notes they come with."""
     headers = None
-    if headers_at is not None:
-        x = _x(float(headers_at), span)
-        headers = {
-            "x": x,
-            "label": f"headers {fmt_ms(float(headers_at))}",
-            # Label to the right of the line, or to its left near the right edge.
-            "anchor": "end" if x > LABEL_W + PLOT_W - 110 else "start",
-            "dx": -4 if x > LABEL_W + PLOT_W - 110 else 4,
-        }
-
-    notes = [{"kind": "stats", "text": _stats_line(trace, lanes, live)}]
+    if trace.headers_at is not None:
+        x = _x(trace.headers_at, span)
+        near_right = x > LABEL_W + PLOT_W - 110  # then label to the left of the line
+        headers = HeadersMarker(x, f"headers {fmt_ms(trace.headers_at)}", "end" if near_right else "start",
+                                -4 if near_right else 4)  # fmt: skip
+    notes: list[Note] = []
     broken = None
     point = break_point(trace, lanes)
     if point is not None:
@@ -274,81 +454,80 @@ def _panel(
         row = next((i for i, lane in enumerate(lanes) if lane.key == key), len(lanes) - 1)
         x = _x(t, span)
         near_right = x > LABEL_W + PLOT_W / 2
-        raised = key == "produced" and getattr(trace, "server_error_at", None) is not None
-        broken = {
-            "x": x,
-            "mark_y": lanes_top + row * LANE_H + LANE_H - 24,
-            "label": f"{'the app raised' if raised else 'stream cut'} at {fmt_ms(t)}",
-            "label_x": x - 8 if near_right else x + 8,
-            "anchor": "end" if near_right else "start",
-        }
-        notes.append({"kind": "error", "text": f"\u2716 broken: {message}"})
-        client_error = getattr(trace, "error", None)
-        if getattr(trace, "server_error", None) is not None and client_error:
-            notes.append({"kind": "muted", "text": f"the client then saw: {error_text(client_error)}"})
-    stopped = None
-    if getattr(trace, "stopped", False):
-        duration = float(getattr(trace, "duration", 0.0) or 0.0)
-        stopped = {"x": _x(duration, span), "label": "stopped reading"}
-        notes.append(
-            {"kind": "muted", "text": f"reading stopped at {fmt_ms(duration)} (max_seconds) while the stream went on"}
+        raised = key == "produced" and trace.server_error_at is not None
+        broken = BreakMarker(
+            x=x,
+            mark_y=lanes_top + row * LANE_H + LANE_H - 24,
+            label=f"{'the app raised' if raised else 'stream cut'} at {fmt_ms(t)}",
+            label_x=x - 8 if near_right else x + 8,
+            anchor="end" if near_right else "start",
         )
-    note = getattr(trace, "note", None)
-    if note:
-        notes.append({"kind": "muted", "text": shorten(str(note).strip().splitlines()[0], 130)})
+        notes.append(Note("error", f"\u2716 broken: {message}"))
+        if trace.server_error is not None and trace.error:
+            notes.append(Note("muted", f"the client then saw: {error_text(trace.error)}"))
+    stopped = None
+    if trace.stopped:
+        stopped = StoppedMarker(_x(trace.duration, span), "stopped reading")
+        notes.append(
+            Note("muted", f"reading stopped at {fmt_ms(trace.duration)} (max_seconds) while the stream went on")
+        )
+    return headers, broken, stopped, notes
+
+
+def _panel(
+    trace: Trace, lanes: list[Lane], label: str | None, verdict: str, top: float, scale: _Scale, live: bool
+) -> Panel:
+    """One trace's heading, lanes, markers and notes, starting at ``top``."""
+    heading = _heading(trace, label, verdict, top)
+    lanes_top = heading.bottom
+    drawn = [
+        _draw_lane(lane, lanes_top + row * LANE_H, scale)
+        for row, lane in enumerate(lanes)
+    ]
+    lanes_bottom = lanes_top + len(lanes) * LANE_H
+    headers, broken, stopped, marker_notes = _markers(trace, lanes, lanes_top, scale.span)
+    notes = [Note("stats", _stats_line(trace, lanes, live)), *marker_notes]
+    if trace.note:
+        notes.append(Note("muted", fit(trace.note.strip().splitlines()[0], 12.5, WIDTH - 32)))
     note_y = lanes_bottom + 30
-    for item in notes:
-        item["y"] = note_y
+    for note in notes:
+        note.y = note_y
         note_y += 18
-
-    panel = {
-        "label": label,
-        "request": request_line(trace),
-        "status": status_line(trace),
-        "heading_y": heading_y,
-        "verdict": verdict or "?",
-        "verdict_color": VERDICT_COLORS.get(verdict, COLORS["muted"]),
-        "verdict_w": round(18 + 8.6 * len(verdict or "?"), 1),
-        "meaning": VERDICT_MEANING.get(verdict, ""),
-        "verdict_y": verdict_y,
-        "lanes_top": lanes_top,
-        "lanes_bottom": lanes_bottom,
-        "lanes": drawn_lanes,
-        "connectors": [] if bucketed else _connectors(trace, lanes, drawn_lanes, span),
-        "headers": headers,
-        "broken": broken,
-        "stopped": stopped,
-        "notes": notes,
-        "separator": y > 10,
-        "top": y,
-    }
-    return panel, note_y - 4
+    return Panel(
+        heading=heading,
+        top=top,
+        separator=top > 10,
+        lanes_top=lanes_top,
+        lanes_bottom=lanes_bottom,
+        lanes=drawn,
+        connectors=[] if scale.bucketed else _connectors(trace, lanes, drawn, scale.span),
+        headers=headers,
+        broken=broken,
+        stopped=stopped,
+        notes=notes,
+        bottom=note_y - 4,
+    )
 
 
-def _draw_lane(lane: Lane, top: float, span: float, scale: float, bucketed: bool) -> dict[str, Any]:
+def _draw_lane(lane: Lane, top: float, scale: _Scale) -> DrawnLane:
     """Bars, and for items that joined template parts a row of dots and a label above."""
     base = top + LANE_H - 10
     marks = []
     dots: list[tuple[float, float]] = []
     group_labels = []
     last_label_x = last_dots_x = -1e9
-    if bucketed:
+    if scale.bucketed:
         width = BUCKET_PX - 0.6
     else:
         width = max(2.0, min(10.0, PLOT_W / max(1, len(lane.pieces)) * 0.5))
     for piece in lane.pieces:
-        height = max(BAR_MIN, math.sqrt(piece.size) * scale)
-        x = _x(piece.t, span) - (0 if bucketed else width / 2)
+        height = max(BAR_MIN, math.sqrt(piece.size) * scale.bar)
+        x = _x(piece.t, scale.span) - (0 if scale.bucketed else width / 2)
         marks.append(
-            {
-                "x": round(x, 1),
-                "y": round(base - height, 1),
-                "w": round(width, 1),
-                "h": round(height, 1),
-                "tip": _piece_tip(lane, piece, bucketed),
-            }
+            Mark(round(x, 1), round(base - height, 1), round(width, 1), round(height, 1),
+                 _piece_tip(lane, piece, scale.bucketed))  # fmt: skip
         )
-        if bucketed or piece.parts < 2:
+        if scale.bucketed or piece.parts < 2:
             continue
         # One dot per joined part (up to 10), where the dots do not run into the last group's.
         center = x + width / 2
@@ -361,24 +540,24 @@ def _draw_lane(lane: Lane, top: float, span: float, scale: float, bucketed: bool
             last_dots_x = left + row_w
         if center - last_label_x >= 48:
             text = f"{piece.parts} parts" if piece.parts <= 10 else f"{piece.parts:,} parts joined"
-            group_labels.append({"x": round(center, 1), "y": round(dots_y - 3, 1), "text": text})
+            group_labels.append(GroupLabel(round(center, 1), round(dots_y - 3, 1), text))
             last_label_x = center
-    return {
-        "key": lane.key,
-        "title": lane.title,
-        "summary": _lane_summary(lane),
-        "color": COLORS[lane.key],
-        "top": top,
-        "base": base,
-        "mid": top + LANE_H / 2,
-        "marks": marks,
-        "dots": dots,
-        "group_labels": group_labels,
-    }
+    return DrawnLane(
+        key=lane.key,
+        title=lane.title,
+        summary=_lane_summary(lane),
+        color=COLORS[lane.key],
+        top=top,
+        base=base,
+        mid=top + LANE_H / 2,
+        marks=marks,
+        dots=dots,
+        group_labels=group_labels,
+    )
 
 
 def _connectors(
-    trace: Any, lanes: list[Lane], drawn: list[dict[str, Any]], span: float
+    trace: Trace, lanes: list[Lane], drawn: list[DrawnLane], span: float
 ) -> list[tuple[float, float, float, float]]:
     """Lines from each piece to the piece of the next lane down that carried its bytes."""
     if any(len(lane.series) > MAX_CONNECTORS for lane in lanes):
@@ -391,8 +570,8 @@ def _connectors(
         targets = carried.get(upper.key)
         if not targets or not len(lower.series):
             continue
-        y1 = round(upper_drawn["base"] + 1.5, 1)
-        y2 = round(lower_drawn["base"] - BAR_MAX - 1, 1)
+        y1 = round(upper_drawn.base + 1.5, 1)
+        y2 = round(lower_drawn.base - BAR_MAX - 1, 1)
         for t, target in zip(upper.series.ts, targets):
             if target is not None:
                 lines.append((_x(t, span), y1, _x(lower.series.ts[target], span), y2))
@@ -420,55 +599,62 @@ def _piece_tip(lane: Lane, piece: Piece, bucketed: bool) -> str:
     return f"{lane.title}: {lane.noun} {piece.first + 1}, {piece.size:,} bytes{parts} at {fmt_ms(piece.t)}"
 
 
-def _stats_line(trace: Any, lanes: list[Lane], live: bool) -> str:
+def _stats_line(trace: Trace, lanes: list[Lane], live: bool) -> str:
     received = received_series(lanes)
     count, size = (len(received), received.total) if received else (0, 0)
-    bits = []
-    ttfb = getattr(trace, "ttfb", None)
-    bits.append(f"first body byte {fmt_ms(ttfb)}" if ttfb is not None else "no body bytes")
-    duration = float(getattr(trace, "duration", 0.0) or 0.0)
+    bits = [f"first body byte {fmt_ms(trace.ttfb)}" if trace.ttfb is not None else "no body bytes"]
     if live:
         # A trace still being read has no duration yet: the last arrival is the news.
         last = received.ts[-1] if received is not None and len(received) else 0.0
-        bits.append(f"last piece so far {fmt_ms(max(duration, last))}")
+        bits.append(f"last piece so far {fmt_ms(max(trace.duration, last))}")
     else:
-        bits.append(f"ended {fmt_ms(duration)}")
-    bits.append(f"{size:,} bytes in {plural(count, 'chunk', 'chunks')}")
-    wire = wire_total(trace)
-    if wire != size:
-        bits.append(f"{wire:,} bytes on the wire")
+        bits.append(f"ended {fmt_ms(trace.duration)}")
+    bits.append(f"{size:,} bytes in {plural(count, 'chunk')}")
+    if trace.wire_size != size:
+        bits.append(f"{trace.wire_size:,} bytes on the wire")
     return "client: " + " \u00b7 ".join(bits)
 
 
-def _figure_title(traces: Sequence[Any], labels: Sequence[str] | None, verdicts: list[str]) -> str:
+def _figure_title(traces: Sequence[Trace], labels: Sequence[str] | None, verdicts: list[str]) -> str:
     if len(traces) == 1:
-        return f"Stream timeline of {request_line(traces[0])}: {verdicts[0] or 'no verdict'}"
+        return f"Stream timeline of {request_line(traces[0].url, traces[0].method)}: {verdicts[0] or 'no verdict'}"
     names = "; ".join(
-        f"{labels[i] if labels else request_line(t)}: {verdicts[i] or 'no verdict'}"
+        f"{labels[i] if labels else request_line(t.url, t.method)}: {verdicts[i] or 'no verdict'}"
         for i, t in enumerate(traces)
     )
     return f"Stream timelines compared ({names})"
 
 
 def _figure_desc(
-    traces: Sequence[Any], labels: Sequence[str] | None, verdicts: list[str], all_lanes: list[list[Lane]]
+    traces: Sequence[Trace],
+    labels: Sequence[str] | None,
+    verdicts: list[str],
+    all_lanes: list[list[Lane]],
+    live: bool,
 ) -> str:
     sentences = []
     for i, (trace, lanes) in enumerate(zip(traces, all_lanes)):
-        name = labels[i] if labels else request_line(trace)
+        name = labels[i] if labels else request_line(trace.url, trace.method)
         received = received_series(lanes) or Series(())
-        sentence = (
-            f"{name}: status {getattr(trace, 'status', None)}; the client received "
-            f"{plural(len(received), 'chunk', 'chunks')} ({received.total:,} bytes) over "
-            f"{fmt_ms(float(getattr(trace, 'duration', 0.0) or 0.0))}, the first at "
-            f"{fmt_ms(getattr(trace, 'ttfb', None))}"
-        )
+        if live:
+            # Still arriving: no duration yet, only what came so far.
+            last = received.ts[-1] if len(received) else None
+            sentence = (
+                f"{name}: status {trace.status}; still receiving: so far "
+                f"{plural(len(received), 'chunk')} ({received.total:,} bytes), the latest at {fmt_ms(last)}"
+            )
+        else:
+            sentence = (
+                f"{name}: status {trace.status}; the client received "
+                f"{plural(len(received), 'chunk')} ({received.total:,} bytes) over "
+                f"{fmt_ms(trace.duration)}, the first at {fmt_ms(trace.ttfb)}"
+            )
         for lane in lanes:
             if lane.key != "received":
                 sentence += f"; {lane.title} {plural(len(lane.series), lane.noun, lane.nouns)}"
         verdict = verdicts[i]
         if verdict:
-            sentence += f"; verdict {verdict}: {VERDICT_MEANING.get(verdict, verdict)}"
+            sentence += f"; verdict {verdict}: {trace.explain(verdict)}"
         point = break_point(trace, lanes)
         if point is not None:
             sentence += f"; it broke with {point[2]}"
@@ -491,68 +677,30 @@ def _template() -> jinja2.Template:
     return _env.get_template("timeline.svg.j2")
 
 
-def _render(
-    traces: Sequence[Any], labels: Sequence[str] | None, live: bool = False
-) -> tuple[str, list[str]]:
-    """The SVG and the verdicts drawn in it (each verdict is worked out once: it can be slow)."""
-    verdicts = [_verdict(trace, live) for trace in traces]
-    return _template().render(fig=_build(traces, labels, verdicts, live)), verdicts
-
-
 # -- public API ----------------------------------------------------------------------------
 
 
-def to_svg(trace: Any, *, live: bool = False) -> str:
+def render_svg(
+    traces: Sequence[Trace],
+    labels: Sequence[str] | None = None,
+    *,
+    live: bool = False,
+    reserve: Sequence[str] = (),
+) -> tuple[str, list[str]]:
+    """The SVG of ``traces`` on one time axis, and the verdicts drawn in it (each verdict is
+    worked out once: for 100,000 chunks that is not free). ``live=True`` draws responses that
+    are still arriving ("receiving" instead of a verdict), with the lanes named in ``reserve``
+    ("produced", "written") drawn even while they are empty."""
+    verdicts = [_verdict(trace, live) for trace in traces]
+    return _template().render(fig=_build(traces, labels, verdicts, live, reserve)), verdicts
+
+
+def to_svg(trace: Trace, *, live: bool = False) -> str:
     """The trace's timeline as a standalone SVG document (a string).
 
     ``live=True`` draws a response that is still arriving ("receiving" instead of a verdict).
     """
-    return _render([trace], None, live)[0]
-
-
-def plain(trace: Any, verdict: str | None = None) -> str:
-    """A short one-line text that is the same from run to run (no times, no port)."""
-    chunks = getattr(trace, "chunks", None) or ()
-    size = sum(c.size for c in chunks)
-    status = getattr(trace, "status", None)
-    if verdict is None:
-        verdict = str(getattr(trace, "verdict", "") or "")
-    text = (
-        f"<Trace {request_line(trace)} -> {status if status is not None else 'no response'}: "
-        f"{verdict or '?'}, {plural(len(chunks), 'chunk', 'chunks')}, {size:,} bytes"
-    )
-    if getattr(trace, "stopped", False):
-        text += ", stopped at max_seconds"
-    server_error = getattr(trace, "server_error", None)
-    if server_error is not None:
-        text += f", server error {shorten(error_text(server_error), 100)}"
-    elif getattr(trace, "error", None):
-        text += f", error {shorten(error_text(trace.error), 100)}"
-    return text + ">"
-
-
-def html(svg: str) -> str:
-    """The SVG as an ``<img>`` with a data URI, for a notebook's text/html output.
-
-    Why not the ``<svg>`` element itself: a notebook opened from disk is "untrusted", and
-    JupyterLab then sanitizes HTML, which strips inline SVG down to a wall of loose text, and
-    refuses ``image/svg+xml`` outright. An ``<img>`` with a data URI passes the sanitizer, so
-    committed notebooks show their pictures before anyone re-runs them.
-    """
-    match = re.search(r"<title>(.*?)</title>", svg, flags=re.S)
-    alt = match.group(1) if match else "stream timeline"  # already escaped by the template
-    width = re.search(r'width="(\d+)"', svg)
-    data = base64.b64encode(svg.encode("utf-8")).decode("ascii")
-    return (
-        f'<img class="streamkit-timeline" alt="{alt}" width="{width.group(1) if width else 900}" '
-        f'style="max-width:100%;height:auto" src="data:image/svg+xml;base64,{data}">'
-    )
-
-
-def mimebundle(trace: Any, *, live: bool = False) -> dict[str, str]:
-    """What Jupyter displays: ``image/svg+xml``, ``text/html`` and a short ``text/plain``."""
-    svg, verdicts = _render([trace], None, live)
-    return {"image/svg+xml": svg, "text/html": html(svg), "text/plain": plain(trace, verdicts[0])}
+    return render_svg([trace], live=live)[0]
 
 
 class Comparison:
@@ -561,13 +709,13 @@ class Comparison:
     Displays itself in Jupyter; ``to_svg()`` and ``to_text()`` give the picture as a string.
     """
 
-    def __init__(self, traces: Sequence[Any], labels: Sequence[str]) -> None:
+    def __init__(self, traces: Sequence[Trace], labels: Sequence[str]) -> None:
         self.traces = list(traces)
         self.labels = list(labels)
 
     def to_svg(self) -> str:
         """All traces stacked over one shared time axis and one shared byte scale."""
-        return _render(self.traces, self.labels)[0]
+        return render_svg(self.traces, self.labels)[0]
 
     def to_text(self) -> str:
         """Each trace's text timeline under its label, then a summary table."""
@@ -577,34 +725,35 @@ class Comparison:
         name_w = max(len(label) for label in self.labels)
         table = [f"{'':<{name_w}}  {'verdict':<9}  {'chunks':>7}  {'ttfb':>10}  {'duration':>10}"]
         for label, trace in zip(self.labels, self.traces):
-            chunks = getattr(trace, "chunks", None) or []
             table.append(
-                f"{label:<{name_w}}  {str(getattr(trace, 'verdict', '') or '?'):<9}  {len(chunks):>7,}  "
-                f"{fmt_ms(getattr(trace, 'ttfb', None)):>10}  {fmt_ms(getattr(trace, 'duration', None)):>10}"
+                f"{label:<{name_w}}  {trace.verdict or '?':<9}  {len(trace.chunks):>7,}  "
+                f"{fmt_ms(trace.ttfb):>10}  {fmt_ms(trace.duration):>10}"
             )
         blocks.append("\n".join(table))
         return "\n\n".join(blocks)
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        from .display import html  # the display layer, above this one
+
         svg = self.to_svg()
         return {"image/svg+xml": svg, "text/html": html(svg), "text/plain": repr(self)}
 
     def _repr_html_(self) -> str:
+        from .display import html
+
         return html(self.to_svg())
 
     def __repr__(self) -> str:
-        inner = ", ".join(
-            f"{label}: {getattr(trace, 'verdict', '') or '?'}" for label, trace in zip(self.labels, self.traces)
-        )
+        inner = ", ".join(f"{label}: {trace.verdict or '?'}" for label, trace in zip(self.labels, self.traces))
         return f"<Comparison {inner}>"
 
 
-def compare(*traces: Any, labels: Sequence[str] | None = None) -> Comparison:
+def compare(*traces: Trace, labels: Sequence[str] | None = None) -> Comparison:
     """Draw several traces on one time axis, e.g. ``compare(a, b, labels=["streamed", "buffered"])``."""
     if not traces:
         raise ValueError("compare() needs at least one trace")
     if labels is None:
-        labels = [request_line(trace) for trace in traces]
+        labels = [request_line(trace.url, trace.method) for trace in traces]
     else:
         labels = [str(label) for label in labels]
         if len(labels) != len(traces):
@@ -612,62 +761,3 @@ def compare(*traces: Any, labels: Sequence[str] | None = None) -> Comparison:
                 f"compare() got {len(traces)} traces but {len(labels)} labels; give one label per trace"
             )
     return Comparison(traces, labels)
-
-
-# -- live display in Jupyter ------------------------------------------------------------------
-
-
-def in_notebook() -> bool:
-    """True inside a Jupyter kernel (where display handles can update an output)."""
-    ipython = sys.modules.get("IPython")
-    if ipython is None:
-        return False
-    shell = ipython.get_ipython()
-    return shell is not None and getattr(shell, "kernel", None) is not None
-
-
-class LiveView:
-    """One picture in a notebook output, redrawn as a response arrives.
-
-    The probe calls :meth:`update` with the trace so far after each chunk and :meth:`close`
-    with the final trace. Redraws are limited to about ``per_second`` a second (fewer when
-    drawing itself gets slow), the final picture stays as the cell's output, and outside a
-    Jupyter kernel every call does nothing.
-    """
-
-    def __init__(self, *, per_second: float = 10.0, enabled: bool | None = None) -> None:
-        self.enabled = in_notebook() if enabled is None else enabled
-        self.min_interval = 1.0 / per_second
-        self.updates = 0  # how many times the picture was drawn
-        self._interval = self.min_interval
-        self._last = -math.inf
-        self._handle: Any = None
-
-    def update(self, trace: Any) -> bool:
-        """Redraw with the trace so far, unless the last redraw was too recent. True if drawn."""
-        if not self.enabled:
-            return False
-        if time.monotonic() - self._last < self._interval:
-            return False
-        self._draw(trace, live=True)
-        return True
-
-    def close(self, trace: Any) -> None:
-        """Draw the final picture (always) and keep it."""
-        if self.enabled:
-            self._draw(trace, live=False)
-
-    def _draw(self, trace: Any, live: bool) -> None:
-        started = time.monotonic()
-        bundle = mimebundle(trace, live=live)
-        if self._handle is None:
-            from IPython.display import display
-
-            self._handle = display(bundle, raw=True, display_id=True)
-        else:
-            self._handle.update(bundle, raw=True)
-        self.updates += 1
-        finished = time.monotonic()
-        self._last = finished
-        # If drawing takes long (huge traces), redraw less often so the probe keeps reading.
-        self._interval = max(self.min_interval, 4 * (finished - started))

@@ -5,21 +5,28 @@ one :class:`Chunk` per piece of body as it arrived. :meth:`streamkit.Server.get`
 side: an :class:`Event` per item the app produced and per item the server wrote, and the exception
 the app raised, if any. Every time is in seconds since the request started, on one clock.
 
-From those numbers :attr:`Trace.verdict` names what happened to the stream (see its docstring).
-Pictures of a trace (SVG, text) live in :mod:`streamkit.timeline`; the methods here only call it.
+From those numbers :attr:`Trace.verdict` names what happened to the stream (see its docstring)
+and :meth:`Trace.explain` says it in a sentence. The wording every picture and message shares
+lives here too (verdict texts, the one-line summary, error and count wording), once.
+
+Layer: measuring. Pictures of a trace (SVG, text) live in :mod:`streamkit.timeline`; the
+``to_*`` and ``_repr_*_`` methods here import it when called, the one upward call allowed.
 """
 
 from __future__ import annotations
 
 import bisect
+import os
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from types import TracebackType
 from itertools import accumulate
+from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
+import werkzeug
 from werkzeug.datastructures import Headers
 
 __all__ = [
@@ -27,12 +34,18 @@ __all__ = [
     "Event",
     "StreamBroken",
     "Trace",
+    "RECEIVING",
     "VERDICTS",
     "arrivals",
     "carriers",
     "counts_wire_bytes",
     "decoded_ends",
+    "error_text",
     "links",
+    "own_frames",
+    "plural",
+    "request_line",
+    "shorten",
 ]
 
 # Two pieces closer together than this count as "at the same time".
@@ -45,6 +58,9 @@ VERDICTS = {
     "empty": "the response has no body",
     "single": "the whole body arrived at once, and nothing shows it was produced over time",
 }
+# What a picture of a response that is still arriving says instead of a verdict.
+RECEIVING = "receiving"
+RECEIVING_TEXT = "the response is still arriving"
 
 
 @dataclass(slots=True)
@@ -166,38 +182,64 @@ class Trace:
             return "streamed"
         return "single"
 
+    def explain(self, verdict: str | None = None) -> str:
+        """One sentence saying what the verdict means for this trace (``verdict`` may be passed
+        in when it is already known: working it out is not free for 100,000 chunks)."""
+        if verdict is None:
+            verdict = self.verdict
+        if verdict == RECEIVING:
+            return RECEIVING_TEXT
+        return VERDICTS.get(verdict, "")
+
     def raise_for_error(self) -> Trace:
         """Raise the app's exception (``server_error``) here, or :class:`StreamBroken` when the
-        body broke on the way; return the trace itself when the stream is whole."""
+        body broke on the way; return the trace itself when the stream is whole.
+
+        The traceback shown is the app's own part of it: the frames of the server, the kit and
+        werkzeug between the socket and your generator are left out (:attr:`server_traceback`
+        keeps them all).
+        """
+        __tracebackhide__ = True  # IPython and pytest leave this frame out of what they show
         error = self.server_error
         if error is not None:
             # Raising an exception object again adds this frame to its traceback; start from
             # the traceback it had on the server each time, so repeated calls stay readable.
             if self._server_traceback is None:
                 self._server_traceback = error.__traceback__
-            raise error.with_traceback(self._server_traceback)
+            raise error.with_traceback(own_frames(self._server_traceback))
         if self.error:
             raise StreamBroken(f"{self.method} {self.url}: {self.error}")
         return self
 
+    @property
+    def server_traceback(self) -> TracebackType | None:
+        """The whole traceback of ``server_error`` as it was on the server, every frame kept."""
+        if self._server_traceback is None and self.server_error is not None:
+            return self.server_error.__traceback__
+        return self._server_traceback
+
     # -- display --------------------------------------------------------------------------
 
-    def __repr__(self) -> str:
-        parts = urlsplit(self.url)
-        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    def summary(self, verdict: str | None = None) -> str:
+        """``<Trace GET /rows -> 200: streamed, 7 chunks, 1,234 bytes>``: the same from run to
+        run (no times, no port), for ``repr()`` and the plain-text form of every picture."""
+        if verdict is None:
+            verdict = self.verdict
         status = self.status if self.status is not None else "no response"
         text = (
-            f"<Trace {self.method} {target} -> {status}: {self.verdict}, "
-            f"{len(self.chunks):,} chunk{'' if len(self.chunks) == 1 else 's'}, {self.size:,} bytes"
+            f"<Trace {request_line(self.url, self.method)} -> {status}: {verdict or '?'}, "
+            f"{plural(len(self.chunks), 'chunk')}, {self.size:,} bytes"
         )
         if self.stopped:
             text += ", stopped at max_seconds"
         if self.server_error is not None:
-            first = (str(self.server_error).splitlines() or [""])[0]
-            text += f", server error {type(self.server_error).__name__}: {first[:80]}"
+            text += f", server error {error_text(self.server_error, 100)}"
         elif self.error:
-            text += f", error {self.error.splitlines()[0][:80]}"
+            text += f", error {error_text(self.error, 100)}"
         return text + ">"
+
+    def __repr__(self) -> str:
+        return self.summary()
 
     def to_svg(self, **options: Any) -> str:
         """The timeline as an SVG document (see :func:`streamkit.timeline.to_svg`)."""
@@ -212,14 +254,85 @@ class Trace:
         return to_text(self, **options)
 
     def _repr_html_(self) -> str:
-        from .timeline import html
+        from .display import html
 
         return html(self.to_svg())
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        from .timeline import mimebundle
+        from .display import mimebundle
 
         return mimebundle(self)
+
+
+# Frames in these folders are the machinery between the socket and the app's code.
+_MACHINERY = tuple(
+    os.path.join(os.path.abspath(folder), "")
+    for folder in {
+        os.path.dirname(__file__),  # streamkit itself
+        os.path.dirname(os.path.dirname(werkzeug.__file__)),  # site-packages
+        sys.prefix,
+        sys.base_prefix,
+    }
+)
+
+
+def own_frames(tb: TracebackType | None) -> TracebackType | None:
+    """``tb`` with the frames of the server, the kit and installed libraries left out.
+
+    What remains is the code that raised (a notebook cell, your module); if nothing would
+    remain, ``tb`` itself. The frames are only left out of the chain that is shown: nothing is
+    lost, the original ``tb`` is unchanged.
+    """
+    kept: list[TracebackType] = []
+    walk = tb
+    while walk is not None:
+        if not os.path.abspath(walk.tb_frame.f_code.co_filename).startswith(_MACHINERY):
+            kept.append(walk)
+        walk = walk.tb_next
+    if not kept:
+        return tb
+    chain: TracebackType | None = None
+    for frame in reversed(kept):
+        chain = TracebackType(chain, frame.tb_frame, frame.tb_lasti, frame.tb_lineno)
+    return chain
+
+
+# -- wording shared by every picture and message -----------------------------------------------
+
+
+def plural(n: int, one: str, many: str | None = None) -> str:
+    """``1 chunk``, ``3 chunks``, ``2 bodies`` (with ``many="bodies"``)."""
+    return f"{n:,} {one if n == 1 else (many or one + 's')}"
+
+
+def shorten(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, with an ellipsis when it was longer."""
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
+def error_text(error: BaseException | str | None, limit: int = 120) -> str:
+    """``"RuntimeError: Working outside of request context."``: type and first line only."""
+    if error is None:
+        return ""
+    if isinstance(error, BaseException):
+        message = str(error).strip().splitlines()
+        first = message[0] if message else ""
+        text = f"{type(error).__name__}: {first}" if first else type(error).__name__
+    else:
+        lines = str(error).strip().splitlines()
+        text = lines[0] if lines else ""
+    return shorten(text, limit)
+
+
+def request_line(url: str, method: str = "GET") -> str:
+    """``GET /csv?rows=10``: path and query only, so pictures do not depend on the port."""
+    parts = urlsplit(url or "")
+    target = parts.path or "/"
+    if parts.query:
+        target += "?" + parts.query
+    if not parts.scheme:
+        target = url or "?"
+    return shorten(f"{(method or 'GET').upper()} {target}", 70)
 
 
 # -- matching server-side items to what the client received ------------------------------------

@@ -70,7 +70,7 @@ def group_gone(pid: int) -> bool:
 
 def test_waitress_streams_each_part_as_it_is_made():
     with serve(app, server="waitress") as server:
-        assert server.server == "waitress"
+        assert server.description == "waitress"
         trace = server.get(SLOW)
     assert_streamed(trace)
     assert trace.body.count(b"part ") == PARTS
@@ -197,7 +197,7 @@ def test_gunicorn_sync_worker_timeout_cuts_a_long_stream_gthread_does_not():
 @needs_nginx
 def test_nginx_with_gzip_holds_a_text_stream_back():
     with serve(app, behind="nginx") as server:
-        assert server.server == "werkzeug behind nginx"
+        assert server.description == "werkzeug behind nginx"
         proxy = server.proxy
         assert server.url == proxy.url and server.url != server.backend.url
         trace = server.get(SLOW)

@@ -24,9 +24,10 @@ from werkzeug.middleware.profiler import ProfilerMiddleware
 from werkzeug.serving import WSGIRequestHandler
 
 import streamkit
-from streamkit import recording, serve
+from streamkit import App, Response, recording, serve
 from streamkit.probe import ProbeError, probe
-from streamkit.server import Server, StreamingRequestHandler
+from streamkit.backends.werkzeug import StreamingRequestHandler
+from streamkit.server import Server, ServerStopped
 from streamkit.trace import Trace
 from tests.conftest import needs_nginx
 
@@ -540,11 +541,14 @@ def test_get_passes_probe_options_and_adds_the_trace_header() -> None:
     assert recording._open == {}  # the recording was closed
 
 
-def test_get_on_a_stopped_server_raises_and_leaves_no_recording() -> None:
-    server = serve(plain_app)
+def test_get_on_a_stopped_server_raises_one_line_and_leaves_no_recording() -> None:
+    server = serve(plain_app, name="stopped-one")
     server.stop()
-    with pytest.raises(ProbeError):
+    with pytest.raises(ServerStopped) as caught:
         server.get("/")
+    message = str(caught.value)
+    assert "\n" not in message
+    assert "'stopped-one' was stopped" in message
     assert recording._open == {}
 
 
@@ -637,3 +641,33 @@ def test_gzip_by_a_proxy_matches_the_server_writes_in_decoded_bytes() -> None:
     assert carried["produced"] == [0, 1, 2, 3, 4]
     assert None not in carried["written"] and carried["written"] == sorted(carried["written"])
     assert trace.verdict == "buffered"
+
+
+def test_raise_for_error_shows_the_apps_frames_and_keeps_every_frame_in_server_traceback() -> None:
+    import traceback
+
+    app = App(__name__)
+
+    @app.route("/")
+    def broken_view() -> Response:
+        def generate() -> Iterator[str]:
+            yield "a"
+            raise ValueError("made in the app")
+
+        return Response(generate())
+
+    with serve(app) as server:
+        trace = server.get("/")
+    with pytest.raises(ValueError, match="made in the app") as info:
+        trace.raise_for_error()
+    frames = traceback.extract_tb(info.value.__traceback__)
+    # raise_for_error's own frame is where it raises (IPython and pytest hide it: it sets
+    # __tracebackhide__); between it and the app's generator nothing of the server is left.
+    shown = [frame.filename for frame in frames if frame.name != "raise_for_error"]
+    kit = {"server.py", "werkzeug.py", "recording.py", "response.py"}
+    machinery = [name for name in shown if "site-packages" in name or (os.path.basename(name) in kit and "/streamkit/" in name)]
+    assert machinery == [] and frames[-1].name == "generate", shown
+    # ... while the full server-side traceback still has werkzeug's and the kit's.
+    assert trace.server_traceback is not None
+    full = [frame.filename for frame in traceback.extract_tb(trace.server_traceback)]
+    assert any("werkzeug" in name for name in full) and len(full) > len(shown)

@@ -18,7 +18,8 @@ import pytest
 from nbclient import NotebookClient
 from werkzeug.middleware.profiler import ProfilerMiddleware
 
-from streamkit import compare, lanes, text_timeline, timeline
+from streamkit import compare, display, lanes, text_timeline, timeline
+from streamkit import trace as trace_module
 from streamkit.demos import create_app
 from streamkit.server import serve
 from streamkit.trace import Chunk, Event, Trace
@@ -281,7 +282,7 @@ def test_mimebundle_has_svg_html_and_a_stable_short_plain_text(real_traces: dict
     with serve(create_app()) as server:
         again = server.get("/context/with?rows=6&delay_ms=40")
     assert again._repr_mimebundle_()["text/plain"] == plain
-    assert real_traces["streamed"]._repr_html_() == timeline.html(real_traces["streamed"].to_svg())
+    assert real_traces["streamed"]._repr_html_() == display.html(real_traces["streamed"].to_svg())
 
 
 def test_compare_draws_traces_on_one_axis(real_traces: dict[str, Trace]) -> None:
@@ -311,7 +312,7 @@ def test_compare_rejects_bad_arguments(real_traces: dict[str, Trace]) -> None:
 
 
 def test_live_view_does_nothing_outside_ipython(real_traces: dict[str, Trace], capsys) -> None:
-    view = timeline.LiveView()
+    view = display.LiveView()
     assert view.enabled is False
     assert view.update(real_traces["streamed"]) is False
     view.close(real_traces["streamed"])
@@ -324,7 +325,7 @@ def test_live_view_in_a_real_kernel_updates_one_output_and_keeps_the_final_pictu
     cells = [
         """
         import time
-        from streamkit import timeline
+        from streamkit.display import LiveView
         from streamkit.server import serve
         from streamkit.demos import create_app
         server = serve(create_app(), name="live-test")
@@ -334,7 +335,7 @@ def test_live_view_in_a_real_kernel_updates_one_output_and_keeps_the_final_pictu
         """,
         """
         # Redraws are rate-limited: a burst of updates draws only a few times.
-        view = timeline.LiveView()
+        view = LiveView()
         started = time.monotonic()
         for _ in range(300):
             view.update(trace)
@@ -365,10 +366,10 @@ def test_error_text_keeps_type_and_first_line_only() -> None:
     try:
         raise RuntimeError("Working outside of request context.\n\nA long hint follows.")
     except RuntimeError as exc:
-        assert lanes.error_text(exc) == "RuntimeError: Working outside of request context."
-    assert lanes.error_text("IncompleteRead: short\nmore") == "IncompleteRead: short"
-    assert lanes.error_text(ValueError()) == "ValueError"
-    assert len(lanes.error_text("x" * 500)) == 120
+        assert trace_module.error_text(exc) == "RuntimeError: Working outside of request context."
+    assert trace_module.error_text("IncompleteRead: short\nmore") == "IncompleteRead: short"
+    assert trace_module.error_text(ValueError()) == "ValueError"
+    assert len(trace_module.error_text("x" * 500)) == 120
 
 
 def test_nice_steps_are_1_2_5() -> None:

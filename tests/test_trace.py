@@ -218,12 +218,13 @@ def test_raise_for_error_on_a_client_side_break_and_on_a_whole_stream() -> None:
 
 
 def test_pictures_are_delegated_to_the_timeline_module() -> None:
-    timeline = pytest.importorskip("streamkit.timeline")
+    from streamkit import display, timeline
+
     trace = streamed_trace()
     assert trace.to_text() == timeline.to_text(trace)
     assert trace.to_svg() == timeline.to_svg(trace)
-    assert trace._repr_html_() == timeline.html(timeline.to_svg(trace))
-    assert trace._repr_mimebundle_() == timeline.mimebundle(trace)
+    assert trace._repr_html_() == display.html(timeline.to_svg(trace))
+    assert trace._repr_mimebundle_() == display.mimebundle(trace)
 
 
 def test_raise_for_error_keeps_the_servers_traceback_each_time() -> None:

@@ -35,6 +35,8 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
+from ..trace import error_text
+
 __all__ = ["Exercise", "NotAttempted", "Result", "Wrong", "lessons"]
 
 _MISSING = object()
@@ -157,7 +159,7 @@ class Exercise:
         except Wrong as exc:
             return Result(self, "wrong", str(exc))
         except Exception as exc:  # the learner's code raised: say where, kindly
-            return Result(self, "wrong", f"Your code raised {describe_error(exc)}{_where(exc)}.")
+            return Result(self, "wrong", f"Your code raised {error_text(exc, 400)}{where_raised(exc)}.")
         return Result(self, "correct", message)
 
     def _fill_in(self) -> str:
@@ -179,13 +181,7 @@ class Exercise:
         )
 
 
-def describe_error(exc: BaseException) -> str:
-    """``"KeyError: 'name'"``: an exception's type and the first line of its message."""
-    first = (str(exc).splitlines() or [""])[0]
-    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
-
-
-def _where(exc: BaseException) -> str:
+def where_raised(exc: BaseException) -> str:
     """`` in csv_lines(), line 4`` for the innermost frame that is notebook code, if any."""
     library = tuple(
         os.path.join(os.path.abspath(root), "")

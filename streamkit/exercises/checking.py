@@ -16,8 +16,8 @@ from werkzeug.exceptions import HTTPException
 
 from ..app import App
 from ..server import Server, serve
-from ..trace import Trace
-from . import NotAttempted, Wrong, describe_error
+from ..trace import Trace, error_text
+from . import NotAttempted, Wrong
 
 SERVER_NAME = "streamkit-exercise"
 TIMEOUT = 5.0  # seconds of silence before a check gives up on a response
@@ -95,10 +95,10 @@ def fetch(
     if isinstance(error, NotImplementedError):
         raise NotAttempted()
     if error is not None:
-        from . import _where
+        from . import where_raised
 
         raise Wrong(
-            f"Requesting {path}: {who} raised {describe_error(error)}{_where(error)}. "
+            f"Requesting {path}: {who} raised {error_text(error, 400)}{where_raised(error)}. "
             f"{_advice_for(error)}".rstrip()
         )
     if trace.stopped and options["max_seconds"] == MAX_SECONDS:
@@ -128,11 +128,6 @@ def spread(trace: Trace) -> float:
 def pieces(trace: Trace) -> int:
     """How many non-empty pieces the client received."""
     return sum(1 for chunk in trace.chunks if chunk.size)
-
-
-def count(n: int, one: str, many: str | None = None) -> str:
-    """``"1 chunk"``, ``"7 chunks"``."""
-    return f"{n} {one if n == 1 else (many or one + 's')}"
 
 
 def timed(iterable: Any, limit: float = MAX_SECONDS) -> list[tuple[float, Any]]:

@@ -5,9 +5,17 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from ..trace import Trace
+from ..trace import Trace, plural
 from . import Exercise, Wrong
-from .checking import app_with_view, count, fetch, pieces, require_function, served, spread, try_view
+from .checking import (
+    app_with_view,
+    fetch,
+    pieces,
+    require_function,
+    served,
+    spread,
+    try_view,
+)
 
 LESSON = "00"
 
@@ -51,7 +59,7 @@ def _check_trace(answer: Any) -> str:
         raise Wrong(f"Expected the body b'1\\n2\\n3\\n', got {answer.body!r:.60}.")
     if answer.verdict != "streamed":
         raise Wrong(f"That trace's verdict is {answer.verdict!r}, not 'streamed'. Probe again?")
-    return f"{count(len(answer.chunks), 'chunk')} arrived one by one: verdict {answer.verdict!r}."
+    return f"{plural(len(answer.chunks), 'chunk')} arrived one by one: verdict {answer.verdict!r}."
 
 
 q1 = Exercise(
@@ -82,7 +90,7 @@ def _check_countdown(answer: Any) -> str:
     received = pieces(trace)
     if received < 4:
         raise Wrong(
-            f"The four lines arrived in {count(received, 'piece')}. Yield each line on its own "
+            f"The four lines arrived in {plural(received, 'piece')}. Yield each line on its own "
             f"(a generator with one yield per line) instead of returning them joined."
         )
     if spread(trace) < 0.15:
@@ -90,7 +98,7 @@ def _check_countdown(answer: Any) -> str:
             "All four lines arrived within a few milliseconds. Pause between them: "
             "time.sleep(0.1) after each yield."
         )
-    return f"Your countdown streamed: {count(received, 'chunk')}, spread over time."
+    return f"Your countdown streamed: {plural(received, 'chunk')}, spread over time."
 
 
 q2 = Exercise(

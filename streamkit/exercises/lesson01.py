@@ -8,11 +8,10 @@ from typing import Any
 
 from ..app import App
 from ..response import Response
-from ..trace import Trace
+from ..trace import Trace, plural
 from . import Exercise, NotAttempted, Wrong
 from .checking import (
     app_with_view,
-    count,
     fetch,
     is_placeholder,
     pieces,
@@ -50,7 +49,7 @@ def _first_difference(got: str, expected: str) -> str:
         if a != b:
             return f"line {number} is {a!r}, expected {b!r}"
     if len(got_lines) != len(expected_lines):
-        return f"{count(len(got_lines), 'line')} instead of {len(expected_lines)}"
+        return f"{plural(len(got_lines), 'line')} instead of {len(expected_lines)}"
     return "the line endings differ (end every line with \\n)"
 
 
@@ -84,7 +83,7 @@ def _check_csv_lines(answer: Any) -> str:
     received = pieces(trace)
     if received < 7:
         raise Wrong(
-            f"The header and 6 rows arrived in {count(received, 'piece')}, the last one only "
+            f"The header and 6 rows arrived in {plural(received, 'piece')}, the last one only "
             f"after every row had been read. Yield each line as soon as its row arrives, instead "
             f"of collecting them first."
         )
@@ -101,7 +100,7 @@ def _check_csv_lines(answer: Any) -> str:
             f"rows itself and yield each line inside that loop, so a row leaves as soon as it "
             f"comes in."
         )
-    return f"The header and each row went out on their own ({count(received, 'chunk')}), as the rows came in."
+    return f"The header and each row went out on their own ({plural(received, 'chunk')}), as the rows came in."
 
 
 def _arrived_by(trace: Trace, size: int) -> float | None:
@@ -154,7 +153,7 @@ def _check_report(answer: Any) -> str:
         )
     return (
         f"The first bytes arrived early and the rest followed as the rows were read "
-        f"({count(len(trace.chunks), 'chunk')}, verdict {trace.verdict!r})."
+        f"({plural(len(trace.chunks), 'chunk')}, verdict {trace.verdict!r})."
     )
 
 

@@ -10,8 +10,17 @@ from typing import Any, TypeVar
 from ..app import App
 from ..response import Response
 from ..templating import stream_template_string
+from ..trace import plural
 from . import Exercise, NotAttempted, Wrong
-from .checking import app_with_view, count, fetch, is_placeholder, pieces, require_function, served, try_view
+from .checking import (
+    app_with_view,
+    fetch,
+    is_placeholder,
+    pieces,
+    require_function,
+    served,
+    try_view,
+)
 
 LESSON = "02"
 
@@ -78,7 +87,7 @@ def _check_menu(answer: Any) -> str:
         )
     if received != 7:
         raise Wrong(
-            f"The menu arrived in {count(received, 'piece')} (parts per piece: {parts}). With "
+            f"The menu arrived in {plural(received, 'piece')} (parts per piece: {parts}). With "
             f"groups of five, 32 parts make 7 pieces: use enable_buffering(5)."
         )
     return f"32 template parts went out as 7 chunks of {parts[0]}, {parts[1]}, ... {parts[-1]} parts."
@@ -130,7 +139,7 @@ def _check_prediction(answer: Any) -> str:
     if answer > measured:
         raise Wrong(f"{answer} is too many. Count the parts of MENU for 4 dishes, then group them in threes.")
     return (
-        f"The server sent exactly {count(measured, 'chunk')}: {3 * 4 + 2} parts in groups of three, "
+        f"The server sent exactly {plural(measured, 'chunk')}: {3 * 4 + 2} parts in groups of three, "
         f"the last group smaller ({math.ceil((3 * 4 + 2) / 3)} groups)."
     )
 

@@ -9,8 +9,9 @@ from typing import Any
 from ..app import App
 from ..context import request, stream_with_context
 from ..response import Response
+from ..trace import plural
 from . import Exercise, Wrong
-from .checking import app_with_view, count, fetch, pieces, require_function, served, try_view
+from .checking import app_with_view, fetch, pieces, require_function, served, try_view
 
 LESSON = "03"
 
@@ -27,7 +28,7 @@ def _check_greet(answer: Any) -> str:
         raise Wrong(f"For ?name=Ada the body should be b'Hello, Ada!\\n', but it was {trace.body!r:.80}.")
     if pieces(trace) < 2:
         raise Wrong("The greeting arrived in one piece; keep the generator, with its separate yields.")
-    return f"The generator kept its request: no RuntimeError, {count(pieces(trace), 'chunk')} streamed."
+    return f"The generator kept its request: no RuntimeError, {plural(pieces(trace), 'chunk')} streamed."
 
 
 q1 = Exercise(
@@ -129,7 +130,7 @@ def _check_shout(answer: Any) -> str:
         )
     if pieces(trace) < 3:
         raise Wrong("The letters arrived together; yield one line per letter.")
-    return f"The header was read in the view and the generator streamed {count(pieces(trace), 'letter')}."
+    return f"The header was read in the view and the generator streamed {plural(pieces(trace), 'letter')}."
 
 
 q3 = Exercise(

@@ -8,8 +8,17 @@ from typing import Any
 
 from ..app import App
 from ..response import Response
-from . import Exercise, NotAttempted, Wrong, describe_error
-from .checking import app_with_view, count, fetch, is_placeholder, pieces, require_function, served, try_view
+from ..trace import error_text, plural
+from . import Exercise, NotAttempted, Wrong
+from .checking import (
+    app_with_view,
+    fetch,
+    is_placeholder,
+    pieces,
+    require_function,
+    served,
+    try_view,
+)
 
 LESSON = "04"
 
@@ -58,11 +67,11 @@ def _check_stamp(answer: Any) -> str:
         raise Wrong(f"The body changed on the way through your middleware: {trace.body!r:.80}.")
     if trace.verdict != "streamed":
         raise Wrong(
-            f"The five parts reached the client {trace.verdict}, in {count(pieces(trace), 'piece')}: "
+            f"The five parts reached the client {trace.verdict}, in {plural(pieces(trace), 'piece')}: "
             f"your middleware collected the body. Return the app's iterable itself instead of a "
             f"list or a joined string."
         )
-    return f"The header is there and the parts still streamed ({count(pieces(trace), 'chunk')}, verdict 'streamed')."
+    return f"The header is there and the parts still streamed ({plural(pieces(trace), 'chunk')}, verdict 'streamed')."
 
 
 q1 = Exercise(
@@ -155,12 +164,12 @@ def _check_export(answer: Any) -> str:
                     f"By the time the generator finds a bad value the 200 has been sent: check rows "
                     f"in the view and abort(400) before returning the Response."
                 )
-            raised = f" (the app raised {describe_error(trace.server_error)})" if trace.server_error else ""
+            raised = f" (the app raised {error_text(trace.server_error)})" if trace.server_error else ""
             raise Wrong(
                 f"{path} got status {trace.status}{raised}; a bad rows value should give 400. Check "
                 f"rows in the view and abort(400) when it is missing, not a number, or out of range."
             )
-    return f"Good rows stream ({count(pieces(good), 'chunk')}), and every bad value gets a 400 before any body."
+    return f"Good rows stream ({plural(pieces(good), 'chunk')}), and every bad value gets a 400 before any body."
 
 
 q3 = Exercise(

@@ -10,8 +10,9 @@ from typing import Any
 
 from ..app import App
 from ..response import Response
+from ..trace import plural
 from . import Exercise, NotAttempted, Wrong
-from .checking import count, fetch, is_placeholder, pieces, require_function, served
+from .checking import fetch, is_placeholder, pieces, require_function, served
 from .measure import PeakMemory
 
 LESSON = "05"
@@ -139,7 +140,7 @@ def _check_file_blocks(answer: Any) -> str:
             f"peak: more than a few blocks were in memory at once. Read one block, yield it, then "
             f"read the next."
         )
-    return f"The file went out in {count(pieces(trace), 'block')} of at most 64 KiB, with memory to spare."
+    return f"The file went out in {plural(pieces(trace), 'block')} of at most 64 KiB, with memory to spare."
 
 
 def _peak_while(run: Any, metered: PeakMemory) -> int:

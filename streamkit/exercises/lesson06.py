@@ -8,8 +8,9 @@ from typing import Any
 
 from ..app import App
 from ..response import Response
+from ..trace import plural
 from . import Exercise, NotAttempted, Wrong
-from .checking import count, fetch, is_placeholder, pieces, require_function, served
+from .checking import fetch, is_placeholder, pieces, require_function, served
 
 
 def parse_events(text: str) -> list[dict[str, str]]:
@@ -90,7 +91,7 @@ def _check_sse(answer: Any) -> str:
                     f"An EventSource would read sse({call}) as {have or 'nothing'}, expected {want}. "
                     f"Each line of data needs its own \"data: \" prefix."
                 )
-    return f"A browser would read all {count(len(got), 'event')}, each arriving in its own chunk ({pieces(trace)} chunks)."
+    return f"A browser would read all {plural(len(got), 'event')}, each arriving in its own chunk ({pieces(trace)} chunks)."
 
 
 q1 = Exercise(
@@ -142,7 +143,7 @@ def _check_ticker(answer: Any) -> str:
         events = pieces(trace)
         if events < 3:
             raise Wrong(
-                f"Only {count(events, 'tick')} arrived in 0.45 s; yield one event every 0.1 s."
+                f"Only {plural(events, 'tick')} arrived in 0.45 s; yield one event every 0.1 s."
             )
         deadline = time.monotonic() + 2.0
         while "closed" not in log and time.monotonic() < deadline:

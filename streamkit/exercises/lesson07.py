@@ -9,8 +9,16 @@ from typing import Any
 from ..backends import ServerStartError, ServerUnavailable
 from ..demos import create_app
 from ..server import Server, serve
-from . import Exercise, NotAttempted, Wrong, describe_error
-from .checking import SERVER_NAME, count, fetch, is_placeholder, pieces, require_function, served
+from ..trace import error_text, plural
+from . import Exercise, NotAttempted, Wrong
+from .checking import (
+    SERVER_NAME,
+    fetch,
+    is_placeholder,
+    pieces,
+    require_function,
+    served,
+)
 
 LESSON = "07"
 #: System programs this lesson, its solutions and its checks run (see streamkit.programs): the
@@ -35,7 +43,7 @@ def behind_nginx(app: Any, proxy_options: dict[str, Any] | None = None) -> Itera
 
 def _held_back(trace: Any) -> str:
     return (
-        f"The events arrived {trace.verdict}, in {count(pieces(trace), 'piece')}, the first after "
+        f"The events arrived {trace.verdict}, in {plural(pieces(trace), 'piece')}, the first after "
         f"{trace.ttfb or 0:.2f} s"
     )
 
@@ -78,7 +86,7 @@ def _check_no_proxy_buffering(answer: Any) -> str:
             f"the body. Return the app's iterable as it is."
         )
     return (
-        f"Behind nginx with gzip on, the events streamed ({count(pieces(trace), 'piece')}), and "
+        f"Behind nginx with gzip on, the events streamed ({plural(pieces(trace), 'piece')}), and "
         f"other responses are left alone."
     )
 
@@ -131,13 +139,13 @@ def _check_proxy_options(answer: Any) -> str:
         with behind_nginx(create_app(), answer) as server:
             trace = fetch(server, EVENTS, who="the demo behind your nginx")
     except (ServerStartError, TypeError, ValueError) as exc:
-        raise Wrong(f"nginx did not start with {answer!r}: {describe_error(exc)}") from None
+        raise Wrong(f"nginx did not start with {answer!r}: {error_text(exc, 400)}") from None
     if trace.verdict != "streamed":
         raise Wrong(
             f"{_held_back(trace)}. With {answer!r}, nginx still holds the stream back: which of "
             f"its two settings collects the output?"
         )
-    return f"With {answer!r} the demo's events streamed through nginx ({count(pieces(trace), 'piece')})."
+    return f"With {answer!r} the demo's events streamed through nginx ({plural(pieces(trace), 'piece')})."
 
 
 q2 = Exercise(

@@ -210,8 +210,8 @@ assert server.errors == []
 print("all checks passed")
 
 # %% [markdown]
-# Stop the server when you are done (running the notebook again starts a fresh one). Next:
-# **01 Generators**.
-
-# %%
-server.stop()
+# The servers of this lesson keep running, so after *Run All* you can go back to any exercise,
+# or try requests of your own. Running the notebook again replaces them (each `serve()` has a
+# `name`), `server.stop()` stops one, and restarting the kernel stops them all.
+#
+# Next: **01 Generators**.

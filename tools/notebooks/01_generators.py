@@ -321,6 +321,9 @@ assert requests.get(server.url + "/menu?charset=1").text == "café\n"
 assert server.errors == [] and metered_server.errors == []
 print("all checks passed")
 
-# %%
-server.stop()
-metered_server.stop()
+# %% [markdown]
+# The servers of this lesson keep running, so after *Run All* you can go back to any exercise,
+# or try requests of your own. Running the notebook again replaces them (each `serve()` has a
+# `name`), `server.stop()` stops one, and restarting the kernel stops them all.
+#
+# Next: **02 Templates**.

@@ -262,5 +262,9 @@ assert b"&lt;script&gt;" in server.get("/price?who=<script>").body
 assert server.errors == []
 print("all checks passed")
 
-# %%
-server.stop()
+# %% [markdown]
+# The servers of this lesson keep running, so after *Run All* you can go back to any exercise,
+# or try requests of your own. Running the notebook again replaces them (each `serve()` has a
+# `name`), `server.stop()` stops one, and restarting the kernel stops them all.
+#
+# Next: **03 Context**.

@@ -269,6 +269,9 @@ assert [type(error).__name__ for error in server.errors] == ["RuntimeError"]
 assert steps_server.errors == []
 print("all checks passed")
 
-# %%
-server.stop()
-steps_server.stop()
+# %% [markdown]
+# The servers of this lesson keep running, so after *Run All* you can go back to any exercise,
+# or try requests of your own. Running the notebook again replaces them (each `serve()` has a
+# `name`), `server.stop()` stops one, and restarting the kernel stops them all.
+#
+# Next: **04 What breaks**.

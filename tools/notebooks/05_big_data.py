@@ -248,6 +248,9 @@ assert peaks["/export.csv", 4 * MiB][0].size == peaks["/export-in-memory.csv", 4
 assert server.errors == [] and metered_server.errors == []
 print("all checks passed")
 
-# %%
-server.stop()
-metered_server.stop()
+# %% [markdown]
+# The servers of this lesson keep running, so after *Run All* you can go back to any exercise,
+# or try requests of your own. Running the notebook again replaces them (each `serve()` has a
+# `name`), `server.stop()` stops one, and restarting the kernel stops them all.
+#
+# Next: **06 Live updates**.

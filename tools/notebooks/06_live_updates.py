@@ -291,5 +291,9 @@ assert max(ticker_delay, heartbeat_delay) < silent_delay / 2
 assert server.errors == []
 print("all checks passed")
 
-# %%
-server.stop()
+# %% [markdown]
+# The servers of this lesson keep running, so after *Run All* you can go back to any exercise,
+# or try requests of your own. Running the notebook again replaces them (each `serve()` has a
+# `name`), `server.stop()` stops one, and restarting the kernel stops them all.
+#
+# Next: **07 Production**.

@@ -1,0 +1,123 @@
+"""Showing pictures in Jupyter: the HTML form of a timeline, mime bundles, and live views.
+
+* :func:`html` wraps an SVG in an ``<img>`` that survives JupyterLab's sanitizer;
+* :func:`mimebundle` is what a :class:`~streamkit.trace.Trace` shows in a notebook;
+* :class:`LiveView` (made by :func:`live_view`) keeps one picture in a cell's output up to
+  date while a response arrives; outside a Jupyter kernel it does nothing.
+
+Layer: display, above the pictures (:mod:`streamkit.timeline`), which it draws with.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import re
+import sys
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from .timeline import render_svg
+
+if TYPE_CHECKING:
+    from .trace import Trace
+
+__all__ = ["LiveView", "html", "in_notebook", "live_view", "mimebundle"]
+
+
+def html(svg: str) -> str:
+    """The SVG as an ``<img>`` with a data URI, for a notebook's text/html output.
+
+    Why not the ``<svg>`` element itself: a notebook opened from disk is "untrusted", and
+    JupyterLab then sanitizes HTML, which strips inline SVG down to a wall of loose text, and
+    refuses ``image/svg+xml`` outright. An ``<img>`` with a data URI passes the sanitizer, so
+    committed notebooks show their pictures before anyone re-runs them.
+    """
+    match = re.search(r"<title>(.*?)</title>", svg, flags=re.S)
+    alt = match.group(1) if match else "stream timeline"  # already escaped by the template
+    width = re.search(r'width="(\d+)"', svg)
+    data = base64.b64encode(svg.encode("utf-8")).decode("ascii")
+    return (
+        f'<img class="streamkit-timeline" alt="{alt}" width="{width.group(1) if width else 900}" '
+        f'style="max-width:100%;height:auto" src="data:image/svg+xml;base64,{data}">'
+    )
+
+
+def mimebundle(trace: Trace, *, live: bool = False, reserve: Sequence[str] = ()) -> dict[str, str]:
+    """What Jupyter displays: ``image/svg+xml``, ``text/html`` and a short ``text/plain``.
+
+    ``reserve`` names lanes a live picture keeps even while empty (see :func:`live_view`).
+    """
+    svg, verdicts = render_svg([trace], live=live, reserve=reserve)
+    return {"image/svg+xml": svg, "text/html": html(svg), "text/plain": trace.summary(verdicts[0])}
+
+
+def in_notebook() -> bool:
+    """True inside a Jupyter kernel (where display handles can update an output)."""
+    ipython = sys.modules.get("IPython")
+    if ipython is None:
+        return False
+    shell = ipython.get_ipython()
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+class LiveView:
+    """One picture in a notebook output, redrawn as a response arrives.
+
+    The probe calls :meth:`update` with the trace so far after each chunk and :meth:`close`
+    with the final trace. Redraws are limited to about ``per_second`` a second (fewer when
+    drawing itself gets slow), the final picture stays as the cell's output, and outside a
+    Jupyter kernel every call does nothing.
+    """
+
+    def __init__(
+        self, *, per_second: float = 10.0, enabled: bool | None = None, reserve: Sequence[str] = ()
+    ) -> None:
+        self.enabled = in_notebook() if enabled is None else enabled
+        self.reserve = tuple(reserve)  # lanes drawn from the start, so the picture does not grow
+        self.min_interval = 1.0 / per_second
+        self.updates = 0  # how many times the picture was drawn
+        self._interval = self.min_interval
+        self._last = -math.inf
+        self._handle: Any = None
+
+    def update(self, trace: Trace) -> bool:
+        """Redraw with the trace so far, unless the last redraw was too recent. True if drawn."""
+        if not self.enabled:
+            return False
+        if time.monotonic() - self._last < self._interval:
+            return False
+        self._draw(trace, live=True)
+        return True
+
+    def close(self, trace: Trace) -> None:
+        """Draw the final picture (always) and keep it."""
+        if self.enabled:
+            self._draw(trace, live=False)
+
+    def _draw(self, trace: Trace, live: bool) -> None:
+        started = time.monotonic()
+        bundle = mimebundle(trace, live=live, reserve=self.reserve)
+        if self._handle is None:
+            from IPython.display import display
+
+            self._handle = display(bundle, raw=True, display_id=True)
+        else:
+            self._handle.update(bundle, raw=True)
+        self.updates += 1
+        finished = time.monotonic()
+        self._last = finished
+        # If drawing takes long (huge traces), redraw less often so the probe keeps reading.
+        self._interval = max(self.min_interval, 4 * (finished - started))
+
+
+def live_view(reserve: Sequence[str] = ()) -> LiveView | None:
+    """A :class:`LiveView` inside a notebook, else None (a probe outside Jupyter draws nothing).
+
+    ``reserve`` names the lanes the final picture will have besides the client's ("produced",
+    "written"): they are drawn, empty, from the first picture on, so nothing below the picture
+    jumps when the stream ends.
+    """
+    view = LiveView(reserve=reserve)
+    return view if view.enabled else None

@@ -1,0 +1,95 @@
+"""A probe of a kit-served app with the server's side recorded: what :meth:`Server.get` does.
+
+The probe sends a fresh trace id in the ``X-Streamkit-Trace`` header and opens a
+:class:`~streamkit.recording.Recording` under it; the served app and the backend note in it
+when each item was produced and written. Once the client has read the response, the
+recording is copied into the trace as seconds since the request started, and each item is
+matched to the chunk that carried its last byte.
+
+Layer: measuring (it uses the probe, and the recording of the serving layer below).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from . import recording
+from .probe import read_response
+from .trace import Event, Trace, arrivals
+
+if TYPE_CHECKING:
+    from .server import Server
+
+__all__ = ["add_server_side", "get_traced"]
+
+
+def get_traced(server: Server, path: str = "/", *, live: bool = False, **probe_options: Any) -> Trace:
+    """Probe ``path`` on ``server`` and add what the server saw (see :meth:`Server.get`)."""
+    if not path.startswith("/"):
+        path = "/" + path
+    headers = dict(probe_options.pop("headers", None) or {})
+    trace_id = uuid.uuid4().hex
+    headers[recording.TRACE_HEADER] = trace_id
+    # The live picture is the display layer's: imported only when asked for.
+    view = None
+    if live:
+        from .display import live_view
+
+        # The server's side arrives at the end: keep room for its lanes from the start.
+        view = live_view(reserve=() if server.runs_elsewhere else ("produced", "written"))
+    traced = recording.start(trace_id)
+    try:
+        trace = read_response(
+            server.url + path,
+            headers=headers,
+            on_chunk=view.update if view is not None else None,
+            **probe_options,
+        )
+        # The client has it all; the server closes the response moments later (after
+        # noting its last write: the app's own body may have been closed long before).
+        done = server.runs_elsewhere or traced.sent.wait(
+            0.5 if (trace.error or trace.stopped) else 2.0
+        )
+    finally:
+        recording.finish(trace_id)
+    if server.runs_elsewhere:
+        trace.note = (
+            f"no produced or written times: {server.description} runs the app in worker "
+            "processes of its own, and the recording lives in this process"
+        )
+    else:
+        add_server_side(trace, traced, done)
+    if view is not None:
+        view.close(trace)
+    return trace
+
+
+def add_server_side(trace: Trace, traced: recording.Recording, done: bool) -> None:
+    """Copy a recording into the trace, as seconds since the request started, matched to chunks.
+
+    ``done`` says whether the server had finished sending; if not, the note says its side is
+    shown only so far.
+    """
+    start = trace.started
+    produced = [Event(t - start, size, parts) for t, size, parts in list(traced.produced)]
+    written = [Event(t - start, size) for t, size in list(traced.written)]
+    for events in (produced, written):
+        # Each list in its own measure: the app's items in decoded bytes, the server's writes in
+        # bytes on the wire when a middleware compressed them (see streamkit.trace.carriers).
+        for event, when in zip(events, arrivals(events, trace.chunks)):
+            event.arrived = when
+    trace.produced = produced or None
+    trace.written = written or None
+    trace.server_error = traced.error
+    if traced.error_at is not None:
+        trace.server_error_at = traced.error_at - start
+    notes = [trace.note] if trace.note else []
+    if not produced and trace.size:
+        notes.append(
+            "no produced times: a streamkit App records when each item was made; for other "
+            "apps wrap them with streamkit.recording.WatchMiddleware"
+        )
+    if not done:
+        notes.append("the server was still sending when the probe ended; its side is shown so far")
+    trace.note = "; ".join(notes) or None
