@@ -17,7 +17,7 @@ from streamkit.backends.gunicorn import GunicornBackend
 from streamkit.backends.launcher import launch
 from streamkit.backends.nginx import NginxProxy
 from streamkit.backends.waitress import WaitressBackend
-from streamkit.server import WerkzeugBackend
+from streamkit.backends.werkzeug import WerkzeugBackend
 from tests.conftest import living_processes
 
 # Checked by mypy: each class's instances satisfy the protocol.

@@ -25,8 +25,8 @@ from werkzeug.serving import WSGIRequestHandler
 
 import streamkit
 from streamkit import App, Response, recording, serve
-from streamkit.probe import ProbeError, probe
 from streamkit.backends.werkzeug import StreamingRequestHandler
+from streamkit.probe import ProbeError, probe
 from streamkit.server import Server, ServerStopped
 from streamkit.trace import Trace
 from tests.conftest import needs_nginx
