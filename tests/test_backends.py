@@ -61,9 +61,7 @@ def test_stop_process_group_ends_the_leader_and_its_children() -> None:
         "print('ready', flush=True)\n"
         "time.sleep(60)\n"
     )
-    process = subprocess.Popen(
-        [sys.executable, "-c", code], stdout=subprocess.PIPE, start_new_session=True
-    )
+    process = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, start_new_session=True)
     assert process.stdout is not None and process.stdout.readline() == b"ready\n"
     began = time.monotonic()
     stop_process_group(process, signal.SIGTERM, timeout=0.3)
@@ -120,3 +118,13 @@ def test_launched_process_keeps_its_pid_and_stop_leaves_no_watchdog() -> None:
     assert process.returncode == -signal.SIGTERM
     assert not _watchdogs(marker)  # release() waited for it
     process.stdout.close()
+
+
+def test_a_launched_worker_can_talk_through_pipes() -> None:
+    # A reader worker speaks over stdin/stdout: the watchdog holds neither pipe, so the parent
+    # sees end-of-file as soon as the worker exits.
+    echo = "import sys\nfor line in sys.stdin:\n    print(line.strip().upper(), flush=True)\n"
+    process = launch([sys.executable, "-c", echo], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    out, _ = process.communicate(b"one\ntwo\n", timeout=10)
+    assert out == b"ONE\nTWO\n" and process.returncode == 0
+    stop_process_group(process)  # already gone: releases the watchdog

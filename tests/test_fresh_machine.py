@@ -41,14 +41,10 @@ CHROMIUM_TESTS = ["tests/test_browser.py", "tests/test_jupyterlab.py"]
 NEEDS_NEITHER = "not gunicorn and not waitress and not gzip and not url and not unknown_proxy"
 
 
-def run_hidden(
-    tmp_path: Path, prefix: list[str], env: dict[str, str]
-) -> dict[str, tuple[str, str]]:
+def run_hidden(tmp_path: Path, prefix: list[str], env: dict[str, str]) -> dict[str, tuple[str, str]]:
     """Run the subset in a child pytest; {test id: (outcome, skip reason or failure text)}."""
     report = tmp_path / "report.xml"
-    targets = [
-        path for path in NGINX_TESTS + CHROMIUM_TESTS if (ROOT / path.partition("::")[0]).exists()
-    ]
+    targets = [path for path in NGINX_TESTS + CHROMIUM_TESTS if (ROOT / path.partition("::")[0]).exists()]
     command = [
         *prefix,
         sys.executable, "-m", "pytest", *targets,
@@ -65,22 +61,14 @@ def run_hidden(
             if child.tag in ("skipped", "failure", "error"):
                 outcome, text = child.tag, child.get("message") or child.text or ""
         outcomes[name] = outcome, text
-    bad = {
-        name: text[:300]
-        for name, (outcome, text) in outcomes.items()
-        if outcome in ("failure", "error")
-    }
+    bad = {name: text[:300] for name, (outcome, text) in outcomes.items() if outcome in ("failure", "error")}
     assert not bad, f"failed with the programs hidden:\n{bad}\n{done.stdout[:6000]}"
     return outcomes
 
 
 def check_skips(outcomes: dict[str, tuple[str, str]]) -> None:
     def skipped(part: str) -> list[str]:
-        return [
-            text
-            for name, (outcome, text) in outcomes.items()
-            if part in name and outcome == "skipped"
-        ]
+        return [text for name, (outcome, text) in outcomes.items() if part in name and outcome == "skipped"]
 
     for part in (
         "test_exercises",
@@ -100,9 +88,7 @@ def check_skips(outcomes: dict[str, tuple[str, str]]) -> None:
         assert cells and set(cells) == {"skipped"}, cells
     reasons = skipped("test_browser") + skipped("test_jupyterlab")
     assert reasons, "nothing needing chromium skipped with chromium hidden"
-    assert all("chromium" in reason and "streamkit[browser]" in reason for reason in reasons), (
-        reasons
-    )
+    assert all("chromium" in reason and "streamkit[browser]" in reason for reason in reasons), reasons
     # nginx tests that do not need nginx still ran
     assert any(o == "passed" for name, (o, _) in outcomes.items() if "test_production" in name)
 
@@ -114,9 +100,7 @@ def child_env(**extra: str) -> dict[str, str]:
 
 
 def test_nginx_and_chromium_hidden_by_the_lookup_override_skip(tmp_path: Path) -> None:
-    env = child_env(
-        STREAMKIT_NGINX="/nonexistent/nginx", STREAMKIT_CHROMIUM="/nonexistent/chromium"
-    )
+    env = child_env(STREAMKIT_NGINX="/nonexistent/nginx", STREAMKIT_CHROMIUM="/nonexistent/chromium")
     check_skips(run_hidden(tmp_path, [], env))
 
 

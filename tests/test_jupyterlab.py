@@ -136,9 +136,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
                     break
             except OSError:
                 if time.monotonic() > deadline:
-                    pytest.fail(
-                        f"JupyterLab did not answer:\n{(home / 'lab.log').read_text()[-3000:]}"
-                    )
+                    pytest.fail(f"JupyterLab did not answer:\n{(home / 'lab.log').read_text()[-3000:]}")
                 time.sleep(0.2)
         yield {"url": url, "token": token, "folder": folder, "log": home / "lab.log"}
     finally:
@@ -218,9 +216,7 @@ def test_run_all_in_jupyterlab_shows_what_the_lesson_promises(
     source = NOTEBOOKS / f"{lesson}.ipynb"
     shutil.copy(source, lab["folder"] / source.name)  # a copy: the committed one stays as it is
     cells = json.loads(source.read_text())["cells"]
-    planned = {
-        i for i, c in enumerate(cells) if "raises-exception" in c["metadata"].get("tags", [])
-    }
+    planned = {i for i, c in enumerate(cells) if "raises-exception" in c["metadata"].get("tags", [])}
     live = [
         i
         for i, c in enumerate(cells)
@@ -230,9 +226,7 @@ def test_run_all_in_jupyterlab_shows_what_the_lesson_promises(
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     try:
         # A workspace of its own: only this notebook open, whatever ran before.
-        page.goto(
-            f"{lab['url']}/lab/workspaces/{lesson}/tree/{source.name}?token={lab['token']}&reset"
-        )
+        page.goto(f"{lab['url']}/lab/workspaces/{lesson}/tree/{source.name}?token={lab['token']}&reset")
         page.wait_for_function(KERNEL_IDLE, timeout=60_000, polling=100)
         page.wait_for_function(
             f"{NOTEBOOK}.node.querySelectorAll('.jp-Cell').length === {len(cells)}", timeout=60_000
@@ -259,13 +253,9 @@ def test_run_all_in_jupyterlab_shows_what_the_lesson_promises(
         page.close()
 
     unplanned = {i: s["errors"] for i, s in enumerate(seen) if s["errors"] and i not in planned}
-    assert not unplanned, (
-        f"{lesson}: error output in cells not tagged raises-exception: {unplanned}"
-    )
+    assert not unplanned, f"{lesson}: error output in cells not tagged raises-exception: {unplanned}"
     for index in planned:
-        assert seen[index]["errors"], (
-            f"{lesson}: cell {index} is tagged raises-exception but did not raise"
-        )
+        assert seen[index]["errors"], f"{lesson}: cell {index} is tagged raises-exception but did not raise"
     images = [image for s in seen for image in s["images"]]
     assert any(image["src"].startswith("data:image/svg+xml") for image in images), (
         f"{lesson}: no timeline <img> in the outputs: {images}"

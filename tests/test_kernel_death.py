@@ -124,6 +124,7 @@ def kill_kernel_and_wait(which: str) -> tuple[dict, set[int], float]:
 
 
 def assert_all_gone(report: dict, processes: set[int], took: float) -> None:
+    print(f"{len(processes)} processes, gone {took * 1000:.0f} ms after the kill")
     left = living_processes(pids=processes)
     for group in report["groups"]:  # workers forked after the pids were listed, too
         left |= living_processes(group=group)
@@ -141,9 +142,7 @@ def assert_all_gone(report: dict, processes: set[int], took: float) -> None:
 
 
 def test_gunicorn_master_and_workers_die_with_a_killed_kernel() -> None:
-    pytest.importorskip(
-        "gunicorn", reason="gunicorn is not installed: pip install 'streamkit[servers]'"
-    )
+    pytest.importorskip("gunicorn", reason="gunicorn is not installed: pip install 'streamkit[servers]'")
     report, processes, took = kill_kernel_and_wait("gunicorn")
     assert len(report["groups"]) == 1
     assert len(living_processes(group=report["groups"][0]) | processes) >= 3
@@ -154,4 +153,56 @@ def test_gunicorn_master_and_workers_die_with_a_killed_kernel() -> None:
 def test_nginx_in_front_of_werkzeug_dies_with_a_killed_kernel() -> None:
     report, processes, took = kill_kernel_and_wait("nginx")
     assert len(report["groups"]) == 1 and len(report["directories"]) == 1
+    assert_all_gone(report, processes, took)
+
+
+@pytest.mark.skipif(NGINX_MISSING is not None, reason=str(NGINX_MISSING))
+def test_servers_started_in_a_jupyter_kernel_die_when_it_is_killed() -> None:
+    # What nbval and a stuck "Restart kernel" do: jupyter_client kills the kernel (SIGKILL).
+    pytest.importorskip("gunicorn", reason="gunicorn is not installed: pip install 'streamkit[servers]'")
+    jupyter_client = pytest.importorskip("jupyter_client")
+    manager = jupyter_client.KernelManager(kernel_name="python3")
+    manager.start_kernel(
+        env={
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(
+                filter(None, [str(Path(__file__).parents[1]), os.environ.get("PYTHONPATH")])
+            ),
+        },
+        cwd=str(APPS),
+    )
+    client = manager.client()
+    client.start_channels()
+    try:
+        client.wait_for_ready(timeout=60)
+        code = (
+            "from streamkit import serve\n"
+            "import json\n"
+            f"g = serve('production_app:app', server='gunicorn', cwd={str(APPS)!r})\n"
+            "n = serve('production_app:app', server='gunicorn', behind='nginx', cwd="
+            f"{str(APPS)!r})\n"
+            "print(json.dumps({'ports': [g.port, n.port, n.backend.port], "
+            "'groups': [g.backend.process.pid, n.backend.process.pid, n.proxy.process.pid], "
+            "'directories': [n.proxy.directory]}))\n"
+        )
+        lines: list[str] = []
+        reply = client.execute_interactive(
+            code,
+            timeout=60,
+            output_hook=lambda msg: lines.append(msg["content"].get("text", "")),
+        )
+        assert reply["content"]["status"] == "ok", reply["content"]
+        report = json.loads("".join(lines))
+        processes = set().union(*(living_processes(group=group) for group in report["groups"]))
+        processes |= descendants(manager.provisioner.pid) if hasattr(manager.provisioner, "pid") else set()
+        assert len(processes) >= 6  # two gunicorn masters and workers, an nginx master and worker
+        killed = time.monotonic()
+        manager.shutdown_kernel(now=True)  # SIGKILL: no atexit in the kernel
+        while living_processes(pids=processes) and time.monotonic() - killed < DEADLINE * 3:
+            time.sleep(0.01)
+        took = time.monotonic() - killed
+    finally:
+        client.stop_channels()
+        if manager.is_alive():
+            manager.shutdown_kernel(now=True)
     assert_all_gone(report, processes, took)
