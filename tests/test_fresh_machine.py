@@ -36,7 +36,7 @@ NGINX_TESTS = [
     "tests/test_exercises.py::test_placeholder_is_not_attempted[07.1]",
     "tests/test_notebooks_rerun.py::test_lesson_runs_twice_in_one_kernel[07_production]",
 ]
-CHROMIUM_TESTS = ["tests/test_browser.py", "tests/test_jupyterlab.py"]
+CHROMIUM_TESTS = ["tests/test_browser.py", "tests/test_jupyterlab.py", "tests/test_timeline_layout.py"]
 # Deselected: tests that need neither program (they would only make the run slower).
 NEEDS_NEITHER = "not gunicorn and not waitress and not gzip and not url and not unknown_proxy"
 
@@ -86,7 +86,7 @@ def check_skips(outcomes: dict[str, tuple[str, str]]) -> None:
     for notebook in ("07_production", "07_solutions"):
         cells = [o for name, (o, _) in outcomes.items() if notebook in name]
         assert cells and set(cells) == {"skipped"}, cells
-    reasons = skipped("test_browser") + skipped("test_jupyterlab")
+    reasons = skipped("test_browser") + skipped("test_jupyterlab") + skipped("test_timeline_layout")
     assert reasons, "nothing needing chromium skipped with chromium hidden"
     assert all("chromium" in reason and "streamkit[browser]" in reason for reason in reasons), reasons
     # nginx tests that do not need nginx still ran
