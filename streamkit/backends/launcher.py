@@ -180,6 +180,24 @@ def _watch(lifeline: int, group: int, stop_signal: int, grace: float, cleanup: l
                 pass
 
 
+def _close_all_but(keep: int) -> None:
+    """Close every file descriptor above 2 except ``keep`` (pipes the command shares, above all)."""
+    for listing in ("/proc/self/fd", "/dev/fd"):
+        try:
+            open_fds = [int(name) for name in os.listdir(listing)]
+        except OSError:
+            continue
+        for fd in open_fds:
+            if fd > 2 and fd != keep:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass  # the listing's own descriptor, already closed
+        return
+    os.closerange(3, keep)
+    os.closerange(keep + 1, 65536)
+
+
 def main(argv: list[str]) -> None:
     """``launcher.py LIFELINE_FD SIGNAL GRACE [--cleanup PATH]... -- COMMAND...``"""
     lifeline, stop_signal, grace = int(argv[0]), int(argv[1]), float(argv[2])
@@ -198,13 +216,7 @@ def main(argv: list[str]) -> None:
         null = os.open(os.devnull, os.O_RDWR)
         for fd in (0, 1, 2):
             os.dup2(null, fd)
-        keep = sorted({lifeline, 0, 1, 2})
-        start = 3
-        for fd in keep:
-            if fd >= start:
-                os.closerange(start, fd)
-                start = fd + 1
-        os.closerange(start, 65536)
+        _close_all_but(lifeline)
         try:
             _watch(lifeline, group, stop_signal, grace, cleanup)
         finally:
