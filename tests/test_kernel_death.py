@@ -206,3 +206,45 @@ def test_servers_started_in_a_jupyter_kernel_die_when_it_is_killed() -> None:
         if manager.is_alive():
             manager.shutdown_kernel(now=True)
     assert_all_gone(report, processes, took)
+
+
+def test_a_forked_child_does_not_keep_the_servers_alive() -> None:
+    # multiprocessing's "fork" copies every descriptor, the lifelines included; the launcher
+    # makes forked children drop their copies, so the kernel's death is still seen.
+    code = (
+        "import os, subprocess, sys, time\n"
+        "from streamkit.backends.launcher import launch\n"
+        "p = launch([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
+        "child = os.fork()\n"
+        "if child == 0:\n"
+        "    time.sleep(60)\n"
+        "    os._exit(0)\n"
+        "print(p.pid, child, flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(
+            filter(None, [str(Path(__file__).parents[1]), os.environ.get("PYTHONPATH")])
+        ),
+    }
+    kernel = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, env=env)
+    assert kernel.stdout is not None
+    group, forked = (int(n) for n in kernel.stdout.readline().split())
+    try:
+        kernel.kill()
+        kernel.wait()
+        killed = time.monotonic()
+        while living_processes(group=group) and time.monotonic() - killed < DEADLINE * 3:
+            time.sleep(0.01)
+        took = time.monotonic() - killed
+        assert living_processes(pids={forked}), "the forked child should still be running"
+        assert not living_processes(group=group), f"still running {took:.2f} s after the kill"
+        assert took < DEADLINE
+    finally:
+        for pid in (forked, group):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        kernel.stdout.close()

@@ -24,6 +24,8 @@ Why not ``PR_SET_PDEATHSIG``: it is cleared in every child the server forks, so 
 nginx's workers would not get it, and on Linux the "parent" it watches is the *thread* that
 started the process, so a server started from a worker thread would be killed when that thread
 ends. A socket's end closing is what the kernel does for any process, on Linux and macOS alike.
+A child this process forks without exec drops its copies of the lifelines, so it cannot keep
+the servers alive after this process has died.
 """
 
 from __future__ import annotations
@@ -36,12 +38,24 @@ import socket
 import subprocess
 import sys
 import time
+import weakref
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 __all__ = ["Launched", "launch"]
 
 _SCRIPT = os.path.abspath(__file__)
+
+# Every lifeline this process holds. A child forked without exec (multiprocessing's "fork")
+# would otherwise keep copies of them open, and the watchdogs would wait for it too.
+_lifelines: weakref.WeakSet[Launched] = weakref.WeakSet()
+
+
+def _drop_lifelines_in_child() -> None:
+    for process in list(_lifelines):
+        if process.lifeline is not None:
+            process.lifeline.close()  # only this child's copy: the parent's stays open
+            process.lifeline = None
 
 
 class Launched(subprocess.Popen[bytes]):
@@ -109,6 +123,7 @@ def launch(
     finally:
         theirs.close()
     process.lifeline = ours
+    _lifelines.add(process)
     return process
 
 
@@ -231,3 +246,5 @@ def main(argv: list[str]) -> None:
 
 if __name__ == "__main__":
     main(sys.argv[1:])
+elif hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_drop_lifelines_in_child)
