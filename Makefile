@@ -8,7 +8,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
 
-.PHONY: demo test lint format lab notebooks bench install clean help
+.PHONY: demo test system-packages lint format lab notebooks bench install clean help
 
 help:
 	@echo "make demo   run the three streaming techniques in the terminal"
@@ -41,7 +41,12 @@ install: $(VENV)/.installed-base
 demo: $(VENV)/.installed-base
 	$(BIN)/streamkit demo
 
-test: lint
+# nginx and chromium are installed first when this machine allows it (root + apt-get); where
+# it does not, the tests that need them skip, naming the package (tools/system_packages.sh).
+system-packages:
+	@tools/system_packages.sh
+
+test: lint system-packages
 	$(BIN)/python -m pytest
 
 # ruff and mypy come with the test extra.

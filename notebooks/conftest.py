@@ -8,13 +8,17 @@ cell's output with the committed one. This file adds:
   this file, so it works from any working directory);
 * the small default size for lesson 05 (``STREAMKIT_BIG_CSV`` is removed), which is what the
   committed outputs show;
-* lessons that need a browser (09, and its solutions) are skipped, with the reason, where
-  Chromium or playwright is missing;
+* a skip, naming the package to install, for every cell of a notebook that needs a system
+  program this machine lacks (nginx for lesson 07, Chromium and playwright for lesson 09, and their solutions). What a notebook needs is
+  its metadata's ``"streamkit": {"needs": [...]}`` if it has one, else its lesson module's
+  ``NEEDS`` (``streamkit.exercises.lesson07.NEEDS``); see :mod:`streamkit.programs`;
 * at the end of the run, the time nbval took in total and per notebook.
 """
 
 from __future__ import annotations
 
+import importlib
+import json
 import os
 import time
 from collections import defaultdict
@@ -24,7 +28,6 @@ import pytest
 
 HERE = Path(__file__).resolve().parent
 SANITIZE = HERE / "sanitize.cfg"
-NEEDS_BROWSER = ("09_",)  # notebooks whose names start so drive Chromium
 BUDGET = 240.0  # seconds: the whole nbval run should stay under four minutes on 2 cores
 
 _cells: dict[str, int] = defaultdict(int)
@@ -40,15 +43,42 @@ def pytest_configure(config: pytest.Config) -> None:
         os.environ.pop("STREAMKIT_BIG_CSV", None)
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    needing = [item for item in items if Path(str(item.fspath)).name.startswith(NEEDS_BROWSER)]
-    if not needing:
-        return
-    from streamkit.browser import unavailable_reason
+def notebook_needs(path: Path) -> tuple[str, ...]:
+    """The system programs the notebook at ``path`` runs (``"nginx"``, ``"chromium"``)."""
+    try:
+        metadata = json.loads(path.read_text(encoding="utf-8")).get("metadata", {})
+    except (OSError, ValueError):
+        metadata = {}
+    declared = metadata.get("streamkit", {}).get("needs")
+    if declared is not None:
+        return tuple(declared)
+    lesson = path.name[:2]
+    if not lesson.isdigit():
+        return ()
+    try:
+        module = importlib.import_module(f"streamkit.exercises.lesson{lesson}")
+    except ImportError:
+        return ()
+    return tuple(getattr(module, "NEEDS", ()))
 
-    reason = unavailable_reason()
-    if reason is not None:
-        for item in needing:
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    reasons: dict[Path, str | None] = {}
+    for item in items:
+        path = Path(str(item.path))
+        if path.suffix != ".ipynb":
+            continue
+        if path not in reasons:
+            reasons[path] = None
+            for program in notebook_needs(path):
+                from streamkit.exercises import why_missing
+
+                missing = why_missing(program)
+                if missing:
+                    reasons[path] = f"{path.name} runs {program}: {missing}"
+                    break
+        reason = reasons[path]
+        if reason:
             item.add_marker(pytest.mark.skip(reason=reason))
 
 

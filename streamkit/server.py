@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 from werkzeug.utils import import_string
 
 from . import recording
+from .backends import Backend, Proxy
 from .backends.werkzeug import ErrorSink, WerkzeugBackend, WSGIApp
 from .recording_asgi import ObservedASGI, is_asgi_app
 
@@ -212,13 +213,14 @@ class Server:
         else:
             served = _Observed(app, self._note_error, _ErrorOutput(self.log))
         options = options or {}
-        self._backend = backend_class(served, host, port, on_error=self._note_error, **options)
+        # Every backend and proxy implements the Backend / Proxy protocol of streamkit.backends.
+        self._backend: Backend = backend_class(served, host, port, on_error=self._note_error, **options)
         self._backend.start()
         if served is not app and isinstance(served, ObservedASGI):
             # No wsgi.errors in ASGI: what uvicorn and the app's own logger said is the log.
             self.log = self._backend.log
         self.description: str = getattr(self._backend, "name", backend_class.__name__)
-        self._proxy: Any = None
+        self._proxy: Proxy | None = None
         if behind is not None:
             try:
                 upstream = urlsplit(self._backend.url).netloc

@@ -9,7 +9,6 @@ after that moment.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -24,9 +23,10 @@ import pytest
 from streamkit import App, Response, browser, recording, request
 from streamkit.demos import create_app
 from streamkit.probe import ProbeError
+from streamkit.programs import find_program
 from streamkit.server import serve
+from tests.conftest import CHROMIUM_MISSING
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 FLAGS = [
     "--headless",
     "--no-sandbox",
@@ -43,17 +43,14 @@ DELAY_MS = 400
 
 @pytest.fixture
 def browser_context(tmp_path: Path):
-    if CHROMIUM is None:
-        pytest.skip("no chromium on PATH (Debian: apt-get install chromium; .ci/run installs it)")
-    sync_api = pytest.importorskip(
-        "playwright.sync_api",
-        reason="playwright is not installed (pip install 'streamkit[browser]')",
-    )
+    if CHROMIUM_MISSING:
+        pytest.skip(CHROMIUM_MISSING)
+    from playwright import sync_api
     trace_id = uuid.uuid4().hex
     with sync_api.sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
             str(tmp_path / "profile"),  # a fresh user data dir
-            executable_path=CHROMIUM,
+            executable_path=find_program("chromium"),
             headless=True,
             args=FLAGS,
             extra_http_headers={recording.TRACE_HEADER: trace_id},

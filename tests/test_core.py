@@ -7,8 +7,15 @@ from jinja2 import TemplateNotFound
 from werkzeug.test import EnvironBuilder, TestResponse
 
 import streamkit
-from streamkit import App, Response, request, stream_template_string, stream_with_context
+from streamkit import (
+    App,
+    Response,
+    request,
+    stream_template_string,
+    stream_with_context,
+)
 from streamkit.context import current_context
+from tests.conftest import Closable
 
 LIST_TEMPLATE = "<ul>{% for r in rows %}<li>{{ r }}</li>{% endfor %}</ul>"
 
@@ -29,23 +36,6 @@ def start_stream(app: App, path: str):
     """
     environ = EnvironBuilder(path).get_environ()
     return app(environ, lambda status, headers, exc_info=None: None)
-
-
-class Closable:
-    """A custom iterator with close(), counting how often close() runs."""
-
-    def __init__(self, items: list[str]) -> None:
-        self._items = iter(items)
-        self.closed = 0
-
-    def __iter__(self) -> Closable:
-        return self
-
-    def __next__(self) -> str:
-        return next(self._items)
-
-    def close(self) -> None:
-        self.closed += 1
 
 
 # -- technique 1: a generator handed to a Response -------------------------------------

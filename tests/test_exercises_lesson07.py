@@ -6,31 +6,10 @@ tests/test_exercises.py; this file adds lesson 07's wrong answers.
 
 from __future__ import annotations
 
-from typing import Any
-
-import pytest
-
-from streamkit.backends import ServerUnavailable
-from streamkit.backends.nginx import find_nginx
 from streamkit.exercises import lesson07
+from tests.conftest import needs_nginx, wrong
 
-
-def _nginx_missing() -> str | None:
-    try:
-        find_nginx()
-    except ServerUnavailable as exc:
-        return str(exc)
-    return None
-
-
-pytestmark = pytest.mark.skipif(_nginx_missing() is not None, reason=f"nginx is not installed: {_nginx_missing()}")
-
-
-def wrong(exercise: Any, answer: Any, *words: str) -> None:
-    result = exercise.check(answer)
-    assert result.status == "wrong", str(result)
-    for word in words:
-        assert word in result.message, (word, result.message)
+pytestmark = needs_nginx
 
 
 def with_header_on_everything(app):

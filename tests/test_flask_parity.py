@@ -17,6 +17,7 @@ import pytest
 from werkzeug.test import EnvironBuilder
 
 import streamkit
+from tests.conftest import Closable
 
 flask = pytest.importorskip("flask")
 
@@ -64,21 +65,6 @@ def compare(parity_rows, scenario: str, ours, theirs) -> None:
 def start_stream(app, path: str):
     environ = EnvironBuilder(path).get_environ()
     return app(environ, lambda status, headers, exc_info=None: None)
-
-
-class Closable:
-    def __init__(self) -> None:
-        self._items = iter(["a", "b", "c"])
-        self.closed = 0
-
-    def __iter__(self):
-        return self
-
-    def __next__(self) -> str:
-        return next(self._items)
-
-    def close(self) -> None:
-        self.closed += 1
 
 
 def pattern_app(kit):

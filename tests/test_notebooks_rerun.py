@@ -15,6 +15,7 @@ notebooks as the builder does.
 from __future__ import annotations
 
 import copy
+import importlib
 import importlib.util
 from pathlib import Path
 
@@ -41,27 +42,9 @@ LESSONS = sorted(builder.NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
 
 def _missing_requirement(path: Path) -> str | None:
     """Why this machine cannot run the notebook at all (None: it can)."""
-    if path.name.startswith("07"):
-        from streamkit.backends import ServerUnavailable
-        from streamkit.backends.nginx import find_nginx
+    from streamkit.exercises import lesson_unavailable
 
-        try:
-            find_nginx()
-        except ServerUnavailable as error:
-            return f"notebook 07 starts a real nginx: {error}"
-    if path.name.startswith("08"):
-        import importlib.util
-
-        missing = [name for name in ("uvicorn", "starlette", "fastapi", "quart") if importlib.util.find_spec(name) is None]
-        if missing:
-            return f"notebook 08 needs the asgi extra (pip install 'streamkit[asgi]'); missing: {', '.join(missing)}"
-    if path.name.startswith("09"):
-        from streamkit.browser import unavailable_reason
-
-        reason = unavailable_reason()
-        if reason is not None:
-            return f"notebook 09 drives a real Chromium: {reason}"
-    return None
+    return lesson_unavailable(path.name[:2])
 
 
 def test_every_lesson_is_covered() -> None:

@@ -1,4 +1,4 @@
-"""Production servers, a real nginx, and the two gzip middlewares, measured with the probe.
+"""Production servers and a real nginx in front, measured with the probe (gzip middlewares: test_compression.py).
 
 Every test starts real servers on 127.0.0.1 and reads real sockets. Timing asserts are ratios
 of the stream's own spread (parts ``GAP`` seconds apart), never absolute milliseconds.
@@ -6,28 +6,29 @@ of the stream's own spread (parts ``GAP`` seconds apart), never absolute millise
 
 from __future__ import annotations
 
-import gzip
-import importlib.util
 import os
 import socket
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
 from streamkit import probe, serve
 from streamkit.backends import ServerStartError, ServerUnavailable
-from streamkit.backends import nginx as nginx_backend
 from streamkit.backends.gunicorn import GunicornBackend
 from streamkit.backends.nginx import NginxProxy
 from streamkit.backends.waitress import WaitressBackend
-from streamkit.compression import GzipMiddleware, NaiveGzipMiddleware
+from tests.conftest import (
+    APPS,
+    PARTS,
+    SLOW,
+    app,
+    assert_held_back,
+    assert_streamed,
+    needs_nginx,
+    pieces,
+)
 
-APPS = Path(__file__).parent / "apps"
-GAP = 0.15  # seconds between the parts of the slow stream
-PARTS = 5
-SLOW = f"/parts?count={PARTS}&gap={GAP}"
 # A stream that runs for LONG_SECONDS unless stopped: stop() must return long before it would end.
 LONG_COUNT, LONG_GAP = 200, 0.1
 LONG_SECONDS = LONG_COUNT * LONG_GAP
@@ -46,57 +47,6 @@ def stop_during_long_stream(backend) -> float:
         took = time.monotonic() - started
         client.close()
     return took
-
-
-def _load_test_app():
-    """tests/apps/production_app.py, loaded by path (gunicorn imports it by name from APPS)."""
-    spec = importlib.util.spec_from_file_location("production_app", APPS / "production_app.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-production_app = _load_test_app()
-app = production_app.app
-
-
-def _nginx_missing() -> str | None:
-    try:
-        nginx_backend.find_nginx()
-    except ServerUnavailable as exc:
-        return str(exc)
-    return None
-
-
-needs_nginx = pytest.mark.skipif(
-    _nginx_missing() is not None, reason=f"nginx is not installed: {_nginx_missing()}"
-)
-
-
-def pieces(trace):
-    """The chunks that carried body bytes (a proxy may send a gzip header on its own)."""
-    return [chunk for chunk in trace.chunks if chunk.size]
-
-
-def assert_streamed(trace, parts: int = PARTS, gap: float = GAP) -> None:
-    """``parts`` pieces, spread over at least half the time the app took to make them."""
-    got = pieces(trace)
-    assert trace.error is None, trace.error
-    assert len(got) == parts, [(round(c.t, 3), c.size) for c in trace.chunks]
-    spread = got[-1].t - got[0].t
-    made_over = (parts - 1) * gap
-    assert spread >= 0.5 * made_over, (spread, made_over)
-    assert got[0].t < 0.5 * got[-1].t  # the first piece did not wait for the rest
-    assert trace.verdict == "streamed", trace
-
-
-def assert_held_back(trace, parts: int = PARTS, gap: float = GAP) -> None:
-    """At most two pieces, the first arriving late: after most of the stream was made."""
-    got = pieces(trace)
-    assert trace.error is None, trace.error
-    assert 1 <= len(got) <= 2, [(round(c.t, 3), c.size) for c in trace.chunks]
-    made_over = (parts - 1) * gap
-    assert got[0].t >= 0.7 * made_over, (got[0].t, made_over)
 
 
 def port_closed(port: int) -> bool:
@@ -316,9 +266,7 @@ def test_nginx_on_a_busy_port_is_a_clear_oserror():
 
 
 def test_missing_nginx_names_the_debian_package(monkeypatch, tmp_path):
-    monkeypatch.delenv("STREAMKIT_NGINX", raising=False)
-    monkeypatch.setenv("PATH", str(tmp_path))
-    monkeypatch.setattr(nginx_backend, "_SEARCH_PATH", ())
+    monkeypatch.setenv("STREAMKIT_NGINX", str(tmp_path / "nginx"))  # hidden: not there
     threads_before = set(threading.enumerate())
     with pytest.raises(ServerUnavailable, match="nginx-light"):
         serve(app, behind="nginx")
@@ -332,127 +280,6 @@ def test_missing_nginx_names_the_debian_package(monkeypatch, tmp_path):
 def test_unknown_proxy_is_refused_before_anything_starts():
     with pytest.raises(ValueError, match="unknown proxy 'apache'"):
         serve(app, behind="apache")
-
-
-# -- the gzip pair -------------------------------------------------------------------------
-
-
-def test_streaming_gzip_sends_each_part_compressed_at_once():
-    with serve(GzipMiddleware(app)) as server:
-        trace = server.get(SLOW)
-    assert trace.headers.get("Content-Encoding") == "gzip"
-    assert trace.headers.get("Vary") == "Accept-Encoding"
-    assert "Content-Length" not in trace.headers
-    assert_streamed(trace)
-    assert trace.wire_size < trace.size
-    assert trace.body.count(b"part ") == PARTS
-
-
-def test_naive_gzip_sends_one_piece_at_the_end():
-    with serve(NaiveGzipMiddleware(app)) as server:
-        trace = server.get(SLOW)
-    assert trace.headers.get("Content-Encoding") == "gzip"
-    assert int(trace.headers["Content-Length"]) == trace.wire_size
-    assert trace.wire_size < trace.size
-    got = pieces(trace)
-    assert len(got) == 1
-    assert got[0].t >= trace.produced[-1].t  # nothing left before the last part was made
-    assert_held_back(trace)
-    assert trace.verdict == "buffered"
-
-
-@pytest.mark.parametrize("middleware", [GzipMiddleware, NaiveGzipMiddleware])
-def test_gzip_honours_accept_encoding(middleware):
-    with serve(middleware(app)) as server:
-        plain = server.get(SLOW, headers={"Accept-Encoding": "identity"})
-        refused = server.get(SLOW, headers={"Accept-Encoding": "gzip;q=0, deflate"})
-    for trace in (plain, refused):
-        assert "Content-Encoding" not in trace.headers
-        assert trace.headers.get("Vary") == "Accept-Encoding"  # the answer depends on it
-        assert trace.wire_size == trace.size
-        assert_streamed(trace)  # left alone, so the stream streams, even through the naive one
-
-
-class CountingBody:
-    """A response body that notes how often it is closed."""
-
-    def __init__(self, items: list[bytes]) -> None:
-        self.items = items
-        self.closed = 0
-
-    def __iter__(self):
-        for item in self.items:
-            time.sleep(0.05)
-            yield item
-
-    def close(self) -> None:
-        self.closed += 1
-
-
-def body_app(content_type: str, items: list[bytes], bodies: list, extra=()):
-    def wsgi(environ, start_response):
-        start_response("200 OK", [("Content-Type", content_type), *extra])
-        body = CountingBody(items)
-        bodies.append(body)
-        return body
-
-    return wsgi
-
-
-def wait_closed(bodies: list) -> None:
-    deadline = time.monotonic() + 2
-    while not (bodies and bodies[-1].closed) and time.monotonic() < deadline:
-        time.sleep(0.01)
-    time.sleep(0.05)  # room for a second, wrong close
-
-
-@pytest.mark.parametrize("middleware", [GzipMiddleware, NaiveGzipMiddleware])
-def test_gzip_leaves_binary_and_encoded_responses_alone_and_closes_once(middleware):
-    bodies: list[CountingBody] = []
-    png = [b"\x89PNG\r\n\x1a\n", b"\x00" * 100, b"\x01" * 100]
-    with serve(middleware(body_app("image/png", png, bodies))) as server:
-        image = server.get("/")
-    wait_closed(bodies)
-    assert "Content-Encoding" not in image.headers and "Vary" not in image.headers
-    assert image.body == b"".join(png)
-    assert len(pieces(image)) == 3  # passed through item by item
-    assert [body.closed for body in bodies] == [1]
-
-    bodies.clear()
-    already = [gzip.compress(b"compressed by the app itself\n" * 20)]
-    encoded = body_app("text/plain", already, bodies, extra=[("Content-Encoding", "gzip")])
-    with serve(middleware(encoded)) as server:
-        trace = server.get("/")
-    wait_closed(bodies)
-    assert trace.headers.get("Content-Encoding") == "gzip"
-    assert trace.body == b"compressed by the app itself\n" * 20  # decoded once: not twice
-    assert [body.closed for body in bodies] == [1]
-
-    bodies.clear()
-    text = [b"one\n", b"two\n", b"three\n"]
-    with serve(middleware(body_app("text/plain; charset=utf-8", text, bodies))) as server:
-        trace = server.get("/")
-    wait_closed(bodies)
-    assert trace.headers.get("Content-Encoding") == "gzip"
-    assert trace.body == b"one\ntwo\nthree\n"
-    assert [body.closed for body in bodies] == [1]
-
-
-def test_streaming_gzip_closes_the_app_body_when_the_client_leaves():
-    bodies: list[CountingBody] = []
-    endless = body_app("text/plain", [b"tick\n"] * 200, bodies)  # about 10 s
-    with serve(GzipMiddleware(endless)) as server:
-        trace = server.get("/", max_seconds=0.3)
-        assert trace.stopped
-        wait_closed(bodies)
-        assert [body.closed for body in bodies] == [1]
-
-
-def test_gzip_level_is_checked():
-    with pytest.raises(ValueError, match="0..9"):
-        GzipMiddleware(app, level=11)
-    with pytest.raises(ValueError, match="0..9"):
-        NaiveGzipMiddleware(app, level=-1)
 
 
 @pytest.mark.parametrize(

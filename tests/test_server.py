@@ -25,10 +25,11 @@ from werkzeug.serving import WSGIRequestHandler
 
 import streamkit
 from streamkit import App, Response, recording, serve
-from streamkit.probe import ProbeError, probe
 from streamkit.backends.werkzeug import StreamingRequestHandler
+from streamkit.probe import ProbeError, probe
 from streamkit.server import Server, ServerStopped
 from streamkit.trace import Trace
+from tests.conftest import needs_nginx
 
 
 def plain_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
@@ -627,14 +628,10 @@ def test_naive_gzip_matches_every_item_to_the_one_piece() -> None:
     assert all(event.arrived == trace.chunks[last].t for event in trace.produced)
 
 
+@needs_nginx
 def test_gzip_by_a_proxy_matches_the_server_writes_in_decoded_bytes() -> None:
-    from streamkit.backends.nginx import find_nginx
     from streamkit.trace import links
 
-    try:
-        find_nginx()
-    except Exception as missing:
-        pytest.skip(f"nginx is not installed: {missing}")
     # The server writes the app's own bytes; nginx compresses them and holds them back.
     with serve(slow_items_app(), behind="nginx") as server:
         trace = server.get("/items")

@@ -7,17 +7,15 @@ overlap check does not trust the kit's own width estimate. It skips where Chromi
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import pytest
 
 from streamkit import compare, serve
 from streamkit.demos import create_app
+from streamkit.programs import find_program
 from streamkit.timeline import render_svg
 from streamkit.trace import Chunk, Trace
+from tests.conftest import CHROMIUM_MISSING
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 FLAGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
          "--disable-component-update", "--disable-sync"]  # fmt: skip
 
@@ -32,11 +30,12 @@ def made_up(path: str, content_type: str) -> Trace:
 
 @pytest.fixture(scope="module")
 def page():
-    if CHROMIUM is None:
-        pytest.skip("no chromium on PATH (Debian: apt-get install chromium; pip install 'streamkit[browser]')")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install 'streamkit[browser]' for playwright")
+    if CHROMIUM_MISSING:
+        pytest.skip(CHROMIUM_MISSING)
+    from playwright import sync_api
+
     with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        browser = playwright.chromium.launch(executable_path=find_program("chromium"), headless=True, args=FLAGS)
         try:
             yield browser.new_page()
         finally:

@@ -13,28 +13,99 @@ Each backend is a small class with the same shape:
   import string such as ``"myapp:app"``;
 * :class:`~streamkit.backends.nginx.NginxProxy` runs a real nginx with a production-like
   configuration in front of any of them.
+
+Layer: serving. This module holds what every backend and proxy shares: the :class:`Backend` and
+:class:`Proxy` protocols (the contract :func:`streamkit.serve` relies on), the start-up errors,
+port helpers, and :func:`stop_process_group` for the ones that run in subprocesses.
 """
 
 from __future__ import annotations
 
 import atexit
 import errno
+import os
+import signal
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 __all__ = [
+    "Backend",
+    "Proxy",
     "ServerStartError",
     "ServerUnavailable",
     "check_port_free",
     "free_port",
     "http_url",
     "port_open",
+    "stop_process_group",
     "tail",
     "wait_for_port",
 ]
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """A server that runs a WSGI app on ``host:port`` for :func:`streamkit.serve`.
+
+    A backend class is built as ``Backend(app, host, port, *, on_error=callable, **options)``:
+    ``app`` is the WSGI app, or an import string such as ``"myapp:app"`` when the class says
+    ``runs_elsewhere = True`` (it runs the app in processes of its own); ``on_error`` is called
+    with each exception the app raises, when the backend can see them; ``options`` are the
+    backend's own settings. ``port`` 0 means "any free port": after ``start()`` it holds the
+    real one.
+    """
+
+    name: str
+    host: str
+    port: int
+
+    @property
+    def url(self) -> str:
+        """Where a local client reaches the server, e.g. ``http://127.0.0.1:5000``."""
+        ...
+
+    def start(self) -> Backend:
+        """Return (self) once the port accepts connections; raise :class:`ServerStartError`
+        (with what the server said) when it does not come up."""
+        ...
+
+    def stop(self) -> None:
+        """Return promptly, leaving no thread, process, port or temporary file behind."""
+        ...
+
+
+@runtime_checkable
+class Proxy(Protocol):
+    """A reverse proxy in front of a running backend: ``serve(app, behind="nginx")``.
+
+    A proxy class is built as ``Proxy(upstream, **options)``, ``upstream`` being the backend's
+    ``"host:port"``. ``config`` is the configuration it runs with (text, once started) and
+    ``log`` what it has logged so far.
+    """
+
+    name: str
+    port: int
+
+    @property
+    def url(self) -> str: ...
+
+    @property
+    def config(self) -> str: ...
+
+    @property
+    def log(self) -> str: ...
+
+    def start(self) -> Proxy:
+        """Return (self) once the proxy accepts connections, or raise ServerStartError."""
+        ...
+
+    def stop(self) -> None:
+        """Return promptly, leaving no process, port or temporary file behind."""
+        ...
 
 
 class ServerUnavailable(RuntimeError):
@@ -68,6 +139,45 @@ def _stop_leftovers() -> None:
         leftovers = list(_running)
     for backend in leftovers:
         backend.stop()
+
+
+def signal_group(group: int, sig: int) -> bool:
+    """Send ``sig`` to a process group; False when the group no longer exists."""
+    try:
+        os.killpg(group, sig)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # pragma: no cover - a reused group id of someone else's
+        return False
+    return True
+
+
+def stop_process_group(
+    process: subprocess.Popen[Any], sig: int = signal.SIGTERM, timeout: float = 2.0
+) -> None:
+    """Stop a server started in a process group of its own (``start_new_session=True``).
+
+    Send ``sig`` (the server's quick-shutdown signal) to the whole group, wait up to ``timeout``
+    for the leader to exit and then for its workers to go, SIGKILL whatever is left, and reap
+    the leader; for a process started by :func:`streamkit.backends.launcher.launch`, end its
+    watchdog too. Returns within about ``2 * timeout``.
+    """
+    group = process.pid  # start_new_session: the group id is the leader's pid
+    signal_group(group, sig)
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        pass
+    deadline = time.monotonic() + timeout
+    while signal_group(group, 0) and time.monotonic() < deadline:
+        time.sleep(0.02)  # workers finishing their quick shutdown
+    if signal_group(group, signal.SIGKILL):
+        time.sleep(0.05)
+    if process.poll() is None:
+        process.wait()
+    release = getattr(process, "release", None)  # started by launcher.launch(): end its watchdog
+    if release is not None:
+        release()
 
 
 def http_url(host: str, port: int) -> str:

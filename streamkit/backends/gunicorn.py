@@ -24,21 +24,23 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Mapping, Sequence
+from typing import IO
 
 from streamkit.backends import (
-    http_url,
     ServerStartError,
     ServerUnavailable,
     check_port_free,
     free_port,
+    http_url,
     started,
+    stop_process_group,
     stopped,
     tail,
     wait_for_port,
 )
 from streamkit.backends.gunicorn_hooks import READY_MARK
+from streamkit.backends.launcher import launch
 
 __all__ = ["GunicornBackend", "check_import_string"]
 
@@ -111,7 +113,7 @@ class GunicornBackend:
         self.args = list(args)
         self.start_timeout = start_timeout
         self.process: subprocess.Popen[bytes] | None = None
-        self._log_file = None
+        self._log_file: IO[bytes] | None = None
         self._final_log = ""
 
     @property
@@ -159,14 +161,16 @@ class GunicornBackend:
         )
         self._log_file = tempfile.TemporaryFile(prefix="streamkit-gunicorn-")
         try:
-            self.process = subprocess.Popen(
+            # Its own process group (stop() ends master and workers), which also ends when
+            # this process dies, even by SIGKILL (see streamkit.backends.launcher).
+            self.process = launch(
                 self.command(),
+                stop_signal=signal.SIGINT,
                 cwd=self.cwd,
                 env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=self._log_file,
                 stderr=self._log_file,
-                start_new_session=True,  # its own process group: stop() ends master and workers
             )
         except OSError:
             self.stop()
@@ -204,31 +208,8 @@ class GunicornBackend:
         process, self.process = self.process, None
         stopped(self)
         if process is not None:
-            group = process.pid  # start_new_session: the group id is the master's pid
-            _signal_group(group, signal.SIGINT)
-            try:
-                process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                pass
-            deadline = time.monotonic() + timeout
-            while _signal_group(group, 0) and time.monotonic() < deadline:
-                time.sleep(0.02)  # workers finishing their quick shutdown
-            if _signal_group(group, signal.SIGKILL):
-                time.sleep(0.05)
-            if process.poll() is None:
-                process.wait()
+            stop_process_group(process, signal.SIGINT, timeout)
         if self._log_file is not None:
             self._final_log = self.log
             self._log_file.close()
             self._log_file = None
-
-
-def _signal_group(group: int, sig: int) -> bool:
-    """Send ``sig`` to a process group; False when the group no longer exists."""
-    try:
-        os.killpg(group, sig)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # pragma: no cover - a reused group id of someone else's
-        return False
-    return True

@@ -24,29 +24,29 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import time
 
 from streamkit.backends import (
-    http_url,
     ServerStartError,
     ServerUnavailable,
     check_port_free,
     free_port,
+    http_url,
     started,
+    stop_process_group,
     stopped,
     tail,
     wait_for_port,
 )
+from streamkit.backends.launcher import launch
+from streamkit.programs import ProgramUnavailable, find_program
 
-__all__ = ["NginxProxy", "find_nginx", "GZIP_TYPES"]
+__all__ = ["GZIP_TYPES", "NginxProxy", "find_nginx"]
 
 #: What the config compresses besides text/html (which nginx always includes).
 GZIP_TYPES = (
     "text/plain text/css text/xml text/javascript text/event-stream "
     "application/json application/javascript application/xml application/x-ndjson image/svg+xml"
 )
-
-_SEARCH_PATH = ("/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/local/nginx/sbin/nginx")
 
 _CONFIG = """\
 # Written by streamkit for one run; removed when the proxy stops.
@@ -93,22 +93,15 @@ http {{
 
 
 def find_nginx() -> str:
-    """The nginx executable: ``$STREAMKIT_NGINX``, then ``PATH``, then the usual sbin places."""
-    configured = os.environ.get("STREAMKIT_NGINX")
-    if configured:
-        if os.access(configured, os.X_OK):
-            return configured
-        raise ServerUnavailable(f"STREAMKIT_NGINX={configured!r} is not an executable file")
-    found = shutil.which("nginx")
-    if found:
-        return found
-    for path in _SEARCH_PATH:
-        if os.access(path, os.X_OK):
-            return path
-    raise ServerUnavailable(
-        "nginx was not found (looked in PATH and " + ", ".join(_SEARCH_PATH) + "). "
-        "On Debian or Ubuntu install the package nginx-light: sudo apt-get install nginx-light"
-    )
+    """The nginx executable: ``$STREAMKIT_NGINX``, then ``PATH``, then the usual sbin places.
+
+    Raises :class:`ServerUnavailable` naming the package to install when there is none (see
+    :mod:`streamkit.programs`).
+    """
+    try:
+        return find_program("nginx")
+    except ProgramUnavailable as error:
+        raise ServerUnavailable(str(error)) from None
 
 
 class NginxProxy:
@@ -195,13 +188,16 @@ class NginxProxy:
         error_log = os.path.join(directory, "error.log")
         stderr_path = os.path.join(directory, "stderr.log")
         with open(stderr_path, "wb") as stderr:
-            self.process = subprocess.Popen(
+            # Its own process group, ended (and the directory removed) when this process
+            # dies, even by SIGKILL (see streamkit.backends.launcher).
+            self.process = launch(
                 # -e: the log for messages before the config is read (else a system path).
                 [self.executable, "-p", directory, "-c", config_path, "-e", error_log],
+                stop_signal=signal.SIGTERM,
+                cleanup=[directory],
                 stdin=subprocess.DEVNULL,
                 stdout=stderr,
                 stderr=stderr,
-                start_new_session=True,
             )
         started(self)
         process = self.process
@@ -229,24 +225,7 @@ class NginxProxy:
         process, self.process = self.process, None
         stopped(self)
         if process is not None:
-            try:
-                os.killpg(process.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-            try:
-                process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                pass
-            deadline = time.monotonic() + timeout
-            while _group_alive(process.pid) and time.monotonic() < deadline:
-                time.sleep(0.02)
-            if _group_alive(process.pid):
-                try:
-                    os.killpg(process.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass  # it exited between the check and the kill
-            if process.poll() is None:
-                process.wait()
+            stop_process_group(process, signal.SIGTERM, timeout)
         if self.directory is not None:
             self._final_log = self.log
             shutil.rmtree(self.directory, ignore_errors=True)
@@ -259,11 +238,3 @@ def _read(path: str) -> str:
             return f.read()
     except FileNotFoundError:
         return ""
-
-
-def _group_alive(group: int) -> bool:
-    try:
-        os.killpg(group, 0)
-    except (ProcessLookupError, PermissionError):
-        return False
-    return True

@@ -83,7 +83,7 @@ class WaitressBackend:
     def url(self) -> str:
         return http_url(self.host, self.port)
 
-    def _classes(self) -> tuple[type, type]:
+    def _classes(self) -> tuple[Any, Any]:  # classes made here, on waitress's untyped ones
         """A task and a channel class for this server alone: its logger, recording, errors."""
         logger = logging.Logger(f"streamkit.waitress.{id(self)}")  # not in the global registry
         logger.addHandler(_LogList(self.log))

@@ -193,12 +193,43 @@ def where_raised(exc: BaseException) -> str:
     return ""
 
 
+def why_missing(program: str) -> str | None:
+    """Why a lesson that needs ``program`` ("nginx", "chromium") cannot run here, or None.
+
+    Chromium is driven through playwright, so for it the browser lane's own check (the program
+    and the ``browser`` extra) is the one that counts. Lessons say what they need in ``NEEDS``.
+    """
+    if program == "chromium":
+        from ..browser import unavailable_reason
+
+        return unavailable_reason()
+    from ..programs import missing_program
+
+    return missing_program(program)
+
+
+def lesson_unavailable(lesson: str) -> str | None:
+    """Why lesson ``"07"`` cannot run on this machine (a program its ``NEEDS`` names is
+    missing), or None. Tests and the notebook collection skip with this reason."""
+    import importlib
+
+    try:
+        module = importlib.import_module(f"{__name__}.lesson{lesson}")
+    except ImportError as error:  # an optional extra (lesson 08's asgi) is not installed
+        return f"lesson {lesson} cannot be imported here ({error}); install its extra"
+    for program in getattr(module, "NEEDS", ()):
+        missing = why_missing(program)
+        if missing:
+            return f"lesson {lesson} runs {program}: {missing}"
+    return None
+
+
 def lessons() -> dict[str, list[Exercise]]:
     """Every lesson's exercises, in order: ``{"01": [q1, q2, q3], ...}``."""
     import importlib
 
     found: dict[str, list[Exercise]] = {}
-    for number in ("00", "01", "02", "03", "04", "05", "06", "07", "08"):
+    for number in ("00", "01", "02", "03", "04", "05", "06", "07", "08", "09"):
         module = importlib.import_module(f"{__name__}.lesson{number}")
         found[number] = list(module.EXERCISES)
     return found

@@ -21,6 +21,9 @@ from .checking import (
 )
 
 LESSON = "07"
+#: System programs this lesson, its solutions and its checks run (see streamkit.programs): the
+#: tests and nbval skip them, naming the package, where one is missing.
+NEEDS = ("nginx",)
 EVENTS = "/events?count=4&delay_ms=120"  # four events over about 0.36 s
 PROXY_OPTIONS = ("gzip", "buffering", "read_timeout")
 

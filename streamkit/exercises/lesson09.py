@@ -18,6 +18,7 @@ from .checking import app_with_view, fetch, require_function, served, try_view
 LESSON = "09"
 LINES = 5
 GAP = 0.3  # seconds between two lines of the log
+NEEDS = ("chromium",)  # the check loads the page in a real Chromium (streamkit.browser)
 
 
 def slow_log() -> Iterator[str]:
