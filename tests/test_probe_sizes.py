@@ -8,7 +8,7 @@ import socket
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from test_probe import CHUNKED_HEAD, RawServer, malformed_chunked
+from tests.test_probe import CHUNKED_HEAD, RawServer, malformed_chunked
 
 from streamkit.probe import probe
 
