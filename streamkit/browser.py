@@ -75,9 +75,7 @@ INSTALL_HINT = (
 )
 POLL = 0.02  # seconds between looks at the page while waiting
 SETTLE = 0.15  # seconds to keep watching the page after its body has ended
-PAGE_TIMER = (
-    0.0001  # s: Chromium coarsens performance.now() to 0.1 ms outside isolated pages
-)
+PAGE_TIMER = 0.0001  # s: Chromium coarsens performance.now() to 0.1 ms outside isolated pages
 
 # Installed before any of the page's own scripts: notes the paints, and every animation frame in
 # which the visible text grew (a mutation asks for the next frame; the frame measures). The time
@@ -135,17 +133,12 @@ def unavailable_reason() -> str | None:
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
-        return (
-            "the browser lane needs playwright, which is not installed: " + INSTALL_HINT
-        )
+        return "the browser lane needs playwright, which is not installed: " + INSTALL_HINT
     if chromium_path() is None:
         chosen = os.environ.get(CHROMIUM_ENV)
         if chosen:
             return f"{CHROMIUM_ENV}={chosen} is not an executable file; " + INSTALL_HINT
-        return (
-            "the browser lane needs Chromium, and none was found on PATH: "
-            + INSTALL_HINT
-        )
+        return "the browser lane needs Chromium, and none was found on PATH: " + INSTALL_HINT
     return None
 
 
@@ -167,9 +160,7 @@ class _Worker:
         self.version = ""
         self._jobs: queue.Queue[_Job | None] = queue.Queue()
         self._ready: Future[str] = Future()
-        self._thread = threading.Thread(
-            target=self._run, name="streamkit-browser", daemon=True
-        )
+        self._thread = threading.Thread(target=self._run, name="streamkit-browser", daemon=True)
 
     def start(self, timeout: float = 30) -> None:
         self._thread.start()
@@ -233,9 +224,7 @@ class _Worker:
                 except queue.Empty:
                     break
                 if left is not None and left.result.set_running_or_notify_cancel():
-                    left.result.set_exception(
-                        BrowserUnavailable("the browser was stopped")
-                    )
+                    left.result.set_exception(BrowserUnavailable("the browser was stopped"))
 
 
 def _quietly(call: Callable[[], Any] | None) -> None:
@@ -316,17 +305,11 @@ def browse(
     """
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(
-            f"cannot load {url!r} in the browser: expected an http:// or https:// URL"
-        )
+        raise ValueError(f"cannot load {url!r} in the browser: expected an http:// or https:// URL")
     if timeout is None or timeout <= 0:
-        raise ValueError(
-            f"timeout must be a positive number of seconds, got {timeout!r}"
-        )
+        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
     if max_seconds is not None and max_seconds <= 0:
-        raise ValueError(
-            f"max_seconds must be a positive number of seconds, got {max_seconds!r}"
-        )
+        raise ValueError(f"max_seconds must be a positive number of seconds, got {max_seconds!r}")
     target = urljoin(url, follow) if follow else url
     load = _Load(url, target, dict(headers or {}), timeout, max_seconds, keep_body)
     worker = _get_worker()
@@ -360,9 +343,7 @@ class _Load:
         self.max_seconds = max_seconds
         self.keep_body = keep_body
         self.request_id: str | None = None
-        self.sent: dict[str, Any] | None = (
-            None  # Network.requestWillBeSent of the target
-        )
+        self.sent: dict[str, Any] | None = None  # Network.requestWillBeSent of the target
         self.response: dict[str, Any] | None = None
         self.data: list[tuple[float, int, int]] = []  # (timestamp, decoded, encoded)
         self.finished: dict[str, Any] | None = None
@@ -371,17 +352,13 @@ class _Load:
 
     # CDP events arrive on the browser thread while it waits inside a playwright call.
     def _on_sent(self, params: dict[str, Any]) -> None:
-        if self.request_id is None and _same_url(
-            params.get("request", {}).get("url", ""), self.target
-        ):
+        if self.request_id is None and _same_url(params.get("request", {}).get("url", ""), self.target):
             self.request_id = params["requestId"]
             self.sent = params
         self.last_activity = time.monotonic()
 
     def _mine(self, params: dict[str, Any]) -> bool:
-        return (
-            self.request_id is not None and params.get("requestId") == self.request_id
-        )
+        return self.request_id is not None and params.get("requestId") == self.request_id
 
     def _on_response(self, params: dict[str, Any]) -> None:
         if self._mine(params) and self.response is None:
@@ -442,9 +419,7 @@ class _Load:
             page.goto(self.url, wait_until="commit", timeout=self.timeout * 1000)
         except PlaywrightError as error:
             if self.response is None or self.target == self.url:
-                raise ProbeError(
-                    self.url, _navigation_reason(error, self.timeout)
-                ) from None
+                raise ProbeError(self.url, _navigation_reason(error, self.timeout)) from None
         committed = time.monotonic()
         self.last_activity = committed
 
@@ -475,28 +450,17 @@ class _Load:
         trace.stopped = stopped
         if self.response is None and self.failed is None and not stopped:
             trace.error = f"no response within {self.timeout:g} s"
-        elif (
-            not stopped
-            and self.finished is None
-            and self.failed is None
-            and self.response is not None
-        ):
-            trace.error = (
-                f"ReadTimeout: no data for {self.timeout:g} s in the middle of the body"
-            )
+        elif not stopped and self.finished is None and self.failed is None and self.response is not None:
+            trace.error = f"ReadTimeout: no data for {self.timeout:g} s in the middle of the body"
         self._fill_page(trace, page, notes)
         trace.note = "; ".join(notes) or None
         return trace
 
-    def _cdp_clock(
-        self, started: float, committed: float, notes: list[str]
-    ) -> Callable[[float], float]:
+    def _cdp_clock(self, started: float, committed: float, notes: list[str]) -> Callable[[float], float]:
         """Seconds since ``started`` for a protocol timestamp; checked against our own clock."""
         sent = self.sent
         if sent is None:
-            notes.append(
-                "network times: the request was not seen by the DevTools protocol"
-            )
+            notes.append("network times: the request was not seen by the DevTools protocol")
             return lambda stamp: stamp - started
         stamp = float(sent["timestamp"])
         if started <= stamp <= committed:
@@ -528,9 +492,7 @@ class _Load:
             trace.status = int(info.get("status") or 0) or None
             headers = Headers()
             for name, value in (info.get("headers") or {}).items():
-                for line in str(value).split(
-                    "\n"
-                ):  # repeated headers come joined by newlines
+                for line in str(value).split("\n"):  # repeated headers come joined by newlines
                     headers.add(name, line)
             trace.headers = headers
             trace.headers_at = to_trace(float(response["timestamp"]))
@@ -538,14 +500,10 @@ class _Load:
         bodies = self._body_pieces(cdp, [size for _, size, _ in pieces], notes)
         encoded = bool(trace.headers.get("Content-Encoding"))
         for (stamp, size, wire), data in zip(pieces, bodies):
-            trace.chunks.append(
-                Chunk(to_trace(stamp), size, data, wire if (encoded and wire) else size)
-            )
+            trace.chunks.append(Chunk(to_trace(stamp), size, data, wire if (encoded and wire) else size))
         trace.browser_received = [Event(chunk.t, chunk.size) for chunk in trace.chunks]
         if encoded:
-            notes.append(
-                "the body was compressed: Chromium reports decoded sizes per read"
-            )
+            notes.append("the body was compressed: Chromium reports decoded sizes per read")
         if trace.chunks:
             trace.ttfb = trace.chunks[0].t
         if self.finished is not None:
@@ -559,14 +517,14 @@ class _Load:
             # The page ended the request itself (EventSource.close(), a navigation): not a
             # broken stream. The body had ended, as far as the page was concerned.
             notes.append("the page itself cancelled this request after its last read")
-            trace.duration = max(to_trace(float(self.failed["timestamp"])), trace.chunks[-1].t if trace.chunks else 0.0)
+            trace.duration = max(
+                to_trace(float(self.failed["timestamp"])), trace.chunks[-1].t if trace.chunks else 0.0
+            )
         elif self.failed is not None:
             text = str(self.failed.get("errorText") or "the load failed")
             trace.error = f"the browser's load failed mid-body ({text})"
 
-    def _body_pieces(
-        self, cdp: Any, sizes: list[int], notes: list[str]
-    ) -> list[bytes | None]:
+    def _body_pieces(self, cdp: Any, sizes: list[int], notes: list[str]) -> list[bytes | None]:
         """Each read's bytes, cut from the body Chromium kept (None where it cannot be had)."""
         if not self.keep_body or self.finished is None or not sizes:
             return [None] * len(sizes)
@@ -575,15 +533,9 @@ class _Load:
         except Exception:  # noqa: BLE001 - some bodies are not kept (e.g. event streams)
             notes.append("the browser did not keep the body: only times and sizes")
             return [None] * len(sizes)
-        body = (
-            base64.b64decode(got["body"])
-            if got.get("base64Encoded")
-            else str(got["body"]).encode("utf-8")
-        )
+        body = base64.b64decode(got["body"]) if got.get("base64Encoded") else str(got["body"]).encode("utf-8")
         if len(body) != sum(sizes):
-            notes.append(
-                "the body the browser kept does not match its reads: only times and sizes"
-            )
+            notes.append("the body the browser kept does not match its reads: only times and sizes")
             return [None] * len(sizes)
         out: list[bytes | None] = []
         at = 0
@@ -601,35 +553,25 @@ class _Load:
             best: tuple[float, float, float] | None = None
             for _ in range(5):
                 before = time.monotonic()
-                wall_ms = float(
-                    page.evaluate("() => performance.timeOrigin + performance.now()")
-                )
+                wall_ms = float(page.evaluate("() => performance.timeOrigin + performance.now()"))
                 after = time.monotonic()
                 if best is None or after - before < best[1] - best[0]:
                     best = (before, after, wall_ms)
         except Exception as error:  # noqa: BLE001 - the page went away (closed, crashed)
-            notes.append(
-                f"page times: the page could not be read ({str(error).splitlines()[0][:80]})"
-            )
+            notes.append(f"page times: the page could not be read ({str(error).splitlines()[0][:80]})")
             return
         if not record or best is None:
             notes.append("page times: the page's observer did not run")
             return
         before, after, wall_ms = best
-        offset = (
-            wall_ms / 1000 - (before + after) / 2
-        )  # page seconds minus monotonic seconds
+        offset = wall_ms / 1000 - (before + after) / 2  # page seconds minus monotonic seconds
         bound = (after - before) / 2 + PAGE_TIMER
         start = trace.started
 
         def to_trace(ms: float) -> float:
             return ms / 1000 - offset - start
 
-        shown = [
-            Event(to_trace(at), int(grew))
-            for at, grew in record.get("shown", [])
-            if grew > 0
-        ]
+        shown = [Event(to_trace(at), int(grew)) for at, grew in record.get("shown", []) if grew > 0]
         paints = {name: to_trace(at) for name, at in record.get("paints", [])}
         first_paint = paints.get("first-paint", paints.get("first-contentful-paint"))
         if first_paint is not None and (not shown or first_paint < shown[0].t - 0.001):
@@ -665,11 +607,7 @@ def _page_loaded(page: Any) -> bool:
 
 
 def _navigation_reason(error: Exception, timeout: float) -> str:
-    text = (
-        str(error).strip().splitlines()[0]
-        if str(error).strip()
-        else type(error).__name__
-    )
+    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
     if "Timeout" in type(error).__name__ or "Timeout" in text:
         return f"no response within {timeout:g} s (timed out, in the browser)"
     if "Download is starting" in text:

@@ -39,7 +39,9 @@ def _headers(args: argparse.Namespace, command: str) -> dict[str, str] | None:
     for header in args.header:
         name, sep, value = header.partition(":")
         if not sep or not name.strip():
-            print(f"streamkit {command}: a header must look like 'Name: value', got {header!r}", file=sys.stderr)
+            print(
+                f"streamkit {command}: a header must look like 'Name: value', got {header!r}", file=sys.stderr
+            )
             return None
         headers[name.strip()] = value.strip()
     return headers
@@ -144,7 +146,10 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
     for trace in diagnosis.traces[:1]:
         if trace.error:
             first = (trace.error.splitlines() or [""])[0]
-            print(f"streamkit doctor: {_terminal(args.url)}: the body broke: {_terminal(first)}", file=sys.stderr)
+            print(
+                f"streamkit doctor: {_terminal(args.url)}: the body broke: {_terminal(first)}",
+                file=sys.stderr,
+            )
     return _exit_status(diagnosis)
 
 
@@ -188,11 +193,22 @@ def build_parser() -> argparse.ArgumentParser:
     probe.add_argument("url", help="the URL to read, e.g. http://127.0.0.1:5000/rows")
     probe.add_argument("--method", default="GET", help="HTTP method (default: %(default)s)")
     probe.add_argument(
-        "-H", "--header", action="append", default=[], metavar="'NAME: VALUE'",
+        "-H",
+        "--header",
+        action="append",
+        default=[],
+        metavar="'NAME: VALUE'",
         help="extra request header; may be given more than once",
     )
-    probe.add_argument("--timeout", type=float, default=10, help="seconds to wait for the server (default: %(default)s)")
-    probe.add_argument("--max-seconds", type=float, default=None, help="stop reading after this many seconds (for endless streams)")
+    probe.add_argument(
+        "--timeout", type=float, default=10, help="seconds to wait for the server (default: %(default)s)"
+    )
+    probe.add_argument(
+        "--max-seconds",
+        type=float,
+        default=None,
+        help="stop reading after this many seconds (for endless streams)",
+    )
     probe.set_defaults(handler=_cmd_probe)
 
     doctor = commands.add_parser(
@@ -208,12 +224,20 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("url", help="the URL to diagnose, e.g. http://127.0.0.1:5000/events")
     doctor.add_argument("--method", default="GET", help="HTTP method (default: %(default)s)")
     doctor.add_argument(
-        "-H", "--header", action="append", default=[], metavar="'NAME: VALUE'",
+        "-H",
+        "--header",
+        action="append",
+        default=[],
+        metavar="'NAME: VALUE'",
         help="extra request header, sent with every variant (it wins over the variant's own)",
     )
-    doctor.add_argument("--timeout", type=float, default=10, help="seconds to wait for the server (default: %(default)s)")
     doctor.add_argument(
-        "--max-seconds", type=float, default=15,
+        "--timeout", type=float, default=10, help="seconds to wait for the server (default: %(default)s)"
+    )
+    doctor.add_argument(
+        "--max-seconds",
+        type=float,
+        default=15,
         help="stop reading each request after this many seconds (default: %(default)s)",
     )
     doctor.set_defaults(handler=_cmd_doctor)

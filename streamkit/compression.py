@@ -60,9 +60,7 @@ def is_compressible(content_type: str | None) -> bool:
         return False
     mimetype = parse_options_header(content_type)[0].lower()
     return (
-        mimetype.startswith("text/")
-        or mimetype in COMPRESSIBLE_TYPES
-        or mimetype.endswith(("+json", "+xml"))
+        mimetype.startswith("text/") or mimetype in COMPRESSIBLE_TYPES or mimetype.endswith(("+json", "+xml"))
     )
 
 
@@ -129,7 +127,9 @@ class GzipMiddleware:
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
         stream = _GzipStream(self.level)
 
-        def gzip_start_response(status: str, headers: Headers, exc_info: Any = None) -> Callable[[bytes], Any]:
+        def gzip_start_response(
+            status: str, headers: Headers, exc_info: Any = None
+        ) -> Callable[[bytes], Any]:
             plan = _plan(environ, status, headers)
             if plan == "gzip":
                 headers = _gzip_headers(headers)

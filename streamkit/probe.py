@@ -37,7 +37,16 @@ from werkzeug.datastructures import Headers
 
 from .trace import Chunk, Trace
 
-__all__ = ["ProbeError", "Request", "check_url", "decoder_available", "prepare_request", "probe", "read_here", "read_response"]
+__all__ = [
+    "ProbeError",
+    "Request",
+    "check_url",
+    "decoder_available",
+    "prepare_request",
+    "probe",
+    "read_here",
+    "read_response",
+]
 
 USER_AGENT = "streamkit-probe"
 READ_SIZE = 64 * 1024  # most bytes asked for in one read of a non-chunked body

@@ -28,7 +28,16 @@ from typing import Any
 
 from .app import RECORDING_KEY
 
-__all__ = ["RECORDING_KEY", "TRACE_HEADER", "Recording", "WatchMiddleware", "finish", "lookup", "start", "watch"]
+__all__ = [
+    "RECORDING_KEY",
+    "TRACE_HEADER",
+    "Recording",
+    "WatchMiddleware",
+    "finish",
+    "lookup",
+    "start",
+    "watch",
+]
 
 TRACE_HEADER = "X-Streamkit-Trace"
 ENVIRON_KEY = "HTTP_X_STREAMKIT_TRACE"

@@ -130,7 +130,9 @@ class _Observed:
 
 
 class _ObservedBody:
-    def __init__(self, observed: _Observed, body: Iterable[bytes], traced: recording.Recording | None) -> None:
+    def __init__(
+        self, observed: _Observed, body: Iterable[bytes], traced: recording.Recording | None
+    ) -> None:
         self._observed = observed
         self._body = body
         self._traced = traced
@@ -291,8 +293,10 @@ class Server:
         if self.running:
             return
         name = f"server {self.name!r}" if self.name is not None else f"the server at {self.url}"
-        again = f"run the cell that starts it again ({self._started_in})" if self._started_in else (
-            "call serve() again"
+        again = (
+            f"run the cell that starts it again ({self._started_in})"
+            if self._started_in
+            else ("call serve() again")
         )
         raise ServerStopped(f"{name} was stopped; {again}")
 

@@ -108,7 +108,10 @@ def _shown_rows(trace: Trace, received: Series, width: int) -> list[str]:
     shown = list(trace.browser_shown or ())
     targets = shown_after(trace.chunks, shown)
     biggest = max((event.size for event in shown), default=0)
-    lines = ["", f"{'page step':>13}  {'shown':>19}  {'chars':>9}  {'':<{width}}  browser reads it showed".rstrip()]
+    lines = [
+        "",
+        f"{'page step':>13}  {'shown':>19}  {'chars':>9}  {'':<{width}}  browser reads it showed".rstrip(),
+    ]
     for index, event in enumerate(shown[:TEXT_MAX_ROWS]):
         if not event.size:
             lines.append(f"{'':>13}  {fmt_ms(event.t):>19}  first paint, no text yet")

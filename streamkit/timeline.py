@@ -177,7 +177,7 @@ class Mark:
 
 @dataclass
 class GroupLabel:
-    """"5 parts" above an item that joined several template parts."""
+    """ "5 parts" above an item that joined several template parts."""
 
     x: float
     y: float
@@ -374,7 +374,11 @@ def _legend(panels: list[Panel], scale: _Scale, top: float) -> tuple[list[Legend
 
 
 def _build(
-    traces: Sequence[Trace], labels: Sequence[str] | None, verdicts: list[str], live: bool, reserve: Sequence[str]
+    traces: Sequence[Trace],
+    labels: Sequence[str] | None,
+    verdicts: list[str],
+    live: bool,
+    reserve: Sequence[str],
 ) -> Figure:
     all_lanes = [read_lanes(trace, reserve if live else ()) for trace in traces]
     scale = _place_pieces(all_lanes, _time_span(traces, all_lanes))
@@ -474,7 +478,9 @@ def _markers(
     if trace.stopped:
         stopped = StoppedMarker(_x(trace.duration, span), "stopped reading")
         notes.append(
-            Note("muted", f"reading stopped at {fmt_ms(trace.duration)} (max_seconds) while the stream went on")
+            Note(
+                "muted", f"reading stopped at {fmt_ms(trace.duration)} (max_seconds) while the stream went on"
+            )
         )
     return headers, broken, stopped, notes
 
@@ -485,10 +491,7 @@ def _panel(
     """One trace's heading, lanes, markers and notes, starting at ``top``."""
     heading = _heading(trace, label, verdict, top)
     lanes_top = heading.bottom
-    drawn = [
-        _draw_lane(lane, lanes_top + row * LANE_H, scale)
-        for row, lane in enumerate(lanes)
-    ]
+    drawn = [_draw_lane(lane, lanes_top + row * LANE_H, scale) for row, lane in enumerate(lanes)]
     lanes_bottom = lanes_top + len(lanes) * LANE_H
     headers, broken, stopped, marker_notes = _markers(trace, lanes, lanes_top, scale.span)
     notes = [Note("stats", _stats_line(trace, lanes, live)), *marker_notes]
@@ -529,8 +532,13 @@ def _draw_lane(lane: Lane, top: float, scale: _Scale) -> DrawnLane:
         height = max(BAR_MIN, math.sqrt(piece.size) * scale.bar)
         x = _x(piece.t, scale.span) - (0 if scale.bucketed else width / 2)
         marks.append(
-            Mark(round(x, 1), round(base - height, 1), round(width, 1), round(height, 1),
-                 _piece_tip(lane, piece, scale.bucketed))  # fmt: skip
+            Mark(
+                round(x, 1),
+                round(base - height, 1),
+                round(width, 1),
+                round(height, 1),
+                _piece_tip(lane, piece, scale.bucketed),
+            )  # fmt: skip
         )
         if scale.bucketed or piece.parts < 2:
             continue
@@ -603,7 +611,9 @@ def _piece_tip(lane: Lane, piece: Piece, bucketed: bool) -> str:
             f"{fmt_ms(piece.t)}\u2013{fmt_ms(piece.t_end)}"
         )
     parts = f" ({piece.parts} template parts)" if piece.parts > 1 else ""
-    return f"{lane.title}: {lane.noun} {piece.first + 1}, {piece.size:,} {lane.unit}{parts} at {fmt_ms(piece.t)}"
+    return (
+        f"{lane.title}: {lane.noun} {piece.first + 1}, {piece.size:,} {lane.unit}{parts} at {fmt_ms(piece.t)}"
+    )
 
 
 def _stats_line(trace: Trace, lanes: list[Lane], live: bool) -> str:
@@ -652,7 +662,9 @@ def _figure_desc(
                 f"{plural(len(received), 'chunk')} ({received.total:,} bytes), the latest at {fmt_ms(last)}"
             )
         else:
-            client, piece = ("the browser", "read") if trace.browser_received is not None else ("the client", "chunk")
+            client, piece = (
+                ("the browser", "read") if trace.browser_received is not None else ("the client", "chunk")
+            )
             sentence = (
                 f"{name}: status {trace.status}; {client} received "
                 f"{plural(len(received), piece)} ({received.total:,} bytes) over "
@@ -753,7 +765,9 @@ class Comparison:
         return html(self.to_svg())
 
     def __repr__(self) -> str:
-        inner = ", ".join(f"{label}: {trace.verdict or '?'}" for label, trace in zip(self.labels, self.traces))
+        inner = ", ".join(
+            f"{label}: {trace.verdict or '?'}" for label, trace in zip(self.labels, self.traces)
+        )
         return f"<Comparison {inner}>"
 
 

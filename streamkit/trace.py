@@ -422,10 +422,7 @@ def arrivals(
     events: Sequence[Event], chunks: Sequence[Chunk], *, wire: bool | None = None
 ) -> list[float | None]:
     """When the client had each item's last byte: the time of its chunk (see :func:`carriers`)."""
-    return [
-        None if index is None else chunks[index].t
-        for index in carriers(events, chunks, wire=wire)
-    ]
+    return [None if index is None else chunks[index].t for index in carriers(events, chunks, wire=wire)]
 
 
 def decoded_ends(events: Sequence[Event], chunks: Sequence[Chunk]) -> list[float | None]:
@@ -573,11 +570,7 @@ def held_back(trace: Any) -> Holding | None:
         return None
     lates = [when - item.t for item, when in zip(items, arrived) if when is not None]
     # Judge each item but the last (which has no later item to wait for) that arrived at all.
-    judged = [
-        when - item.t
-        for item, when, following in zip(items, arrived, items[1:])
-        if when is not None
-    ]
+    judged = [when - item.t for item, when, following in zip(items, arrived, items[1:]) if when is not None]
     if not judged:
         return None
     held = [
@@ -693,8 +686,7 @@ def _held_text(holding: Holding, pieces: Sequence[Chunk]) -> str:
     else:
         share = f"{holding.held} of {pool} {'was' if holding.held == 1 else 'were'}"
     text = (
-        f"{of}{share} held back until a later item was made (up to "
-        f"{seconds_text(holding.worst_held)} late)"
+        f"{of}{share} held back until a later item was made (up to {seconds_text(holding.worst_held)} late)"
     )
     if holding.held * 2 < holding.judged:
         text += " and the rest arrived about as they were made: the stream is partly held back"
@@ -703,7 +695,11 @@ def _held_text(holding: Holding, pieces: Sequence[Chunk]) -> str:
 
 def _single_text(trace: Any, pieces: Sequence[Chunk], size: int, framing: str) -> str:
     at = seconds_text(pieces[-1].t)
-    how = "in one piece" if len(pieces) == 1 else f"in {len(pieces)} pieces within {seconds_text(pieces[-1].t - pieces[0].t)}"
+    how = (
+        "in one piece"
+        if len(pieces) == 1
+        else f"in {len(pieces)} pieces within {seconds_text(pieces[-1].t - pieces[0].t)}"
+    )
     text = f"all {_count(size, 'byte')} of content arrived at once, at {at} ({how}{framing})"
     source = trace.produced or trace.written
     items = [event for event in source or () if event.size]

@@ -68,9 +68,7 @@ def get_traced(
             )
         # The client has it all; the server closes the response moments later (after
         # noting its last write: the app's own body may have been closed long before).
-        done = server.runs_elsewhere or traced.sent.wait(
-            0.5 if (trace.error or trace.stopped) else 2.0
-        )
+        done = server.runs_elsewhere or traced.sent.wait(0.5 if (trace.error or trace.stopped) else 2.0)
     finally:
         recording.finish(trace_id)
     if server.runs_elsewhere:

@@ -124,7 +124,7 @@ def test_url_variables_reach_the_view() -> None:
 
     @app.route("/rows/<int:n>")
     def rows(n):
-        return Response((f"{i}," for i in range(n)))
+        return Response(f"{i}," for i in range(n))
 
     assert app.test_client().get("/rows/3").get_data() == b"0,1,2,"
 

@@ -8,9 +8,9 @@ import socket
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from tests.test_probe import CHUNKED_HEAD, RawServer, malformed_chunked
 
 from streamkit.probe import probe
+from tests.test_probe import CHUNKED_HEAD, RawServer, malformed_chunked
 
 
 def both_ways(raw: RawServer, pieces: list[bytes]) -> tuple[tuple[object, ...], tuple[object, ...]]:

@@ -194,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     if not chosen:
         print(f"no notebook matches {args.names}", file=sys.stderr)
         return 1
-    for name, path, cells in chosen:
+    for _name, path, cells in chosen:
         notebook = new_notebook(cells)
         started = time.monotonic()
         if not args.no_run:

@@ -156,9 +156,7 @@ class GunicornBackend:
         env = {**os.environ, **self.env, "PYTHONUNBUFFERED": "1"}
         # The kit itself must be importable in the subprocess (for the readiness hook).
         kit_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-        env["PYTHONPATH"] = os.pathsep.join(
-            p for p in (self.cwd, kit_root, env.get("PYTHONPATH")) if p
-        )
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (self.cwd, kit_root, env.get("PYTHONPATH")) if p)
         self._log_file = tempfile.TemporaryFile(prefix="streamkit-gunicorn-")
         try:
             # Its own process group (stop() ends master and workers), which also ends when
@@ -198,8 +196,7 @@ class GunicornBackend:
                 else f"was not ready after {self.start_timeout:g} s"
             )
             raise ServerStartError(
-                f"gunicorn serving {self.target!r} from {self.cwd} {how}. Its stderr ends with:\n"
-                f"{tail(log)}"
+                f"gunicorn serving {self.target!r} from {self.cwd} {how}. Its stderr ends with:\n{tail(log)}"
             )
         return self
 

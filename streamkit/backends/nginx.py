@@ -216,8 +216,7 @@ class NginxProxy:
             said = _read(stderr_path) + self.log
             how = f"exited with code {code}" if code is not None else "did not start listening"
             raise ServerStartError(
-                f"nginx in front of {self.upstream} on {self.host}:{self.port} {how}. "
-                f"It said:\n{tail(said)}"
+                f"nginx in front of {self.upstream} on {self.host}:{self.port} {how}. It said:\n{tail(said)}"
             )
 
     def stop(self, timeout: float = 2.0) -> None:

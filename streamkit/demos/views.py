@@ -113,9 +113,7 @@ def create_app() -> App:
         if params.errors:
             return params.bad_request()
         title = f"enable_buffering({buffer})" if buffer else "unbuffered"
-        stream = stream_template(
-            "rows.html", title=title, total=rows, rows=table_rows(rows, delay_ms / 1000)
-        )
+        stream = stream_template("rows.html", title=title, total=rows, rows=table_rows(rows, delay_ms / 1000))
         if buffer:
             stream.enable_buffering(buffer)
         return Response(stream)
@@ -146,7 +144,9 @@ def create_app() -> App:
         if params.errors:
             return params.bad_request()
         return Response(
-            stream_template("slow.html", total=rows, delay_ms=delay_ms, rows=table_rows(rows, delay_ms / 1000))
+            stream_template(
+                "slow.html", total=rows, delay_ms=delay_ms, rows=table_rows(rows, delay_ms / 1000)
+            )
         )
 
     @app.route("/greet")

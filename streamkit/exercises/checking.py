@@ -46,7 +46,9 @@ def app_with_view(view: Callable[..., Any], rule: str = "/", *, template_folder:
     return app
 
 
-def try_view(app: App, view: Callable[..., Any], path: str = "/", headers: dict[str, str] | None = None) -> None:
+def try_view(
+    app: App, view: Callable[..., Any], path: str = "/", headers: dict[str, str] | None = None
+) -> None:
     """Call the view once inside a test request, to tell an untouched placeholder from an attempt.
 
     A view that returns ``...`` or ``None`` (or raises NotImplementedError) is not attempted.
@@ -102,7 +104,9 @@ def fetch(
             f"{_advice_for(error)}".rstrip()
         )
     if trace.stopped and options["max_seconds"] == MAX_SECONDS:
-        raise Wrong(f"Requesting {path}: the response had not ended after {MAX_SECONDS:g} s. Does the stream end?")
+        raise Wrong(
+            f"Requesting {path}: the response had not ended after {MAX_SECONDS:g} s. Does the stream end?"
+        )
     if trace.error:
         raise Wrong(f"Requesting {path}: the response broke on the way ({trace.error}).")
     if status is not None and trace.status != status:

@@ -20,7 +20,7 @@ from .checking import (
 LESSON = "00"
 
 # The solution notebook runs this first: the lesson's app and server.
-SETUP = '''
+SETUP = """
 import time
 from streamkit import App, Response, request, serve
 
@@ -38,7 +38,7 @@ def count():
     return Response(numbers(), mimetype="text/plain")
 
 server = serve(app, name="welcome")
-'''
+"""
 
 
 def _check_trace(answer: Any) -> str:
@@ -52,7 +52,7 @@ def _check_trace(answer: Any) -> str:
         raise Wrong(f"my_trace is a trace of {parts.path or '/'}, not of /count.")
     n = parse_qs(parts.query).get("n")
     if n != ["3"]:
-        raise Wrong("Ask for three numbers: add ?n=3 to the path, as in server.get(\"/count?n=3\").")
+        raise Wrong('Ask for three numbers: add ?n=3 to the path, as in server.get("/count?n=3").')
     if answer.status != 200:
         raise Wrong(f"The response had status {answer.status}; is the server from the cells above running?")
     if answer.body != b"1\n2\n3\n":
@@ -69,11 +69,11 @@ q1 = Exercise(
     "my_trace",
     _check_trace,
     hint="server.get(path) requests a path on the running server and returns a Trace. The path "
-    "may carry a query string, such as \"/count?n=3\".",
-    solution_code='''
+    'may carry a query string, such as "/count?n=3".',
+    solution_code="""
 my_trace = server.get("/count?n=3")
 my_trace
-''',
+""",
 )
 
 _COUNTDOWN = b"3\n2\n1\nliftoff!\n"
@@ -107,10 +107,10 @@ q2 = Exercise(
     "a first stream",
     "countdown",
     _check_countdown,
-    hint="Write a generator inside the view that yields \"3\\n\", \"2\\n\", \"1\\n\" and "
-    "\"liftoff!\\n\", calling time.sleep(0.1) after each yield, and return "
-    "Response(generator(), mimetype=\"text/plain\").",
-    solution_code='''
+    hint='Write a generator inside the view that yields "3\\n", "2\\n", "1\\n" and '
+    '"liftoff!\\n", calling time.sleep(0.1) after each yield, and return '
+    'Response(generator(), mimetype="text/plain").',
+    solution_code="""
 import time
 from streamkit import Response
 
@@ -121,7 +121,7 @@ def countdown():
             time.sleep(0.1)
 
     return Response(lines(), mimetype="text/plain")
-''',
+""",
 )
 
 EXERCISES = [q1, q2]

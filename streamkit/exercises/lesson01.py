@@ -100,7 +100,9 @@ def _check_csv_lines(answer: Any) -> str:
             f"rows itself and yield each line inside that loop, so a row leaves as soon as it "
             f"comes in."
         )
-    return f"The header and each row went out on their own ({plural(received, 'chunk')}), as the rows came in."
+    return (
+        f"The header and each row went out on their own ({plural(received, 'chunk')}), as the rows came in."
+    )
 
 
 def _arrived_by(trace: Trace, size: int) -> float | None:
@@ -119,14 +121,14 @@ q1 = Exercise(
     "yield as you go",
     "csv_lines",
     _check_csv_lines,
-    hint="A generator function: first yield \"id,name,score\\n\", then loop over rows and "
-    "yield f\"{i},{name},{score}\\n\" for each one. No list, no join.",
-    solution_code='''
+    hint='A generator function: first yield "id,name,score\\n", then loop over rows and '
+    'yield f"{i},{name},{score}\\n" for each one. No list, no join.',
+    solution_code="""
 def csv_lines(rows):
     yield "id,name,score\\n"
     for i, name, score in rows:
         yield f"{i},{name},{score}\\n"
-''',
+""",
 )
 
 
@@ -141,7 +143,7 @@ def _check_report(answer: Any) -> str:
         trace = fetch(server, "/", who="report_streamed()")
     mimetype = (trace.headers.get("Content-Type") or "").split(";")[0].strip()
     if mimetype != "text/csv":
-        raise Wrong(f"The Content-Type is {mimetype or 'missing'}; pass mimetype=\"text/csv\" to Response.")
+        raise Wrong(f'The Content-Type is {mimetype or "missing"}; pass mimetype="text/csv" to Response.')
     expected = csv_text(slow_rows(pause=0))
     got = trace.body.decode("utf-8", "replace")
     if got != expected:
@@ -164,9 +166,9 @@ q2 = Exercise(
     "report_streamed",
     _check_report,
     hint="Keep the loop over slow_rows(), but move it into a generator that yields each line; "
-    "return Response(that_generator(), mimetype=\"text/csv\"). Your csv_lines() from exercise 1 "
+    'return Response(that_generator(), mimetype="text/csv"). Your csv_lines() from exercise 1 '
     "does most of the work.",
-    solution_code='''
+    solution_code="""
 from streamkit import Response
 from streamkit.exercises.lesson01 import slow_rows
 
@@ -177,7 +179,7 @@ def report_streamed():
             yield f"{i},{name},{score}\\n"
 
     return Response(lines(), mimetype="text/csv")
-''',
+""",
 )
 
 
@@ -239,9 +241,9 @@ q3 = Exercise(
     "lines_as_they_come",
     _check_reader,
     hint="Open the response with requests.get(url, stream=True). r.raw.read1(65536) returns "
-    "whatever bytes have arrived (at least one), and b\"\" at the end. Keep the unfinished "
+    'whatever bytes have arrived (at least one), and b"" at the end. Keep the unfinished '
     "tail of the last line for the next round.",
-    solution_code='''
+    solution_code="""
 import requests
 
 def lines_as_they_come(url):
@@ -256,7 +258,7 @@ def lines_as_they_come(url):
                 yield line.decode("utf-8")
         if tail:
             yield tail.decode("utf-8")
-''',
+""",
 )
 
 EXERCISES = [q1, q2, q3]

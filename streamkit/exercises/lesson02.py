@@ -102,7 +102,7 @@ q1 = Exercise(
     hint="stream = stream_template_string(ex.MENU, dishes=ex.DISHES), then "
     "stream.enable_buffering(5), then return Response(stream). enable_buffering changes the "
     "stream in place and returns None.",
-    solution_code='''
+    solution_code="""
 from streamkit import Response, stream_template_string
 from streamkit.exercises import lesson02 as ex
 
@@ -110,7 +110,7 @@ def menu():
     stream = stream_template_string(ex.MENU, dishes=ex.DISHES)
     stream.enable_buffering(5)
     return Response(stream)
-''',
+""",
 )
 
 
@@ -150,16 +150,16 @@ q2 = Exercise(
     "predict the chunks",
     "prediction",
     _check_prediction,
-    hint="MENU yields \"<ul>\", then \"<li>\", the dish and \"</li>\" for every dish, then "
-    "\"</ul>\". How many parts is that for 4 dishes? enable_buffering(3) joins three non-empty "
+    hint='MENU yields "<ul>", then "<li>", the dish and "</li>" for every dish, then '
+    '"</ul>". How many parts is that for 4 dishes? enable_buffering(3) joins three non-empty '
     "parts per chunk, and sends what is left at the end.",
-    solution_code='''
+    solution_code="""
 import math
 
 parts = 1 + 3 * 4 + 1             # <ul>, then <li> dish </li> for each dish, then </ul>
 prediction = math.ceil(parts / 3)  # groups of three; the last group may be smaller
 prediction
-''',
+""",
 )
 
 
@@ -174,10 +174,14 @@ def _check_processor(answer: Any) -> str:
     if is_placeholder(values):
         raise NotAttempted()
     if not isinstance(values, dict):
-        raise Wrong(f"A context processor returns a dict of names to values; shop_context() returned {type(values).__name__}.")
+        raise Wrong(
+            f"A context processor returns a dict of names to values; shop_context() returned {type(values).__name__}."
+        )
     missing = [name for name in ("shop", "currency") if name not in values]
     if missing:
-        raise Wrong(f"The dict needs the keys 'shop' and 'currency'; {' and '.join(map(repr, missing))} missing.")
+        raise Wrong(
+            f"The dict needs the keys 'shop' and 'currency'; {' and '.join(map(repr, missing))} missing."
+        )
 
     app = App(__name__, template_folder=None)
     app.context_processor(func)
@@ -197,7 +201,9 @@ def _check_processor(answer: Any) -> str:
     if plain != expected:
         raise Wrong(f"The streamed sign reads {plain!r}, expected {expected!r}.")
     if dollars != "Streamkit Café: prices in USD":
-        raise Wrong(f"A value passed to stream_template_string should win over the processor's, but the sign read {dollars!r}.")
+        raise Wrong(
+            f"A value passed to stream_template_string should win over the processor's, but the sign read {dollars!r}."
+        )
     return "Every streamed template now sees shop and currency, and a value passed by the view still wins."
 
 
@@ -207,12 +213,12 @@ q3 = Exercise(
     "a context processor",
     "shop_context",
     _check_processor,
-    hint="def shop_context(): return {\"shop\": \"Streamkit Café\", \"currency\": \"EUR\"}. "
+    hint='def shop_context(): return {"shop": "Streamkit Café", "currency": "EUR"}. '
     "The check registers it with app.context_processor itself.",
-    solution_code='''
+    solution_code="""
 def shop_context():
     return {"shop": "Streamkit Café", "currency": "EUR"}
-''',
+""",
 )
 
 EXERCISES = [q1, q2, q3]

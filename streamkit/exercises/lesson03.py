@@ -39,7 +39,7 @@ q1 = Exercise(
     _check_greet,
     hint="Same view as greet_broken, but return Response(stream_with_context(generate()), ...): "
     "the wrapper must be created inside the view, while the request is active.",
-    solution_code='''
+    solution_code="""
 import time
 from streamkit import Response, request, stream_with_context
 
@@ -51,7 +51,7 @@ def greet():
         yield "!\\n"
 
     return Response(stream_with_context(generate()), mimetype="text/plain")
-''',
+""",
 )
 
 
@@ -109,9 +109,9 @@ q2 = Exercise(
     _check_order,
     hint="The view builds the generator and returns it without running it. The server then "
     "pulls items out, one at a time. When does the request count as finished?",
-    solution_code='''
+    solution_code="""
 order = ["view returned", "generator started", "generator finished", "teardown"]
-''',
+""",
 )
 
 
@@ -139,9 +139,9 @@ q3 = Exercise(
     "read before streaming",
     "shout",
     _check_shout,
-    hint="In the view, name = request.headers[\"X-Name\"]. Give name to the generator as an "
+    hint='In the view, name = request.headers["X-Name"]. Give name to the generator as an '
     "argument; then the generator never touches request.",
-    solution_code='''
+    solution_code="""
 import time
 from streamkit import Response, request
 
@@ -154,7 +154,7 @@ def shout():
             time.sleep(0.05)
 
     return Response(letters(name), mimetype="text/plain")
-''',
+""",
 )
 
 EXERCISES = [q1, q2, q3]

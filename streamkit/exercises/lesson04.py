@@ -55,7 +55,9 @@ def _check_stamp(answer: Any) -> str:
     if is_placeholder(wrapped):
         raise NotAttempted()
     if not callable(wrapped):
-        raise Wrong(f"stamp(app) should return a WSGI application (something callable), not {type(wrapped).__name__}.")
+        raise Wrong(
+            f"stamp(app) should return a WSGI application (something callable), not {type(wrapped).__name__}."
+        )
     with served(wrapped) as server:
         trace = fetch(server, "/", who="the stamped app")
     if trace.headers.get("X-Stamp") != "streamkit":
@@ -83,7 +85,7 @@ q1 = Exercise(
     hint="Inside stamp(app) define middleware(environ, start_response) with its own "
     "start_response(status, headers, exc_info=None) that appends the header and calls the real "
     "one. Then return app(environ, your_start_response) unchanged, and return middleware.",
-    solution_code='''
+    solution_code="""
 def stamp(app):
     def middleware(environ, start_response):
         def start_with_stamp(status, headers, exc_info=None):
@@ -92,7 +94,7 @@ def stamp(app):
         return app(environ, start_with_stamp)  # the body passes through untouched
 
     return middleware
-''',
+""",
 )
 
 
@@ -112,7 +114,7 @@ def _check_slow_start(answer: Any) -> str:
     if trace.headers_at is None or trace.headers_at > trace.ttfb / 2:
         raise Wrong(
             "The headers waited for the first row. werkzeug sends them with the first item, "
-            "so make the first item an empty one: yield b\"\" before the slow work starts."
+            'so make the first item an empty one: yield b"" before the slow work starts.'
         )
     return "The headers arrived at once; the rows followed when they were ready."
 
@@ -123,9 +125,9 @@ q2 = Exercise(
     "send the headers first",
     "slow_start",
     _check_slow_start,
-    hint="Wrap slow_report() in a generator of your own that first yields b\"\" and then "
+    hint='Wrap slow_report() in a generator of your own that first yields b"" and then '
     "yields from slow_report().",
-    solution_code='''
+    solution_code="""
 from streamkit import Response
 from streamkit.exercises.lesson04 import slow_report
 
@@ -135,7 +137,7 @@ def slow_start():
         yield from slow_report()
 
     return Response(body(), mimetype="text/plain")
-''',
+""",
 )
 
 
@@ -169,7 +171,9 @@ def _check_export(answer: Any) -> str:
                 f"{path} got status {trace.status}{raised}; a bad rows value should give 400. Check "
                 f"rows in the view and abort(400) when it is missing, not a number, or out of range."
             )
-    return f"Good rows stream ({plural(pieces(good), 'chunk')}), and every bad value gets a 400 before any body."
+    return (
+        f"Good rows stream ({plural(pieces(good), 'chunk')}), and every bad value gets a 400 before any body."
+    )
 
 
 q3 = Exercise(
@@ -178,10 +182,10 @@ q3 = Exercise(
     "validate before streaming",
     "export",
     _check_export,
-    hint="In the view: rows = request.args.get(\"rows\", type=int) gives None for a missing "
+    hint='In the view: rows = request.args.get("rows", type=int) gives None for a missing '
     "or non-numeric value. If rows is None or not 1 <= rows <= 100, abort(400). Only then "
     "build the generator and return the Response.",
-    solution_code='''
+    solution_code="""
 from streamkit import Response, abort, request
 
 def export():
@@ -194,7 +198,7 @@ def export():
             yield f"row {n}\\n"
 
     return Response(generate(), mimetype="text/plain")
-''',
+""",
 )
 
 EXERCISES = [q1, q2, q3]

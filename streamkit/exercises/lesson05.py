@@ -53,9 +53,13 @@ def _check_batches(answer: Any) -> str:
             )
         raise Wrong("The lines that arrived are not the lines that went in (order, or missing newlines?).")
     if received == 10_500:
-        raise Wrong("Each line still went out on its own (10,500 chunks). Collect size lines, then yield them joined.")
+        raise Wrong(
+            "Each line still went out on its own (10,500 chunks). Collect size lines, then yield them joined."
+        )
     if received == 1:
-        raise Wrong("Everything arrived as one piece, so the whole text was built in memory first. Yield every size lines.")
+        raise Wrong(
+            "Everything arrived as one piece, so the whole text was built in memory first. Yield every size lines."
+        )
     if received != 11:
         raise Wrong(f"10,500 lines in batches of 1000 should make 11 chunks, not {received}.")
     return "10,500 lines went out as 11 chunks: ten full batches and one of 500."
@@ -67,9 +71,9 @@ q1 = Exercise(
     "batches",
     "batches",
     _check_batches,
-    hint="Keep a list; append each line; when it holds size lines, yield \"\".join(it) and start "
+    hint='Keep a list; append each line; when it holds size lines, yield "".join(it) and start '
     "a new list. After the loop, yield what is left if the list is not empty.",
-    solution_code='''
+    solution_code="""
 def batches(lines, size):
     batch = []
     for line in lines:
@@ -79,7 +83,7 @@ def batches(lines, size):
             batch = []
     if batch:
         yield "".join(batch)
-''',
+""",
 )
 
 
@@ -109,7 +113,9 @@ def _check_file_blocks(answer: Any) -> str:
         if is_placeholder(made):
             raise NotAttempted()
         if isinstance(made, (bytes, str)):
-            raise Wrong("file_blocks() returned the whole file at once; make it a generator that yields blocks.")
+            raise Wrong(
+                "file_blocks() returned the whole file at once; make it a generator that yields blocks."
+            )
         close = getattr(made, "close", None)
         if callable(close):
             close()
@@ -126,7 +132,9 @@ def _check_file_blocks(answer: Any) -> str:
             with open(path, "rb") as file:
                 expected = file.read()
             if trace.body != expected:
-                raise Wrong(f"The download is {trace.size:,} bytes and differs from the file ({len(expected):,} bytes).")
+                raise Wrong(
+                    f"The download is {trace.size:,} bytes and differs from the file ({len(expected):,} bytes)."
+                )
             largest = max(chunk.size for chunk in trace.chunks)
             if largest > BLOCK:
                 raise Wrong(
@@ -165,15 +173,15 @@ q2 = Exercise(
     "a file in blocks",
     "file_blocks",
     _check_file_blocks,
-    hint="with open(path, \"rb\") as file: then loop: block = file.read(block_size); stop when "
-    "block is b\"\"; otherwise yield block. The with block closes the file even when the client "
+    hint='with open(path, "rb") as file: then loop: block = file.read(block_size); stop when '
+    'block is b""; otherwise yield block. The with block closes the file even when the client '
     "leaves early.",
-    solution_code='''
+    solution_code="""
 def file_blocks(path, block_size=64 * 1024):
     with open(path, "rb") as file:
         while block := file.read(block_size):
             yield block
-''',
+""",
 )
 
 EXERCISES = [q1, q2]

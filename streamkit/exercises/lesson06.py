@@ -64,8 +64,8 @@ def _check_sse(answer: Any) -> str:
         raise Wrong(f"sse() should return a str, but it returned {type(first).__name__}.")
     if not first.endswith("\n\n"):
         raise Wrong(
-            f"sse(\"hello\") returned {first!r}: an event ends with a blank line, so the text must "
-            f"end with \"\\n\\n\"."
+            f'sse("hello") returned {first!r}: an event ends with a blank line, so the text must '
+            f'end with "\\n\\n".'
         )
 
     app = App(__name__, template_folder=None)
@@ -89,7 +89,7 @@ def _check_sse(answer: Any) -> str:
                 call = ", ".join([repr(a) for a in args] + [f"{k}={v!r}" for k, v in options.items()])
                 raise Wrong(
                     f"An EventSource would read sse({call}) as {have or 'nothing'}, expected {want}. "
-                    f"Each line of data needs its own \"data: \" prefix."
+                    f'Each line of data needs its own "data: " prefix.'
                 )
     return f"A browser would read all {plural(len(got), 'event')}, each arriving in its own chunk ({pieces(trace)} chunks)."
 
@@ -100,10 +100,10 @@ q1 = Exercise(
     "format an event",
     "sse",
     _check_sse,
-    hint="Build a list of lines: \"event: ...\" and \"id: ...\" when given, then one "
-    "\"data: ...\" line per line of data (data.split(\"\\n\")). Join them with \"\\n\" and add "
-    "\"\\n\\n\" at the end.",
-    solution_code='''
+    hint='Build a list of lines: "event: ..." and "id: ..." when given, then one '
+    '"data: ..." line per line of data (data.split("\\n")). Join them with "\\n" and add '
+    '"\\n\\n" at the end.',
+    solution_code="""
 def sse(data, event=None, id=None):
     lines = []
     if event is not None:
@@ -112,7 +112,7 @@ def sse(data, event=None, id=None):
         lines.append(f"id: {id}")
     lines += [f"data: {line}" for line in str(data).split("\\n")]
     return "\\n".join(lines) + "\\n\\n"
-''',
+""",
 )
 
 
@@ -139,22 +139,22 @@ def _check_ticker(answer: Any) -> str:
     with served(app) as server:
         trace = fetch(server, "/", who="ticker()", max_seconds=0.45)
         if not trace.stopped:
-            raise Wrong("The stream ended by itself; a ticker keeps going until the client leaves (while True).")
+            raise Wrong(
+                "The stream ended by itself; a ticker keeps going until the client leaves (while True)."
+            )
         events = pieces(trace)
         if events < 3:
-            raise Wrong(
-                f"Only {plural(events, 'tick')} arrived in 0.45 s; yield one event every 0.1 s."
-            )
+            raise Wrong(f"Only {plural(events, 'tick')} arrived in 0.45 s; yield one event every 0.1 s.")
         deadline = time.monotonic() + 2.0
         while "closed" not in log and time.monotonic() < deadline:
             time.sleep(0.02)
     if "closed" not in log:
         raise Wrong(
-            "The client left, but \"closed\" never reached the log. Put log.append(\"closed\") in a "
+            'The client left, but "closed" never reached the log. Put log.append("closed") in a '
             "finally: block around the loop: the server closes the generator when the client is gone."
         )
     if log.count("closed") != 1:
-        raise Wrong(f"\"closed\" was logged {log.count('closed')} times; clean up once.")
+        raise Wrong(f'"closed" was logged {log.count("closed")} times; clean up once.')
     return "The ticks streamed, the client left, and the generator cleaned up after itself, once."
 
 
@@ -164,10 +164,10 @@ q2 = Exercise(
     "clean up after a client",
     "ticker",
     _check_ticker,
-    hint="try: while True: yield an event, then time.sleep(0.1). finally: log.append(\"closed\"). "
+    hint='try: while True: yield an event, then time.sleep(0.1). finally: log.append("closed"). '
     "When the client goes away the server's next write fails and it calls close() on the "
     "generator, which runs the finally block.",
-    solution_code='''
+    solution_code="""
 import time
 
 def ticker(log):
@@ -179,7 +179,7 @@ def ticker(log):
             time.sleep(0.1)
     finally:
         log.append("closed")
-''',
+""",
 )
 
 EXERCISES = [q1, q2]

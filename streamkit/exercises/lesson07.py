@@ -101,7 +101,7 @@ q1 = Exercise(
     "function that looks for the Content-Type in headers, and appends ('X-Accel-Buffering', "
     "'no') when it starts with text/event-stream. Return app(environ, your_start_response) "
     "unchanged.",
-    solution_code='''
+    solution_code="""
 def no_proxy_buffering(app):
     def middleware(environ, start_response):
         def start(status, headers, exc_info=None):
@@ -113,7 +113,7 @@ def no_proxy_buffering(app):
         return app(environ, start)  # the body passes through untouched
 
     return middleware
-''',
+""",
 )
 
 
@@ -128,7 +128,9 @@ def _check_proxy_options(answer: Any) -> str:
         )
     unknown = sorted(set(answer) - set(PROXY_OPTIONS))
     if unknown:
-        raise Wrong(f"Unknown option(s) {', '.join(map(repr, unknown))}: choose from {', '.join(PROXY_OPTIONS)}.")
+        raise Wrong(
+            f"Unknown option(s) {', '.join(map(repr, unknown))}: choose from {', '.join(PROXY_OPTIONS)}."
+        )
     for name in ("gzip", "buffering"):
         if name in answer and not isinstance(answer[name], bool):
             raise Wrong(f"{name} should be True or False, not {answer[name]!r}.")
@@ -157,9 +159,9 @@ q2 = Exercise(
     hint="Either switch nginx's gzip off ({'gzip': False}), or switch proxy buffering off "
     "({'buffering': False}), which also makes nginx flush its gzip output after every read. "
     "read_timeout only limits the pause between two pieces.",
-    solution_code='''
+    solution_code="""
 proxy_options = {"buffering": False}  # {"gzip": False} works too
-''',
+""",
 )
 
 EXERCISES = [q1, q2]
