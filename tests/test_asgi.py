@@ -29,6 +29,7 @@ from streamkit import App, Response, serve
 from streamkit.backends import ServerStartError, port_open
 from streamkit.backends.uvicorn import UvicornBackend
 from streamkit.recording_asgi import ASGIWatchMiddleware, ObservedASGI, is_asgi_app
+from tests.conftest import needs_nginx
 
 GAP = 0.1
 PARTS = 5
@@ -527,18 +528,7 @@ def test_a_collecting_middleware_shows_as_produced_over_time_and_written_late() 
         assert diagnose().culprit == "middleware"
 
 
-def _nginx_missing() -> str | None:
-    from streamkit.backends import ServerUnavailable
-    from streamkit.backends.nginx import find_nginx
-
-    try:
-        find_nginx()
-    except ServerUnavailable as exc:
-        return str(exc)
-    return None
-
-
-@pytest.mark.skipif(_nginx_missing() is not None, reason="nginx is not installed")
+@needs_nginx
 def test_an_asgi_app_behind_nginx_is_held_by_gzip_unless_it_says_x_accel_buffering_no() -> None:
     async def parts(request: Request) -> StreamingResponse:
         async def body():
