@@ -153,6 +153,26 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
     return _exit_status(diagnosis)
 
 
+def add_request_options(
+    parser: argparse.ArgumentParser,
+    *,
+    url_help: str,
+    header_help: str,
+    max_seconds: float | None,
+    max_help: str,
+) -> None:
+    """The options ``probe`` and ``doctor`` share: URL, method, headers and the two limits."""
+    parser.add_argument("url", help=url_help)
+    parser.add_argument("--method", default="GET", help="HTTP method (default: %(default)s)")
+    parser.add_argument(
+        "-H", "--header", action="append", default=[], metavar="'NAME: VALUE'", help=header_help
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=10, help="seconds to wait for the server (default: %(default)s)"
+    )
+    parser.add_argument("--max-seconds", type=float, default=max_seconds, help=max_help)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="streamkit",
@@ -190,24 +210,12 @@ def build_parser() -> argparse.ArgumentParser:
         "line), 2 for bad arguments, 130 after Ctrl-C (the timeline of what had arrived is "
         "printed first).",
     )
-    probe.add_argument("url", help="the URL to read, e.g. http://127.0.0.1:5000/rows")
-    probe.add_argument("--method", default="GET", help="HTTP method (default: %(default)s)")
-    probe.add_argument(
-        "-H",
-        "--header",
-        action="append",
-        default=[],
-        metavar="'NAME: VALUE'",
-        help="extra request header; may be given more than once",
-    )
-    probe.add_argument(
-        "--timeout", type=float, default=10, help="seconds to wait for the server (default: %(default)s)"
-    )
-    probe.add_argument(
-        "--max-seconds",
-        type=float,
-        default=None,
-        help="stop reading after this many seconds (for endless streams)",
+    add_request_options(
+        probe,
+        url_help="the URL to read, e.g. http://127.0.0.1:5000/rows",
+        header_help="extra request header; may be given more than once",
+        max_seconds=None,
+        max_help="stop reading after this many seconds (for endless streams)",
     )
     probe.set_defaults(handler=_cmd_probe)
 
@@ -221,24 +229,12 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Exit status: 0 when it streams, 1 when it is held back, broke or the URL gave no "
         "response, 2 for bad arguments, 130 after Ctrl-C.",
     )
-    doctor.add_argument("url", help="the URL to diagnose, e.g. http://127.0.0.1:5000/events")
-    doctor.add_argument("--method", default="GET", help="HTTP method (default: %(default)s)")
-    doctor.add_argument(
-        "-H",
-        "--header",
-        action="append",
-        default=[],
-        metavar="'NAME: VALUE'",
-        help="extra request header, sent with every variant (it wins over the variant's own)",
-    )
-    doctor.add_argument(
-        "--timeout", type=float, default=10, help="seconds to wait for the server (default: %(default)s)"
-    )
-    doctor.add_argument(
-        "--max-seconds",
-        type=float,
-        default=15,
-        help="stop reading each request after this many seconds (default: %(default)s)",
+    add_request_options(
+        doctor,
+        url_help="the URL to diagnose, e.g. http://127.0.0.1:5000/events",
+        header_help="extra request header, sent with every variant (it wins over the variant's own)",
+        max_seconds=15,
+        max_help="stop reading each request after this many seconds (default: %(default)s)",
     )
     doctor.set_defaults(handler=_cmd_doctor)
     return parser

@@ -252,7 +252,9 @@ def _check_url(url: str) -> Any:
         raise TypeError(f"probe() needs a URL string, got {type(url).__name__}")
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        hint = f" (did you mean 'http://{url}'?)" if "://" not in url and url else ""
+        # "127.0.0.1:5000/rows" lacks only its scheme; "htp:/x" is a typo no guess fixes.
+        bare = url and "://" not in url and not (parts.scheme.isalpha() and parts.path.startswith("/"))
+        hint = f" (did you mean 'http://{url}'?)" if bare else ""
         raise ValueError(f"cannot probe {url!r}: expected an http:// or https:// URL with a host{hint}")
     try:
         parts.port  # noqa: B018 - raises ValueError for a bad port

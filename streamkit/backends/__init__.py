@@ -40,6 +40,7 @@ __all__ = [
     "check_port_free",
     "free_port",
     "http_url",
+    "listen",
     "port_open",
     "stop_process_group",
     "tail",
@@ -214,6 +215,25 @@ def check_port_free(host: str, port: int) -> None:
             else:
                 reason = f"cannot listen on {host} port {port}: {exc.strerror or exc}"
             raise OSError(exc.errno, reason) from None
+
+
+def listen(host: str, port: int, *, backlog: int = 128) -> socket.socket:
+    """A listening socket on ``host:port`` for a backend that runs in this process; a clear
+    OSError naming the port when that is not possible (never a server's own exit)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        return socket.create_server((host, port), family=family, backlog=backlog)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            reason = (
+                f"port {port} on {host} is already in use; stop whatever serves it, or pick "
+                "another port (port=0 picks a free one)"
+            )
+        elif exc.errno == errno.EACCES:
+            reason = f"no permission to listen on port {port} on {host}"
+        else:
+            reason = f"cannot listen on {host} port {port}: {exc.strerror or exc}"
+        raise OSError(exc.errno, reason) from None
 
 
 def port_open(host: str, port: int) -> bool:

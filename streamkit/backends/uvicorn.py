@@ -21,7 +21,6 @@ that thread alone; the kernel's loop is never touched. It also
 from __future__ import annotations
 
 import asyncio
-import errno
 import logging
 import socket
 import threading
@@ -29,7 +28,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from streamkit.backends import ServerStartError, ServerUnavailable, http_url, tail
+from streamkit.backends import ServerStartError, ServerUnavailable, http_url, listen, tail
 
 try:
     import uvicorn
@@ -98,24 +97,6 @@ def _app_loggers(app: Any) -> list[str]:
         app = getattr(app, "app", None)
         seen += 1
     return names
-
-
-def _listen(host: str, port: int) -> socket.socket:
-    """A listening socket on ``host:port``; a clear OSError when that is not possible."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    try:
-        return socket.create_server((host, port), family=family, backlog=2048)
-    except OSError as exc:
-        if exc.errno == errno.EADDRINUSE:
-            reason = (
-                f"port {port} on {host} is already in use; stop whatever serves it, or pick "
-                "another port (port=0 picks a free one)"
-            )
-        elif exc.errno == errno.EACCES:
-            reason = f"no permission to listen on port {port} on {host}"
-        else:
-            reason = f"cannot listen on {host} port {port}: {exc.strerror or exc}"
-        raise OSError(exc.errno, reason) from None
 
 
 if uvicorn is not None:
@@ -190,7 +171,7 @@ class UvicornBackend:
 
     def start(self) -> UvicornBackend:
         """Bind (a busy port is an OSError), start uvicorn's thread, return once it serves."""
-        listener = _listen(self.host, self.port)
+        listener = listen(self.host, self.port, backlog=2048)
         self.host, self.port = listener.getsockname()[:2]
         try:
             server = _Server(self._config())

@@ -19,7 +19,6 @@ Layer: serving. Imports only the core's neighbours in this layer (:mod:`streamki
 
 from __future__ import annotations
 
-import errno
 import socket
 import sys
 import threading
@@ -30,13 +29,12 @@ from typing import Any
 from werkzeug.serving import (
     ThreadedWSGIServer,
     WSGIRequestHandler,
-    select_address_family,
 )
 
 from .. import recording
-from . import http_url
+from . import http_url, listen
 
-__all__ = ["ErrorSink", "StreamingRequestHandler", "WSGIApp", "WerkzeugBackend", "listen"]
+__all__ = ["ErrorSink", "StreamingRequestHandler", "WSGIApp", "WerkzeugBackend"]
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 ErrorSink = Callable[[BaseException], None]
@@ -188,24 +186,6 @@ class _WrittenBody:
         close = getattr(self._body, "close", None)
         if close is not None:
             close()
-
-
-def listen(host: str, port: int) -> socket.socket:
-    """A listening socket on ``host:port``; a clear OSError when that is not possible."""
-    family = select_address_family(host, port)
-    try:
-        return socket.create_server((host, port), family=family, backlog=128)
-    except OSError as exc:
-        if exc.errno == errno.EADDRINUSE:
-            reason = (
-                f"port {port} on {host} is already in use; stop whatever serves it, or pick "
-                "another port (port=0 picks a free one)"
-            )
-        elif exc.errno == errno.EACCES:
-            reason = f"no permission to listen on port {port} on {host}"
-        else:
-            reason = f"cannot listen on {host} port {port}: {exc.strerror or exc}"
-        raise OSError(exc.errno, reason) from None
 
 
 class WerkzeugBackend:
