@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import importlib.util
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -117,6 +118,18 @@ def assert_held_back(trace: Any, parts: int = PARTS, gap: float = GAP) -> None:
 
 
 # -- processes ------------------------------------------------------------------------------
+
+
+def endless_text_app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+    """A WSGI app whose text/plain (nosniff) stream never ends: a tick every 0.1 s."""
+    start_response("200 OK", [("Content-Type", "text/plain"), ("X-Content-Type-Options", "nosniff")])
+
+    def body() -> Iterable[bytes]:
+        while True:
+            yield b"tick\n"
+            time.sleep(0.1)
+
+    return body()
 
 
 def living_processes(*, group: int | None = None, pids: set[int] | None = None) -> set[int]:

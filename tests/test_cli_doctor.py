@@ -24,6 +24,7 @@ import pytest
 from streamkit import serve
 from streamkit.cli import main
 from streamkit.compression import NaiveGzipMiddleware
+from tests.conftest import endless_text_app
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -39,20 +40,6 @@ def parts_app(environ, start_response):
             if i:
                 time.sleep(0.15)
             yield b"part %d\n" % i
-
-    return body()
-
-
-def endless_app(environ, start_response):
-    start_response(
-        "200 OK",
-        [("Content-Type", "text/plain"), ("X-Content-Type-Options", "nosniff")],
-    )
-
-    def body():
-        while True:
-            yield b"tick\n"
-            time.sleep(0.1)
 
     return body()
 
@@ -167,7 +154,7 @@ def test_a_body_error_is_also_one_line_on_stderr(capsys):
 
 @pytest.mark.parametrize("command", ["probe", "doctor"])
 def test_ctrl_c_prints_what_arrived_and_exits_130(command):
-    with serve(endless_app) as server:
+    with serve(endless_text_app) as server:
         process = subprocess.Popen(
             [sys.executable, "-m", "streamkit", command, server.url + "/", "--max-seconds", "30"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,

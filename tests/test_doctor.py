@@ -27,6 +27,7 @@ from streamkit.backends import nginx as nginx_backend
 from streamkit.compression import GzipMiddleware, NaiveGzipMiddleware
 from streamkit.diagnosis import CULPRITS, Diagnosis, printable
 from streamkit.doctor import doctor
+from tests.conftest import endless_text_app
 
 APPS = Path(__file__).parent / "apps"
 
@@ -259,20 +260,7 @@ def test_doctor_lets_caller_headers_win_and_sends_no_duplicate():
 def test_doctor_runs_the_variants_at_once_and_bounds_endless_streams():
     endless = "/parts"
 
-    def forever(environ, start_response):
-        start_response(
-            "200 OK",
-            [("Content-Type", "text/plain"), ("X-Content-Type-Options", "nosniff")],
-        )
-
-        def body():
-            while True:
-                yield b"tick\n"
-                time.sleep(0.1)
-
-        return body()
-
-    with serve(forever) as server:
+    with serve(endless_text_app) as server:
         started = time.monotonic()
         diagnosis = doctor(server.url + endless, max_seconds=1.0)
         took = time.monotonic() - started
