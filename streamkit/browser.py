@@ -71,7 +71,7 @@ LAUNCH_ARGS = [
 ]
 INSTALL_HINT = (
     "install Debian's chromium package (apt-get install chromium) or point "
-    f"{CHROMIUM_ENV} at a Chromium binary, and playwright with pip install 'streamkit[browser]'"
+    f"{CHROMIUM_ENV} at a Chromium binary, and playwright with pip install 'streamkit-http[browser]'"
 )
 POLL = 0.02  # seconds between looks at the page while waiting
 SETTLE = 0.15  # seconds to keep watching the page after its body has ended

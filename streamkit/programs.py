@@ -80,7 +80,7 @@ PROGRAMS: dict[str, Program] = {
         places=("/usr/bin/chromium", "/snap/bin/chromium"),
         install=(
             "On Debian or Ubuntu install the package chromium: sudo apt-get install chromium; "
-            "the kit drives it with playwright: pip install 'streamkit[browser]'"
+            "the kit drives it with playwright: pip install 'streamkit-http[browser]'"
         ),
     ),
 }

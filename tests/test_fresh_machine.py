@@ -88,7 +88,7 @@ def check_skips(outcomes: dict[str, tuple[str, str]]) -> None:
         assert cells and set(cells) == {"skipped"}, cells
     reasons = skipped("test_browser") + skipped("test_jupyterlab") + skipped("test_timeline_layout")
     assert reasons, "nothing needing chromium skipped with chromium hidden"
-    assert all("chromium" in reason and "streamkit[browser]" in reason for reason in reasons), reasons
+    assert all("chromium" in reason and "streamkit-http[browser]" in reason for reason in reasons), reasons
     # nginx tests that do not need nginx still ran
     assert any(o == "passed" for name, (o, _) in outcomes.items() if "test_production" in name)
 

@@ -62,7 +62,7 @@ def _lab_missing() -> str | None:
     import importlib.util
 
     if importlib.util.find_spec("jupyterlab") is None:
-        return "JupyterLab is not installed: pip install 'streamkit[lab]'"
+        return "JupyterLab is not installed: pip install 'streamkit-http[lab]'"
     return None
 
 

@@ -142,7 +142,7 @@ def assert_all_gone(report: dict, processes: set[int], took: float) -> None:
 
 
 def test_gunicorn_master_and_workers_die_with_a_killed_kernel() -> None:
-    pytest.importorskip("gunicorn", reason="gunicorn is not installed: pip install 'streamkit[servers]'")
+    pytest.importorskip("gunicorn", reason="gunicorn is not installed: pip install 'streamkit-http[servers]'")
     report, processes, took = kill_kernel_and_wait("gunicorn")
     assert len(report["groups"]) == 1
     assert len(living_processes(group=report["groups"][0]) | processes) >= 3
@@ -159,7 +159,7 @@ def test_nginx_in_front_of_werkzeug_dies_with_a_killed_kernel() -> None:
 @pytest.mark.skipif(NGINX_MISSING is not None, reason=str(NGINX_MISSING))
 def test_servers_started_in_a_jupyter_kernel_die_when_it_is_killed() -> None:
     # What nbval and a stuck "Restart kernel" do: jupyter_client kills the kernel (SIGKILL).
-    pytest.importorskip("gunicorn", reason="gunicorn is not installed: pip install 'streamkit[servers]'")
+    pytest.importorskip("gunicorn", reason="gunicorn is not installed: pip install 'streamkit-http[servers]'")
     jupyter_client = pytest.importorskip("jupyter_client")
     manager = jupyter_client.KernelManager(kernel_name="python3")
     manager.start_kernel(

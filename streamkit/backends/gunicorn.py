@@ -96,7 +96,7 @@ class GunicornBackend:
         self.target = check_import_string(target)
         if importlib.util.find_spec("gunicorn") is None:
             raise ServerUnavailable(
-                "gunicorn is not installed: pip install 'streamkit[servers]' (or gunicorn)"
+                "gunicorn is not installed: pip install 'streamkit-http[servers]' (or gunicorn)"
             )
         if worker_class not in WORKER_CLASSES:
             raise ValueError(f"worker_class must be one of {WORKER_CLASSES}, got {worker_class!r}")

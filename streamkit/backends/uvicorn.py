@@ -138,7 +138,9 @@ class UvicornBackend:
         **options: Any,
     ) -> None:
         if uvicorn is None:
-            raise ServerUnavailable("uvicorn is not installed: pip install 'streamkit[asgi]' (or uvicorn)")
+            raise ServerUnavailable(
+                "uvicorn is not installed: pip install 'streamkit-http[asgi]' (or uvicorn)"
+            )
         for fixed in ("host", "port", "fd", "uds", "reload", "workers"):
             if fixed in options:
                 raise TypeError(f"UvicornBackend sets {fixed!r} itself; it cannot be an option")

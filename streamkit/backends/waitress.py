@@ -67,7 +67,7 @@ class WaitressBackend:
     ) -> None:
         if create_server is None:
             raise ServerUnavailable(
-                "waitress is not installed: pip install 'streamkit[servers]' (or waitress)"
+                "waitress is not installed: pip install 'streamkit-http[servers]' (or waitress)"
             )
         self.app = app
         self.host = host

@@ -56,7 +56,7 @@ def _starlette() -> Any:
         from starlette.responses import StreamingResponse
         from starlette.routing import Route
     except ImportError:  # pragma: no cover - depends on the environment
-        raise Wrong("This check needs Starlette: pip install 'streamkit[asgi]'") from None
+        raise Wrong("This check needs Starlette: pip install 'streamkit-http[asgi]'") from None
     return Starlette, StreamingResponse, Route
 
 
