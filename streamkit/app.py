@@ -7,6 +7,13 @@ It does just enough for the streaming techniques to work as they do in Flask:
   ``(body, status)``, ``(body, headers)`` or ``(body, status, headers)`` tuple;
 * ``app.jinja_env`` renders templates from ``template_folder`` next to the app's module;
 * ``@app.context_processor`` and ``app.update_template_context`` fill template contexts;
+* ``@app.before_request`` functions run before the view, in the order they were registered;
+  the first one that returns something other than None answers the request instead of the
+  view (its value is made into a response like a view's);
+* ``@app.after_request`` functions run after the view has returned and before the body is
+  sent, newest first; each receives the response and must return it (or another one), so for
+  a streamed response they can set headers but the generator has not started yet. They run on
+  404 and 405 answers too, but not when the view raised;
 * ``@app.teardown_request`` callbacks run once the response has been sent in full, so for a
   streamed response they run after the stream, not when the view returns.
 
@@ -50,6 +57,8 @@ class App:
         self.url_map = Map()
         self.view_functions: dict[str, Callable[..., Any]] = {}
         self.teardown_request_funcs: list[Callable[[BaseException | None], Any]] = []
+        self.before_request_funcs: list[Callable[[], Any]] = []
+        self.after_request_funcs: list[Callable[[Any], Any]] = []
         self.template_context_processors: list[Callable[[], dict[str, Any]]] = []
         self.jinja_env = self._create_jinja_env()
 
@@ -110,6 +119,16 @@ class App:
         self.teardown_request_funcs.append(func)
         return func
 
+    def before_request(self, func: Callable[[], Any]) -> Callable[[], Any]:
+        """Register ``func()`` to run before each view; a value it returns answers the request."""
+        self.before_request_funcs.append(func)
+        return func
+
+    def after_request(self, func: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        """Register ``func(response)``, which returns the response, to run before the body is sent."""
+        self.after_request_funcs.append(func)
+        return func
+
     def update_template_context(self, context: dict[str, Any]) -> None:
         """Add ``request`` and the context processors' values; values already in ``context`` win."""
         passed = dict(context)
@@ -144,6 +163,31 @@ class App:
         return self.wsgi_app(environ, start_response)
 
     def dispatch_request(self, ctx: RequestContext) -> Response:
+        """Run the before_request functions, the view, then the after_request functions.
+
+        The view is found and called, and its return value turned into a Response, unless a
+        before_request function answered first. The after_request functions get the Response
+        before any of its body has been produced.
+        """
+        response = None
+        for func in self.before_request_funcs:
+            rv = func()
+            if rv is not None:
+                response = self.make_response(rv, func)
+                break
+        if response is None:
+            response = self.call_view(ctx)
+        for func in reversed(self.after_request_funcs):
+            returned = func(response)
+            if returned is None:
+                raise TypeError(
+                    f"The after_request function {getattr(func, '__name__', repr(func))!r} returned "
+                    f"None; it must return the response it was given (or another one)"
+                )
+            response = returned
+        return response
+
+    def call_view(self, ctx: RequestContext) -> Response:
         """Find the view for this request, call it, and turn its return value into a Response."""
         adapter = self.url_map.bind_to_environ(ctx.request.environ)
         try:

@@ -10,6 +10,7 @@ reported. Every result lands in the "streamkit vs Flask" table at the end of the
 
 from __future__ import annotations
 
+import time
 from importlib.metadata import version
 from types import SimpleNamespace
 
@@ -17,7 +18,7 @@ import pytest
 from werkzeug.test import EnvironBuilder
 
 import streamkit
-from tests.conftest import Closable
+from tests.conftest import Closable, assert_streamed
 
 flask = pytest.importorskip("flask")
 
@@ -33,6 +34,11 @@ KNOWN_FLASK = {
         "teardown calls": 2,
         "request visible between yields": True,
         "stream_template has enable_buffering": False,
+        "hooks: order of calls, streamed": ["before 1", "before 2", "view", "after 2", "after 1", "generator"],
+        "hooks: headers set on a streamed response": ("a2 a1", "streamed"),
+        "hooks: before_request answers": (403, b"stopped", "a2 a1", ["before 1", "after 2", "after 1"]),
+        "hooks: 404 goes through after_request": (404, "a2 a1"),
+        "hooks: after_request returns None": 500,
     }
 }
 
@@ -215,3 +221,118 @@ def test_stream_template_keeps_enable_buffering(parity_rows) -> None:
     compare(parity_rows, "stream_template has enable_buffering", results["streamkit"][0], results["flask"][0])
     compare(parity_rows, "items after enable_buffering(5)", results["streamkit"][1], results["flask"][1])
     assert results["streamkit"] == (True, 7)
+
+
+# -- before_request and after_request, served for real -------------------------------------
+
+
+def hooks_app(kit):
+    """Two before_request and two after_request functions around a slow streamed view."""
+    app = kit.make_app(__name__)
+    app.calls = []
+
+    @app.before_request
+    def before_1():
+        app.calls.append("before 1")
+        if kit.request.args.get("stop"):
+            return "stopped", 403
+        return None
+
+    @app.before_request
+    def before_2():
+        app.calls.append("before 2")
+
+    @app.after_request
+    def after_1(response):
+        app.calls.append("after 1")
+        response.headers["X-Order"] = response.headers.get("X-Order", "") + " a1"
+        return response
+
+    @app.after_request
+    def after_2(response):
+        app.calls.append("after 2")
+        response.headers["X-Order"] = "a2"
+        if kit.request.args.get("forget"):
+            return None
+        return response
+
+    @app.route("/parts")
+    def parts():
+        app.calls.append("view")
+
+        def generate():
+            app.calls.append("generator")
+            for n in range(5):
+                yield f"part {n}\n"
+                time.sleep(0.15)
+
+        return kit.Response(generate(), mimetype="text/plain")
+
+    return app
+
+
+def serve_both(scenario):
+    """Run ``scenario(kit, server)`` with the hooks app of each kit served by serve()."""
+    results = {}
+    for name in sorted(KITS):
+        kit = KITS[name]
+        app = hooks_app(kit)
+        server = streamkit.serve(app, name=f"parity-hooks-{name}")
+        try:
+            results[name] = scenario(app, server)
+        finally:
+            server.stop()
+    return results
+
+
+def test_hooks_run_around_the_view_before_the_body(parity_rows) -> None:
+    def scenario(app, server):
+        trace = server.get("/parts")
+        assert_streamed(trace)
+        return app.calls, trace.headers.get("X-Order"), trace.verdict
+
+    results = serve_both(scenario)
+    compare(parity_rows, "hooks: order of calls, streamed", results["streamkit"][0], results["flask"][0])
+    compare(
+        parity_rows,
+        "hooks: headers set on a streamed response",
+        results["streamkit"][1:],
+        results["flask"][1:],
+    )
+    assert results["streamkit"] == (
+        ["before 1", "before 2", "view", "after 2", "after 1", "generator"],
+        "a2 a1",
+        "streamed",
+    )
+
+
+def test_before_request_can_answer(parity_rows) -> None:
+    def scenario(app, server):
+        trace = server.get("/parts?stop=1")
+        return trace.status, trace.body, trace.headers.get("X-Order"), app.calls
+
+    results = serve_both(scenario)
+    compare(parity_rows, "hooks: before_request answers", results["streamkit"], results["flask"])
+    assert results["streamkit"] == (403, b"stopped", "a2 a1", ["before 1", "after 2", "after 1"])
+
+
+def test_after_request_runs_on_not_found(parity_rows) -> None:
+    def scenario(app, server):
+        trace = server.get("/nowhere")
+        return trace.status, trace.headers.get("X-Order")
+
+    results = serve_both(scenario)
+    compare(parity_rows, "hooks: 404 goes through after_request", results["streamkit"], results["flask"])
+    assert results["streamkit"] == (404, "a2 a1")
+
+
+def test_after_request_must_return_the_response(parity_rows) -> None:
+    def scenario(app, server):
+        trace = server.get("/parts?forget=1")
+        return trace.status, server.errors
+
+    results = serve_both(scenario)
+    compare(parity_rows, "hooks: after_request returns None", results["streamkit"][0], results["flask"][0])
+    status, errors = results["streamkit"]
+    assert status == 500
+    assert "after_request function 'after_2' returned None" in str(errors[-1])
