@@ -32,8 +32,10 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(PIP) install --quiet -e '.[test,servers,browser,asgi]'
 	@touch $@
 
+# Everything the lessons use: lesson 07 also needs nginx and lesson 09 Chromium, system
+# programs that pip cannot install; `make lab` names the package when one is missing.
 $(VENV)/.installed-lab: pyproject.toml | $(BIN)/python
-	$(PIP) install --quiet -e '.[lab,servers,asgi]'
+	$(PIP) install --quiet -e '.[lab,servers,asgi,browser]'
 	@touch $@
 
 install: $(VENV)/.installed-base
@@ -60,6 +62,7 @@ format: $(VENV)/.installed-test
 	$(BIN)/python -m ruff format streamkit
 
 lab: $(VENV)/.installed-lab
+	@$(BIN)/python -c "from streamkit.exercises import lesson_unavailable as why; [print('make lab: ' + m) for m in map(why, ('07', '09')) if m]"
 	$(BIN)/jupyter lab notebooks/
 
 # Rebuild every notebook from its source in tools/notebooks/ and run it (twice, in one

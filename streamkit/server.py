@@ -358,8 +358,17 @@ def serve(
     event loop of its own; ``server="uvicorn"`` says so explicitly. Other keyword ``options`` go to the server's backend
     class, e.g. ``worker_class="sync", timeout=5`` for gunicorn (see :mod:`streamkit.backends`).
     ``behind="nginx"`` starts a real nginx in front of it, configured as production sites usually
-    are (proxy buffering and gzip on; ``proxy_options`` such as ``gzip=False`` change that), and
-    ``url`` is then nginx's address.
+    are, and ``url`` is then nginx's address. ``proxy_options`` change that configuration:
+
+    * ``gzip`` (default True): nginx compresses text responses, and its gzip holds a slow stream
+      back until its buffer fills or the response ends; False turns compression off;
+    * ``buffering`` (default True): ``proxy_buffering``, nginx reads the app's response into its
+      buffers before passing it on; False passes each piece on as it is read, and the gzip
+      filter then flushes after every read too (an app can ask for that for one response with
+      the header ``X-Accel-Buffering: no``);
+    * ``read_timeout`` (seconds, default 60): ``proxy_read_timeout``, a stream that stays
+      silent that long is cut off;
+    * ``http_version`` (``"1.1"``, the default, or ``"1.0"``): how nginx talks to the app.
     """
     if isinstance(app, str) and server in (None, "uvicorn"):
         app = import_string(app)

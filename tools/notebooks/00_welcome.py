@@ -37,7 +37,11 @@ print("streamkit", streamkit.__version__, "is ready")
 
 # %% [markdown]
 # Now a tiny web application. `App`, `Response` and `request` carry the same names as in
-# Flask, so everything you write here works in a Flask app unchanged (`from flask import ...`).
+# Flask, and the view below runs on Flask as it is, with the import changed to
+# `from flask import Flask as App, Response, request` (the kit's `serve()` serves a Flask app
+# too). Where Flask differs, the lesson that meets it says so: `enable_buffering` in lesson
+# 02, and Flask wants every route added before the app's first request, while these notebooks
+# add routes cell by cell.
 #
 # The view `/count` returns a `Response` built from a **generator**: a function with `yield`.
 # The generator does not run when the view returns. The server runs it afterwards, and sends

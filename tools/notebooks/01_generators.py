@@ -10,7 +10,8 @@
 # **In this notebook (about 25 minutes):**
 #
 # 1. a CSV report from a generator, watched as it arrives;
-# 2. the same report built as one string first: time to first byte and peak memory, measured;
+# 2. the same report built as one string first: time to first byte, then WSGI (how the
+#    server talks to the app, and middleware) and peak memory, measured;
 # 3. the client's side: how `requests` can undo all of it, measured;
 # 4. three exercises.
 
@@ -103,11 +104,84 @@ print(f"generator:   first byte after {streamed.ttfb * 1000:6.1f} ms, all of it 
 print(f"built first: first byte after {built.ttfb * 1000:6.1f} ms, all of it after {built.duration * 1000:6.1f} ms")
 
 # %% [markdown]
+# ### How the server talks to the app: WSGI
+#
+# Between a Python web server and a Python web app sits one small agreement, **WSGI** (PEP
+# 3333). Flask, streamkit's `App`, Django and every WSGI server speak it. The app is a
+# callable that takes two arguments and returns the body:
+#
+# - **`environ`**: a dict describing the request: `environ["PATH_INFO"]` is the path,
+#   `environ["QUERY_STRING"]` the query, `environ["HTTP_USER_AGENT"]` a header, and so on;
+# - **`start_response(status, headers)`**: a function from the server; the app calls it once,
+#   with a status line such as `"200 OK"` and a list of `(name, value)` header pairs;
+# - **the returned iterable** of `bytes`: the body. The server takes one item at a time from
+#   it and sends it, so a generator here streams, exactly like the generator in a `Response`.
+#
+# That is all a web app is, to the server. Here is one written by hand, with no framework:
+
+# %%
+def hello_wsgi(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+
+    def body():
+        yield b"Hello from "
+        time.sleep(0.1)
+        yield environ["PATH_INFO"].encode()
+
+    return body()
+
+
+bare = serve(hello_wsgi, name="generators-wsgi")
+by_hand = bare.get("/by-hand")
+print(by_hand.status, by_hand.headers["Content-Type"], [chunk.data for chunk in by_hand.chunks])
+assert by_hand.body == b"Hello from /by-hand" and len(by_hand.chunks) == 2
+
+# %% [markdown]
+# Two pieces, 0.1 s apart: the server sent each item as the generator gave it. Our `app` is
+# such a callable too (`app(environ, start_response)`), and so is a Flask app; that is why
+# `serve()` takes any of them.
+#
+# A **middleware** is a WSGI app that wraps another one: the server calls the middleware, and
+# the middleware calls the app inside. It can read the `environ` on the way in, and see (or
+# change) the status, the headers and the body on the way out. It sees the status and headers
+# by handing the app its own `start_response`, which passes them on. Here is one in ten lines;
+# it notes each response's status and returns the app's body untouched:
+
+# %%
+statuses = []
+
+
+def note_status(app):
+    """WSGI middleware: records (path, status) of each response; changes nothing."""
+
+    def middleware(environ, start_response):
+        def noting_start_response(status, headers, exc_info=None):
+            statuses.append((environ["PATH_INFO"], status))
+            return start_response(status, headers, exc_info)
+
+        return app(environ, noting_start_response)  # the body goes back as it is
+
+    return middleware
+
+
+noted = serve(note_status(hello_wsgi), name="generators-middleware")
+through = noted.get("/through-middleware")
+print(statuses, through.verdict, len(through.chunks), "pieces")
+assert statuses[-1] == ("/through-middleware", "200 OK")
+assert through.verdict == "streamed" and len(through.chunks) == 2
+
+# %% [markdown]
+# The stream still arrives in two pieces, because the middleware hands the body back as it
+# is. A middleware that wants to look at the body wraps the iterable, and must then pass each
+# item on as soon as it gets it; one that collects the items first holds the whole stream back
+# (lesson 04 measures that).
+
+# %% [markdown]
 # ### Peak memory
 #
 # The built version also holds every line in memory at once, twice over (the list, then the
 # joined string). To measure it, we wrap the app in `PeakMemory`, a small WSGI middleware from
-# the kit (read it with `PeakMemory??`). It notes how far this kernel's traced memory rose from
+# the kit, built as above (read it with `PeakMemory??`). It notes how far this kernel's traced memory rose from
 # the start of each request until its last byte went out. We ask for 10,000 rows without the
 # pauses, and read each response with `requests`, throwing the pieces away, so the client keeps
 # nothing either.
@@ -152,8 +226,10 @@ print(f"built first: peak {peak_built / 1024:8.1f} KiB  ({peak_built / peak_stre
 # A stream only helps if the client reads it as it comes. The `probe` behind `server.get` does,
 # but your own client code may not. `requests` is the usual client, and it has three traps. We
 # measure them on a small view: five lines, 0.1 s apart, optionally with a `Content-Length`
-# header (`?length=1`). With a `Content-Length`, the body is not sent in HTTP chunks: the client
-# only knows how many bytes to expect.
+# header (`?length=1`). Without a `Content-Length`, an HTTP/1.1 server sends the body in
+# *chunked* encoding: each piece goes out with its size written in front of it, and an empty
+# piece marks the end (lesson 04 shows those bytes). With a `Content-Length`, the body is not
+# sent in chunks: the client only knows how many bytes to expect.
 
 # %%
 LINES = [f"line {n}\n" for n in range(1, 6)]

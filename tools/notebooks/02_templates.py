@@ -12,7 +12,8 @@
 #
 # 1. render against stream, on a page whose data comes slowly;
 # 2. what a template *part* is;
-# 3. `enable_buffering(n)`: fewer, bigger chunks, measured for n = off, 2, 5 and 50;
+# 3. `enable_buffering(n)`: fewer, bigger chunks, measured for n = off, 2, 5 and 50, and
+#    what differs on Flask;
 # 4. filling the context: `update_template_context` and context processors;
 # 5. three exercises.
 
@@ -88,10 +89,10 @@ print(len(list(template.generate(dishes=DISHES))), "parts;", len(streamed.chunks
 # ## 3. `enable_buffering(n)`: grouping parts
 #
 # Sending each tiny part on its own costs a write and an HTTP chunk header each (the chunk
-# header is often bigger than `<li>`!). The stream that `stream_template_string` returns is a
-# Jinja2 `TemplateStream`, and `enable_buffering(n)` makes it join `n` non-empty parts into
-# each item it yields. It changes the stream in place (it returns `None`), so call it on its
-# own line:
+# header is often bigger than `<li>`!). The stream that streamkit's `stream_template_string`
+# returns is a Jinja2 `TemplateStream`, and `enable_buffering(n)` makes it join `n` non-empty
+# parts into each item it yields. (Flask's is not: see *On Flask* below.) It changes the stream
+# in place (it returns `None`), so call it on its own line:
 
 # %%
 @app.route("/menu")
@@ -117,6 +118,73 @@ compare(*grouped.values(), labels=["off", "enable_buffering(2)", "enable_bufferi
 # nothing leaves until the end, just like `render_template`. A good size groups enough
 # parts to make chunks of a few hundred bytes to a few KB, without holding any part back for
 # long.
+
+# %% [markdown]
+# ### On Flask
+#
+# Here Flask differs. Flask's `stream_template_string` (and `stream_template`) return a plain
+# Python generator, not a `TemplateStream`, so there is no `enable_buffering`: calling it
+# raises `AttributeError` and Flask answers 500. To group parts on Flask, build the stream the
+# way Flask's documentation pattern "Streaming Contents" does: fill the context with
+# `app.update_template_context(context)`, then ask Jinja2 for the template's `TemplateStream`
+# with `app.jinja_env.get_template(name).stream(context)` (`from_string(source)` for a
+# template in a string). That stream has `enable_buffering`.
+#
+# Measured on real Flask, served by the same `serve()` (it serves any WSGI app). Flask wants
+# every route added before its first request, so all three go in before `serve()`. Flask
+# normally logs a view's exception and answers 500; `PROPAGATE_EXCEPTIONS` hands it to the
+# server instead, which keeps it in `on_flask.errors` (as lesson 03 shows). A Flask
+# app has no *app produced* lane (the kit records that inside its own `App`), so we count
+# what the server wrote: `trace.written`, one entry per write.
+
+# %%
+import flask
+
+flask_app = flask.Flask(__name__)
+flask_app.config["PROPAGATE_EXCEPTIONS"] = True  # hand errors to the server, which keeps them
+
+
+@flask_app.route("/menu")
+def flask_menu():
+    return flask.Response(flask.stream_template_string(MENU, dishes=slowly(DISHES)))
+
+
+@flask_app.route("/menu-enable-buffering")
+def flask_menu_enable_buffering():
+    stream = flask.stream_template_string(MENU, dishes=slowly(DISHES))
+    stream.enable_buffering(5)  # a plain generator has no such method
+    return flask.Response(stream)
+
+
+@flask_app.route("/menu-grouped")
+def flask_menu_grouped():
+    # Flask's "Streaming Contents" pattern: fill the context, then the TemplateStream.
+    context = {"dishes": slowly(DISHES)}
+    flask_app.update_template_context(context)
+    stream = flask_app.jinja_env.from_string(MENU).stream(context)
+    stream.enable_buffering(5)
+    return flask.Response(flask.stream_with_context(stream))
+
+
+on_flask = serve(flask_app, name="templates-flask")
+flask_plain = on_flask.get("/menu")
+flask_broken = on_flask.get("/menu-enable-buffering")
+flask_grouped = on_flask.get("/menu-grouped")
+print("Flask's stream_template_string:   ", len(flask_plain.written), "writes")
+print("  ...with enable_buffering(5):    ", flask_broken.status, repr(on_flask.errors[-1]))
+print("Flask, TemplateStream by hand (5):", len(flask_grouped.written), "writes")
+print("streamkit, enable_buffering(5):   ", len(grouped[5].written), "writes")
+
+# %%
+compare(flask_plain, flask_grouped, labels=["Flask: stream_template_string", "Flask: TemplateStream, enable_buffering(5)"])
+
+# %% [markdown]
+# On Flask, `stream_template_string` streams, but every part is its own write: 32 for this
+# page. `enable_buffering(5)` on it fails with a 500. The stream built by hand groups five
+# parts per write, 7 writes, exactly as streamkit's `stream_template_string` does. So on
+# Flask: `stream_template` when one write per part is fine, the pattern by hand when you want
+# `enable_buffering`. (The by-hand stream needs `stream_with_context` for a template that
+# reads `request`; Flask's `stream_template` adds it itself. Lesson 03 explains why.)
 
 # %% [markdown]
 # ## 4. Filling the context
@@ -146,7 +214,10 @@ print(server.get("/price?who=Ada&dollars=1").body.decode())
 
 # %% [markdown]
 # `stream_template_string` fills the context *before* it returns, while the view runs: that is
-# `app.update_template_context(context)`. Here is that step on its own, in a test request:
+# `app.update_template_context(context)`. Here is that step on its own. There is no server
+# and no view here, so we make a request by hand: `app.test_request_context(path)` builds the
+# request a client asking for `path` would send, and inside its `with` block `request` and the
+# template functions work as they do in a view (Flask has the same method):
 
 # %%
 with app.test_request_context("/price?who=Ada"):
@@ -156,9 +227,12 @@ with app.test_request_context("/price?who=Ada"):
 
 # %% [markdown]
 # Before `stream_template` existed, the pattern was written out by hand, and you will meet it
-# in older Flask code. It is the same thing in four steps: get the template, fill the context,
-# stream it, and keep the request for the template's `{{ request... }}` with
-# `stream_with_context`:
+# in older Flask code; on Flask it is still the way to get `enable_buffering` (see *On Flask*
+# above). It is the same thing in four steps: get the template, fill the context, stream it,
+# and keep the request for the template's `{{ request... }}` with `stream_with_context`.
+# The server reads a stream after the view has returned, when the request is gone;
+# `stream_with_context` keeps it available for the stream, and lesson 03 is all about that.
+# `stream_template_string` does this step for you.
 
 # %%
 @app.route("/price-by-hand")
@@ -257,6 +331,15 @@ assert grouped[5].verdict == "streamed"
 assert server.get("/price?who=Ada").body == "Streamkit Café: soup for 4 EUR, asked by Ada".encode()
 assert server.get("/price?who=Ada&dollars=1").body.endswith(b"4 USD, asked by Ada")
 assert by_hand.body == server.get("/price?who=Ada").body
+# On real Flask: stream_template_string has no enable_buffering (500) and writes each part;
+# the TemplateStream built by hand groups five parts per write, as streamkit does.
+assert flask_plain.status == 200 and flask_plain.body == streamed.body
+assert len(flask_plain.written) == 32 and flask_plain.verdict == "streamed"
+assert flask_broken.status == 500
+assert flask_grouped.body == streamed.body and len(flask_grouped.written) == len(grouped[5].written) == 7
+assert flask_grouped.verdict == "streamed"
+assert [type(error).__name__ for error in on_flask.errors] == ["AttributeError"]
+assert "enable_buffering" in str(on_flask.errors[0])
 # Streamed values are escaped.
 assert b"&lt;script&gt;" in server.get("/price?who=<script>").body
 assert server.errors == []

@@ -16,7 +16,8 @@
 # 4. headers held until the first item, and the `yield b""` remedy;
 # 5. a client that reads in big blocks;
 # 6. errors after the headers have gone out;
-# 7. asking the kit which layer broke it: `diagnose()`;
+# 7. asking the kit which layer broke it: `diagnose()`, and a header for every response
+#    with `after_request`;
 # 8. three exercises.
 
 # %% [markdown]
@@ -52,7 +53,8 @@ baseline
 # %% [markdown]
 # ## 1. A middleware that buffers
 #
-# WSGI middleware wraps the whole app: every response passes through it. werkzeug's
+# A WSGI middleware wraps the whole app, so every response passes through it (lesson 01
+# built one, `note_status`, and showed `environ`, `start_response` and the body). werkzeug's
 # `ProfilerMiddleware` times each request with `cProfile`, and to time the whole request it
 # collects the whole body first. (We pass `stream=None` so it does not print its statistics:
 # output from a server thread would land in some random cell.)
@@ -328,6 +330,59 @@ for label, found in diagnoses.items():
 diagnoses["length counted first"]
 
 # %% [markdown]
+# ### A header on every response: `after_request`
+#
+# The `browser-sniffs` warning is fixed with one header. To put a header on every response of
+# an app there are two ways: a middleware (exercise 1 below writes one), or, in the app
+# itself, an `@app.after_request` function, as in Flask. It runs after the view has returned
+# and before the body is sent: it receives the response, may change its status and headers,
+# and returns it (`@app.before_request` functions run before the view; one that returns
+# something answers the request instead of the view). For a streamed response the generator
+# has not started yet when `after_request` runs, so the stream is untouched, unless the
+# function reads the body: `response.get_data()` runs the whole generator first. Both,
+# measured on the reference stream:
+
+# %%
+hooked = App(__name__)
+
+
+@hooked.route("/parts")
+def hooked_parts():
+    return Response(five_parts(), mimetype="text/plain")
+
+
+@hooked.route("/parts-measured")
+def hooked_parts_measured():
+    return Response(five_parts(), mimetype="text/plain")
+
+
+@hooked.after_request
+def no_sniffing(response):
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@hooked.after_request
+def body_length(response):
+    if request.path == "/parts-measured":  # reads the body: the whole stream, first
+        response.headers["X-Body-Length"] = str(len(response.get_data()))
+    return response
+
+
+hooked_server = serve(hooked, name="breaks-hooked")
+nosniff = hooked_server.get("/parts")
+measured_first = hooked_server.get("/parts-measured")
+print("nosniff:      ", nosniff.verdict, len(nosniff.chunks), "pieces;", nosniff.diagnose().codes or "no findings")
+print("get_data():   ", measured_first.verdict, "(all at once, at the end);", measured_first.headers["X-Body-Length"], "bytes")
+compare(nosniff, measured_first, labels=["after_request sets a header", "after_request reads the body"])
+
+# %% [markdown]
+# The header alone leaves the stream as it was, and the warning is gone. Reading the body
+# made the whole body arrive at once, at the end: all five parts were made before the
+# headers could leave. This is also what the fix texts mean by "the middleware (or after_request hook)".
+# The same functions run on Flask; the kit's parity tests measure each behaviour on both.
+
+# %% [markdown]
 # ## 8. Exercises
 
 # %%
@@ -432,6 +487,13 @@ assert diagnoses["length counted first"].codes[0] == "app-makes-all-first"
 assert diagnoses["error mid-stream"].codes[0] == "app-raised"
 assert "close-delimited" in diagnoses["HTTP/1.0 body"].codes
 assert all(diagnoses[label].streams for label in ("HTTP/1.0 body", "reference stream", "Content-Length by hand"))
+# An after_request header keeps the stream and silences browser-sniffs; get_data() there does not.
+assert "browser-sniffs" in diagnoses["reference stream"].codes
+assert nosniff.verdict == "streamed" and len(nosniff.chunks) == 5
+assert nosniff.headers["X-Content-Type-Options"] == "nosniff" and "browser-sniffs" not in nosniff.diagnose().codes
+assert measured_first.verdict == "single" and measured_first.headers["X-Body-Length"] == str(len(baseline.body))
+assert measured_first.ttfb > baseline.duration / 2 and nosniff.ttfb < measured_first.ttfb / 3
+assert hooked_server.errors == []
 print("all checks passed")
 
 # %% [markdown]

@@ -21,8 +21,9 @@
 # 7. two exercises.
 #
 # Everything here is real: waitress runs in a thread of this kernel, gunicorn and nginx run as
-# separate processes on `127.0.0.1`. The last cell stops them all; running the notebook again
-# replaces them.
+# separate processes on `127.0.0.1`. They keep running after *Run All*, so you can go back to
+# the exercises; running the notebook again replaces them, `stop()` ends one with everything
+# it started (the last cell shows it), and restarting the kernel ends them all.
 
 # %% [markdown]
 # ## 0. Is nginx installed?
@@ -166,8 +167,9 @@ summary("nginx, gzip off", no_gzip)
 # from the app at once, and its gzip filter flushes along with it. nginx removes the header,
 # so the browser never sees it.
 #
-# In a Flask app it is one line in the view. Here is our own `/events`, with the demo's
-# generator and that line added:
+# In a Flask app it is one line in the view, and the same line here. Here is our own
+# `/events`, with the demo's generator and that line added (for every response of an app,
+# an `@app.after_request` function can set it instead, as lesson 04 showed):
 
 # %%
 from streamkit import App, Response
@@ -418,7 +420,8 @@ ex.q1.check(no_proxy_buffering)
 # Now the other way round: the app stays as it is, and you own the nginx configuration. Set
 # `proxy_options` to the options of `serve(..., behind="nginx", proxy_options=...)` that make
 # the demo's `/events` stream. The choices are `gzip`, `buffering` and `read_timeout`
-# (see `help(serve)`). Any setting that works is right; the hint says which two do.
+# (`help(serve)` lists what each one does). Any setting that works is right; the hint says
+# which two do.
 
 # %%
 proxy_options = ...  # your code here

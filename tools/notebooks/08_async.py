@@ -3,7 +3,7 @@
 # %% [markdown]
 # # 08 · Async streaming: ASGI, uvicorn, Starlette, FastAPI and Quart
 #
-# Everything so far was WSGI: the server calls the app, the app returns an iterable, and the
+# Everything so far was WSGI (lesson 01): the server calls the app, the app returns an iterable, and the
 # server pulls one item after another from it, each request in a thread of its own. Much of
 # the Python code that streams today is **async** instead: FastAPI and Starlette's
 # `StreamingResponse`, Quart (Flask's async twin), token-by-token answers from language
@@ -20,7 +20,7 @@
 # 3. a plain generator runs in a thread pool, and does not;
 # 4. middleware: `BaseHTTPMiddleware` and `GZipMiddleware`, at the versions installed here;
 # 5. server-sent events;
-# 6. Quart: `stream_with_context` and `stream_template`, the seed's techniques in async;
+# 6. Quart: `stream_with_context` and `stream_template` (lessons 02 and 03), async;
 # 7. the same app shape under WSGI and under ASGI, side by side;
 # 8. a checklist, and three exercises.
 #
@@ -345,7 +345,7 @@ print("tokens:", "".join(data[:-1]))
 # `text/event-stream`, which is what a browser's `EventSource` sends.)
 
 # %% [markdown]
-# ## 6. Quart: the seed's techniques, async
+# ## 6. Quart: streamed templates and `stream_with_context`, async
 #
 # Quart is Flask rewritten for ASGI, names and all. The three techniques of lessons 01-03
 # are there:

@@ -25,9 +25,11 @@
 # %% [markdown]
 # ## 0. Is Chromium there?
 #
-# The browser lane drives Debian's `chromium` through playwright (`pip install
-# 'streamkit[browser]'`), headless. It never downloads a browser. If the next cell fails, it
-# says what to install.
+# The browser lane drives a Chromium installed on this machine through playwright, headless:
+# Debian's `chromium` package, or on Binder the one the build fetched (`postBuild`). The kit
+# never downloads a browser. `make lab` installs playwright; without make, run
+# `pip install -e '.[browser]'` in the repository (`pip install 'streamkit-http[browser]'`
+# elsewhere). If the next cell fails, it says in one line what is missing.
 
 # %%
 import time
@@ -92,17 +94,22 @@ server = serve(app, name="browser-lesson")
 # network stack (from the DevTools protocol), and `browser_shown` one per frame in which the
 # page's visible text grew (a `MutationObserver` installed before the page loads). The
 # server side (`produced`, `written`) is recorded as usual, through the trace id the browser
-# sends. `trace.note` says how the browser's clocks were put on the trace's clock, and how
-# well.
+# sends.
+#
+# Chromium keeps clocks of its own, one in its network stack and one in the page. The kit
+# moves both onto the trace's clock, so that the lanes can be compared to the millisecond;
+# `trace.note` records how it did that, should times ever look odd (`print(table.note)`).
+# Here we only need the first part of the note, the browser that did it, and what it made
+# of the page:
 
 # %% tags=["nbval-ignore-output"]
 table = server.get("/rows", browser=True)
 table
 
 # %%
-print(table.note.split("; ")[0])  # the Chromium version
-for part in table.note.split("; ")[1:]:
-    print("-", part)
+version, *details = table.note.split("; ")
+print(version)
+print([detail for detail in details if detail.startswith("the page showed it as")])
 
 # %% [markdown]
 # Row by row: when the app made it, when Chromium's network stack had it, when it was on the
