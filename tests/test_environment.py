@@ -162,3 +162,15 @@ def test_binder_can_run_lesson_09() -> None:
     assert 'ln -sf "$chrome" "$(dirname "$(command -v python)")/chromium"' in script
     result = subprocess.run(["bash", "-n", str(post_build)], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_make_lab_and_the_install_lines_have_every_extra_the_lessons_use() -> None:
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    lab = re.search(r"^\$\(VENV\)/\.installed-lab:.*\n\t\$\(PIP\) install --quiet -e '\.\[([a-z,]+)\]'", makefile, re.M)
+    assert lab, "the Makefile's .installed-lab rule should pip install -e '.[extras]'"
+    assert set(lab.group(1).split(",")) == set(EXTRAS)
+    wanted = "-e '.[" + ",".join(EXTRAS) + "]'"
+    for doc in ("README.md", "tutorials/instructor-guide.md"):
+        text = (ROOT / doc).read_text(encoding="utf-8")
+        for line in re.findall(r"pip install -e '\.\[lab[a-z,]*\]'", text):
+            assert line == "pip install " + wanted, f"{doc}: {line} (the lessons need {wanted})"

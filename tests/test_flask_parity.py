@@ -32,6 +32,7 @@ KNOWN_FLASK = {
         "close() calls, early close": 2,
         "close() calls, never started": 0,
         "teardown calls": 2,
+        "teardown calls before the stream": 1,
         "request visible between yields": True,
         "stream_template has enable_buffering": False,
         "hooks: order of calls, streamed": ["before 1", "before 2", "view", "after 2", "after 1", "generator"],
@@ -39,6 +40,7 @@ KNOWN_FLASK = {
         "hooks: before_request answers": (403, b"stopped", "a2 a1", ["before 1", "after 2", "after 1"]),
         "hooks: 404 goes through after_request": (404, "a2 a1"),
         "hooks: after_request returns None": 500,
+        "hooks: a view that raises": (500, "a2 a1"),
     }
 }
 
@@ -183,6 +185,7 @@ def test_teardown_runs_once_after_the_stream(parity_rows) -> None:
 
     results = run_both(scenario)
     compare(parity_rows, "teardown calls", results["streamkit"][1], results["flask"][1])
+    compare(parity_rows, "teardown calls before the stream", results["streamkit"][0], results["flask"][0])
     assert results["streamkit"] == (0, 1)
 
 
@@ -255,6 +258,10 @@ def hooks_app(kit):
         if kit.request.args.get("forget"):
             return None
         return response
+
+    @app.route("/boom")
+    def boom():
+        raise ValueError("boom")
 
     @app.route("/parts")
     def parts():
@@ -336,3 +343,15 @@ def test_after_request_must_return_the_response(parity_rows) -> None:
     status, errors = results["streamkit"]
     assert status == 500
     assert "after_request function 'after_2' returned None" in str(errors[-1])
+
+
+def test_after_request_and_a_view_that_raises(parity_rows) -> None:
+    # streamkit hands the exception to the server (it answers 500 and keeps it in
+    # server.errors); Flask turns it into its own 500 page, which goes through after_request.
+    def scenario(app, server):
+        trace = server.get("/boom")
+        return trace.status, trace.headers.get("X-Order")
+
+    results = serve_both(scenario)
+    compare(parity_rows, "hooks: a view that raises", results["streamkit"], results["flask"])
+    assert results["streamkit"] == (500, None)

@@ -21,8 +21,8 @@
 # The size comes from the environment variable `STREAMKIT_BIG_CSV`. Without it the export is
 # 16 MiB, which keeps the automated test run quick. **In the workshop use 1 GiB**: start
 # JupyterLab with `STREAMKIT_BIG_CSV=1GiB make lab`, or run `%env STREAMKIT_BIG_CSV=1GiB` in
-# a cell and then run this notebook from the top. Streaming 1 GiB takes about a minute: Python
-# makes every row.
+# a cell and then run this notebook from the top. Streaming 1 GiB takes from about ten
+# seconds to a minute, depending on the machine: Python makes every row.
 
 # %%
 import os

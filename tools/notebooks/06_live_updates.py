@@ -214,7 +214,7 @@ headlines.put("more at eleven")
 silent_delay = cleanup_delay("news, heartbeat None", silent)
 
 print(f"with a heartbeat: cleaned up {heartbeat_delay * 1000:.0f} ms after the client left")
-print(f"without: cleaned up a second later? {still_waiting is not None}")
+print(f"without: 1 s after the client left, {'cleaned up' if still_waiting is not None else 'still running'}")
 print(f"         cleaned up {silent_delay * 1000:.0f} ms after the client left, once headlines came")
 
 # %% [markdown]
