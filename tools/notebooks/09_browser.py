@@ -29,7 +29,9 @@
 # Debian's `chromium` package, or on Binder the one the build fetched (`postBuild`). The kit
 # never downloads a browser. `make lab` installs playwright; without make, run
 # `pip install -e '.[browser]'` in the repository (`pip install 'streamkit-http[browser]'`
-# elsewhere). If the next cell fails, it says in one line what is missing.
+# elsewhere). If the next cell fails, it says in one line what is missing, or that the
+# Chromium it found did not start (on Binder: the build could not fetch one that runs in the
+# image); the rest of the lesson then cannot run here.
 
 # %%
 import time
