@@ -173,7 +173,7 @@ class App:
         for func in self.before_request_funcs:
             rv = func()
             if rv is not None:
-                response = self.make_response(rv, func)
+                response = self.make_response(rv, func, kind="before_request function")
                 break
         if response is None:
             response = self.call_view(ctx)
@@ -197,8 +197,14 @@ class App:
         except HTTPException as exc:
             return exc.get_response(ctx.request.environ)  # type: ignore[return-value]
 
-    def make_response(self, rv: Any, view: Callable[..., Any] | None = None) -> Response:
-        """Turn what a view returned into a Response; raise TypeError for anything else."""
+    def make_response(
+        self, rv: Any, view: Callable[..., Any] | None = None, *, kind: str = "view function"
+    ) -> Response:
+        """Turn what a view returned into a Response; raise TypeError for anything else.
+
+        ``kind`` names what ``view`` is in that error ("before_request function" for one that
+        answered instead of the view).
+        """
         status = headers = None
         if isinstance(rv, tuple):
             if len(rv) == 2:
@@ -213,7 +219,7 @@ class App:
                 rv, status, headers = rv
             else:
                 raise TypeError(
-                    f"{_describe(view)} returned a tuple of {len(rv)} items; use (body, status), "
+                    f"{_describe(view, kind)} returned a tuple of {len(rv)} items; use (body, status), "
                     f"(body, headers) or (body, status, headers)"
                 )
         if isinstance(rv, Response):
@@ -227,7 +233,7 @@ class App:
             response = Response(bytes(rv) if isinstance(rv, bytearray) else rv)
         else:
             raise TypeError(
-                f"{_describe(view)} returned {type(rv).__name__} ({rv!r:.60}); a view must "
+                f"{_describe(view, kind)} returned {type(rv).__name__} ({rv!r:.60}); a view must "
                 f"return a Response, str, bytes, or an iterator of str/bytes such as a generator"
             )
         if status is not None:
@@ -248,10 +254,10 @@ class App:
         return Client(self)
 
 
-def _describe(view: Callable[..., Any] | None) -> str:
+def _describe(view: Callable[..., Any] | None, kind: str = "view function") -> str:
     if view is None:
         return "The view"
-    return f"The view function {getattr(view, '__name__', repr(view))!r}"
+    return f"The {kind} {getattr(view, '__name__', repr(view))!r}"
 
 
 def _root_path(import_name: str) -> str:

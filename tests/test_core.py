@@ -140,6 +140,45 @@ def test_view_returning_unsupported_type_names_the_view() -> None:
         app.test_client().get("/")
 
 
+def test_before_request_answer_of_a_wrong_type_names_the_function() -> None:
+    app = App(__name__)
+    app.add_url_rule("/", "index", lambda: "index")
+
+    @app.before_request
+    def gatekeeper():
+        return 42
+
+    with pytest.raises(TypeError, match=r"The before_request function 'gatekeeper' returned int"):
+        app.test_client().get("/")
+
+
+def test_hooks_see_the_request_and_a_stream_not_yet_started() -> None:
+    app = App(__name__)
+    seen = []
+
+    @app.route("/")
+    def index():
+        def generate():
+            seen.append("generator")
+            yield "body"
+
+        return Response(generate())
+
+    @app.before_request
+    def before():
+        seen.append(("before", streamkit.request.path))
+
+    @app.after_request
+    def after(response):
+        seen.append(("after", streamkit.request.path, response.is_streamed))
+        return response
+
+    body = start_stream(app, "/")
+    assert seen == [("before", "/"), ("after", "/", True)]
+    assert list(body) == [b"body"] and seen[-1] == "generator"
+    body.close()
+
+
 def test_non_text_item_in_stream_names_the_type() -> None:
     app = App(__name__)
 

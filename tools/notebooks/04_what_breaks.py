@@ -336,11 +336,11 @@ diagnoses["length counted first"]
 # an app there are two ways: a middleware (exercise 1 below writes one), or, in the app
 # itself, an `@app.after_request` function, as in Flask. It runs after the view has returned
 # and before the body is sent: it receives the response, may change its status and headers,
-# and returns it (`@app.before_request` functions run before the view; one that returns
-# something answers the request instead of the view). For a streamed response the generator
-# has not started yet when `after_request` runs, so the stream is untouched, unless the
-# function reads the body: `response.get_data()` runs the whole generator first. Both,
-# measured on the reference stream:
+# and returns it. (`@app.before_request` functions run before the view; one that returns
+# something answers the request instead of the view, and `after_request` still runs on that
+# answer.) For a streamed response the generator has not started yet when `after_request`
+# runs, so the stream is untouched, unless the function reads the body: `response.get_data()`
+# runs the whole generator first. All three, measured on the reference stream:
 
 # %%
 hooked = App(__name__)
@@ -354,6 +354,13 @@ def hooked_parts():
 @hooked.route("/parts-measured")
 def hooked_parts_measured():
     return Response(five_parts(), mimetype="text/plain")
+
+
+@hooked.before_request
+def closed_for_maintenance():
+    if request.args.get("closed"):
+        return "closed for maintenance\n", 503  # the view does not run
+    return None
 
 
 @hooked.after_request
@@ -372,8 +379,10 @@ def body_length(response):
 hooked_server = serve(hooked, name="breaks-hooked")
 nosniff = hooked_server.get("/parts")
 measured_first = hooked_server.get("/parts-measured")
+closed = hooked_server.get("/parts?closed=1")
 print("nosniff:      ", nosniff.verdict, len(nosniff.chunks), "pieces;", nosniff.diagnose().codes or "no findings")
 print("get_data():   ", measured_first.verdict, "(all at once, at the end);", measured_first.headers["X-Body-Length"], "bytes")
+print("before_request:", closed.status, closed.body, closed.headers["X-Content-Type-Options"])
 compare(nosniff, measured_first, labels=["after_request sets a header", "after_request reads the body"])
 
 # %% [markdown]
@@ -493,6 +502,8 @@ assert nosniff.verdict == "streamed" and len(nosniff.chunks) == 5
 assert nosniff.headers["X-Content-Type-Options"] == "nosniff" and "browser-sniffs" not in nosniff.diagnose().codes
 assert measured_first.verdict == "single" and measured_first.headers["X-Body-Length"] == str(len(baseline.body))
 assert measured_first.ttfb > baseline.duration / 2 and nosniff.ttfb < measured_first.ttfb / 3
+assert closed.status == 503 and closed.body == b"closed for maintenance\n"
+assert closed.headers["X-Content-Type-Options"] == "nosniff"  # after_request ran on it too
 assert hooked_server.errors == []
 print("all checks passed")
 
