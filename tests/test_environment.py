@@ -136,7 +136,7 @@ def test_binder_installs_nginx_for_lesson_07() -> None:
         line.split("#", 1)[0].strip()
         for line in (ROOT / "apt.txt").read_text(encoding="utf-8").splitlines()
     ]
-    assert "nginx-light" in packages, "apt.txt must list nginx-light: notebook 07 starts a real nginx"
+    assert "nginx" in packages, "apt.txt must list nginx: notebook 07 starts a real nginx"
 
 
 def apt_packages() -> list[str]:
