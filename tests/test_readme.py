@@ -38,3 +38,18 @@ def test_readme_examples_run(capsys) -> None:
     # 1000 rows of <li>, </li> parts, grouped five at a time by enable_buffering(5).
     assert 500 < len(items) < 1000
     assert b"".join(items).startswith(b"<ul><li>0</li>")
+
+
+def test_every_install_hint_installs_this_project() -> None:
+    """The index's ``streamkit`` is an unrelated project: hints name ``streamkit-http`` or ``.``."""
+    root = README.parent
+    places = [README, root / "environment.yml", root / "Makefile", root / "notebooks" / "README.md"]
+    places += sorted((root / "tutorials").glob("*.md")) + sorted((root / "tools" / "notebooks").glob("*.py"))
+    places += sorted((root / "streamkit").rglob("*.py"))
+    hints = 0
+    for path in places:
+        for hint in re.findall(r"pip install\s+(?:-e\s+)?(['\"]?[^\s'\"`]+)", path.read_text(encoding="utf-8")):
+            hints += 1
+            target = hint.strip("'\"")
+            assert target.startswith((".", "streamkit-http")), f"{path.name}: pip install {hint}"
+    assert hints >= 10
