@@ -335,7 +335,7 @@ def test_without_chromium_the_error_names_the_package_and_the_extra(
     reason = browser.unavailable_reason()
     assert reason is not None and "apt-get install chromium" in reason
     assert "pip install 'streamkit-http[browser]'" in reason
-    with pytest.raises(browser.BrowserUnavailable, match="streamkit\\[browser\\]"):
+    with pytest.raises(browser.BrowserUnavailable, match="streamkit-http\\[browser\\]"):
         browser.browse("http://127.0.0.1:9/")
     assert not browser.running()
 
