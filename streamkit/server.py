@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 from werkzeug.utils import import_string
 
 from . import recording
+from .access import Gate
 from .backends import Backend, Proxy
 from .backends.werkzeug import ErrorSink, WerkzeugBackend, WSGIApp
 from .recording_asgi import ObservedASGI, is_asgi_app
@@ -198,9 +199,11 @@ class Server:
         behind: str | None = None,
         options: dict[str, Any] | None = None,
         proxy_options: dict[str, Any] | None = None,
+        gate: Gate | None = None,
     ) -> None:
         self.app = app
         self.name = name
+        self.gate = gate
         self.errors: list[BaseException] = []
         self.log: deque[str] = deque(maxlen=500)
         self._errors_lock = threading.Lock()
@@ -216,7 +219,9 @@ class Server:
             served = _Observed(app, self._note_error, _ErrorOutput(self.log))
         options = options or {}
         # Every backend and proxy implements the Backend / Proxy protocol of streamkit.backends.
-        self._backend: Backend = backend_class(served, host, port, on_error=self._note_error, **options)
+        self._backend: Backend = backend_class(
+            served, host, port, on_error=self._note_error, gate=gate, **options
+        )
         self._backend.start()
         if served is not app and isinstance(served, ObservedASGI):
             # No wsgi.errors in ASGI: what uvicorn and the app's own logger said is the log.
@@ -226,7 +231,9 @@ class Server:
         if behind is not None:
             try:
                 upstream = urlsplit(self._backend.url).netloc
-                self._proxy = _proxy_class(behind)(upstream, **(proxy_options or {})).start()
+                self._proxy = _proxy_class(behind)(
+                    upstream, owner_only=gate is not None, **(proxy_options or {})
+                ).start()
             except BaseException:
                 self._backend.stop()
                 raise
@@ -258,6 +265,24 @@ class Server:
     @property
     def port(self) -> int:
         return int((self._proxy or self._backend).port)
+
+    @property
+    def shared(self) -> bool:
+        """True when anyone who can reach the port may use it (``serve(..., shared=True)``)."""
+        return self.gate is None
+
+    @property
+    def token(self) -> str | None:
+        """The server's secret (None when shared): ``url + "/?token=" + token`` opens it in a
+        browser anywhere, and sets a cookie so the page's own requests get in too."""
+        return self.gate.token if self.gate is not None else None
+
+    @property
+    def access_headers(self) -> dict[str, str]:
+        """Headers that let a request in wherever the owner's uid cannot be checked (not Linux,
+        another machine): ``requests.get(server.url, headers=server.access_headers)``. Empty
+        for a shared server. :meth:`get` sends them by itself."""
+        return self.gate.headers if self.gate is not None else {}
 
     @property
     def running(self) -> bool:
@@ -342,6 +367,7 @@ def serve(
     server: str | None = None,
     behind: str | None = None,
     proxy_options: dict[str, Any] | None = None,
+    shared: bool = False,
     **options: Any,
 ) -> Server:
     """Serve ``app`` from a background thread and return the running :class:`Server`.
@@ -360,6 +386,16 @@ def serve(
     ``behind="nginx"`` starts a real nginx in front of it, configured as production sites usually
     are (proxy buffering and gzip on; ``proxy_options`` such as ``gzip=False`` change that), and
     ``url`` is then nginx's address.
+
+    Only the user who started the server gets in (see :mod:`streamkit.access`): on Linux the
+    kernel says who opened each connection, so the owner's browser, ``requests`` and ``curl``
+    need nothing; other users' requests get ``403`` and one line saying why, without reaching
+    the app. Where the uid cannot be checked (another system, a connection from another
+    machine) a request needs the server's ``token``, which :meth:`Server.get` sends by itself
+    (``server.access_headers`` for other clients, ``?token=`` in a browser). ``host`` says which
+    network interfaces listen: ``"0.0.0.0"`` lets other machines connect, and they too need the
+    token. ``shared=True`` drops the check: anyone who can reach the port uses the app, with
+    whatever it can read and do as you.
     """
     if isinstance(app, str) and server in (None, "uvicorn"):
         app = import_string(app)
@@ -409,6 +445,7 @@ def serve(
         behind=behind,
         options=options,
         proxy_options=proxy_options,
+        gate=None if shared else Gate(),
     )
     with _registry_lock:
         _running.add(running)

@@ -1,0 +1,125 @@
+"""What the owner check costs, measured side by side in one run; prints figures and ratios.
+
+    .venv/bin/python benchmarks/bench_access.py [--quick]
+
+* one uid lookup (:func:`streamkit.access.socket_owner`, a ``sock_diag`` netlink query) against
+  opening and closing a loopback TCP connection, the cost every connection already has;
+* the same lookup read from ``/proc/net/tcp`` (the fallback), which lists every socket;
+* short requests, one new connection each, to a gated server against the same app on a shared
+  (ungated) server, rounds interleaved: the check's share of a whole request (the worst case:
+  a tiny response, and one lookup for each);
+* many requests on one keep-alive connection (waitress), gated against shared: the check is
+  made once per connection, so the per-request cost is only the header/cookie/query look.
+
+Throughputs are the best of several interleaved rounds. A missed target still exits 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import socket
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+from streamkit import serve  # noqa: E402
+from streamkit.access import proc_owner, socket_owner  # noqa: E402
+
+
+def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "3")])
+    return [b"ok\n"]
+
+
+def per_call(fn: Callable[[], Any], n: int) -> float:
+    """Seconds per call, best of three runs of ``n`` calls."""
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        for _ in range(n):
+            fn()
+        best = min(best, (time.perf_counter() - started) / n)
+    return best
+
+
+def requests_per_second(url: str, n: int, keep_alive: bool) -> float:
+    host, port = url.removeprefix("http://").split(":")
+    started = time.perf_counter()
+    connection = http.client.HTTPConnection(host, int(port), timeout=10)
+    for _ in range(n):
+        if not keep_alive:
+            connection = http.client.HTTPConnection(host, int(port), timeout=10)
+        connection.request("GET", "/")
+        response = connection.getresponse()
+        assert response.status == 200, response.status
+        response.read()
+        if not keep_alive:
+            connection.close()
+    connection.close()
+    return n / (time.perf_counter() - started)
+
+
+def interleaved(gated: str, shared: str, n: int, rounds: int, keep_alive: bool) -> tuple[float, float]:
+    best_gated = best_shared = 0.0
+    for _ in range(rounds):
+        best_gated = max(best_gated, requests_per_second(gated, n, keep_alive))
+        best_shared = max(best_shared, requests_per_second(shared, n, keep_alive))
+    return best_gated, best_shared
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer rounds: a fast look")
+    quick = parser.parse_args().quick
+    n, rounds = (200, 3) if quick else (500, 7)
+
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        address = listener.getsockname()
+
+        def connect() -> None:
+            with socket.create_connection(address):
+                accepted, _ = listener.accept()
+                accepted.close()
+
+        connection_cost = per_call(connect, n)
+        with socket.create_connection(address):
+            accepted, peer = listener.accept()
+            with accepted:
+                uid = socket_owner(peer, accepted.getsockname())
+                assert uid == os.geteuid(), uid
+                lookup = per_call(lambda: socket_owner(peer, accepted.getsockname()), n)
+                family = socket.AF_INET
+                src, dst = socket.inet_aton(peer[0]), socket.inet_aton(address[0])
+                proc = per_call(lambda: proc_owner(family, src, peer[1], dst, address[1]), 5)
+    lines = [
+        ("loopback connect+accept+close", f"{connection_cost * 1e6:.0f} us", ""),
+        ("uid lookup (sock_diag netlink)", f"{lookup * 1e6:.0f} us", ""),
+        ("uid lookup (/proc/net/tcp)", f"{proc * 1e6:.0f} us", ""),
+        ("netlink lookup / connection cost", f"{lookup / connection_cost:.2f}", ""),
+    ]
+    with serve(app) as gated, serve(app, shared=True) as shared:
+        g, s = interleaved(gated.url, shared.url, n, rounds, keep_alive=False)
+    # werkzeug's server closes every connection after one response: one lookup per request,
+    # the worst case, so its target is looser.
+    lines.append(("werkzeug, new connection per request: gated/shared", f"{g / s:.3f}", "\u2265 0.90"))
+    with serve(app, server="waitress") as gated, serve(app, server="waitress", shared=True) as shared:
+        g2, s2 = interleaved(gated.url, shared.url, n * 4, rounds, keep_alive=True)
+    lines.append(("waitress, keep-alive: gated/shared", f"{g2 / s2:.3f}", "\u2265 0.95"))
+    print(f"\nstreamkit access-check benchmark{' (--quick)' if quick else ''}")
+    width = max(len(what) for what, _, _ in lines)
+    for what, value, target in lines:
+        verdict = ""
+        if target:
+            verdict = "PASS" if float(value) >= float(target.split()[-1]) else "FAIL"
+        print(f"{what:<{width}}  {value:>9}  {target:<7} {verdict}")
+    print(f"(requests/s: werkzeug gated {g:.0f}, shared {s:.0f}; waitress gated {g2:.0f}, shared {s2:.0f})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
