@@ -125,7 +125,10 @@ def serve_demo(host: str = "127.0.0.1", port: int = 5000, out: TextIO | None = N
         return 1
     _stop_on_sigterm()
     try:
-        print(f"Serving the streamkit demos at {server.url}/?token={server.token}  (press Ctrl-C to stop)", file=out)
+        print(
+            f"Serving the streamkit demos at {server.url}/?token={server.token}  (press Ctrl-C to stop)",
+            file=out,
+        )
         for demo in DEMOS:
             print(f"  {server.url}{demo.path}\n      {demo.watch}", file=out)
         print(
