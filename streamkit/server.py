@@ -38,6 +38,7 @@ from .backends.werkzeug import ErrorSink, WerkzeugBackend, WSGIApp
 from .recording_asgi import ObservedASGI, is_asgi_app
 
 if TYPE_CHECKING:
+    from .display import Link
     from .trace import Trace
 
 __all__ = ["BACKENDS", "PROXIES", "Server", "ServerStopped", "serve", "stop_all"]
@@ -311,6 +312,21 @@ class Server:
         name = f" {self.name!r}" if self.name is not None else ""
         state = "running" if self.running else "stopped"
         return f"<Server{name} {self.description} {self.url} {state}>"
+
+    def link(self, path: str = "/") -> Link:
+        """A link to ``path`` the learner can click (shown as a link in a notebook).
+
+        In a notebook behind JupyterHub or Binder (``JUPYTERHUB_SERVICE_PREFIX`` set and
+        jupyter-server-proxy installed) it goes through the proxy,
+        ``{prefix}proxy/{port}{path}``, with one line saying what streams there: only requests
+        whose Accept is exactly ``text/event-stream``. Elsewhere it is the plain loopback URL.
+        Where uids cannot be checked (see :func:`serve`) it carries the token.
+        """
+        # The display layer sits above this one: imported when a link is asked for.
+        from .display import link
+
+        token = self.token if self.gate is not None and not self.gate.check_uid else None
+        return link(self.url, self.port, path, token=token)
 
     def check_running(self) -> None:
         """Raise :class:`ServerStopped`, in one line that says how to start it again, unless

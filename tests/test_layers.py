@@ -39,6 +39,7 @@ LAZY_UP = {
     ("probe", "display"),
     ("traced", "display"),
     ("server", "traced"),
+    ("server", "display"),
     ("diagnosis", "timeline"),
     ("diagnosis", "display"),
 }
