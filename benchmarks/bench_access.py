@@ -9,7 +9,9 @@
   (ungated) server, rounds interleaved: the check's share of a whole request (the worst case:
   a tiny response, and one lookup for each);
 * many requests on one keep-alive connection (waitress), gated against shared: the check is
-  made once per connection, so the per-request cost is only the header/cookie/query look.
+  made once per connection, so the per-request cost is only the header/cookie/query look;
+* the streams of ``bench_server.py`` (20,000 small rows from the kit's App; 64 KiB blocks), read
+  by a separate probe process from a gated and from a shared server, rounds interleaved.
 
 Throughputs are the best of several interleaved rounds. A missed target still exits 0.
 """
@@ -26,6 +28,8 @@ from collections.abc import Callable
 from typing import Any
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+import bench_server  # noqa: E402  (this directory: its apps and client processes)
 
 from streamkit import serve  # noqa: E402
 from streamkit.access import proc_owner, socket_owner  # noqa: E402
@@ -72,6 +76,17 @@ def interleaved(gated: str, shared: str, n: int, rounds: int, keep_alive: bool) 
     return best_gated, best_shared
 
 
+def streams(gated: str, shared: str, rounds: int, unit: str) -> tuple[float, float]:
+    """Best ``unit``/s of a probe process reading each URL, rounds interleaved."""
+    best = {gated: 0.0, shared: 0.0}
+    for _ in range(rounds):
+        for url in (gated, shared):
+            measured = bench_server.client("probe", url)
+            assert not measured["error"], measured
+            best[url] = max(best[url], measured[unit] / measured["seconds"])
+    return best[gated], best[shared]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer rounds: a fast look")
@@ -110,6 +125,19 @@ def main() -> int:
     with serve(app, server="waitress") as gated, serve(app, server="waitress", shared=True) as shared:
         g2, s2 = interleaved(gated.url, shared.url, n * 4, rounds, keep_alive=True)
     lines.append(("waitress, keep-alive: gated/shared", f"{g2 / s2:.3f}", "\u2265 0.95"))
+    rows = 20_000
+    kit_app = bench_server.build_app(rows)
+    with serve(kit_app) as gated, serve(kit_app, shared=True) as shared:
+        r_g, r_s = streams(gated.url + f"/rows?n={rows}", shared.url + f"/rows?n={rows}", rounds, "chunks")
+    lines.append((f"{rows:,} rows (App), chunks/s: gated/shared", f"{r_g / r_s:.3f}", "\u2265 0.95"))
+    count = (64 if quick else 256) * 16  # 64 KiB blocks: 64 or 256 MiB
+    with serve(bench_server.blocks) as gated, serve(bench_server.blocks, shared=True) as shared:
+        b_g, b_s = streams(
+            gated.url + f"/?n={count}", shared.url + f"/?n={count}", max(3, rounds // 2), "bytes"
+        )
+    lines.append(
+        (f"64 KiB blocks, {count // 16} MiB, bytes/s: gated/shared", f"{b_g / b_s:.3f}", "\u2265 0.95")
+    )
     print(f"\nstreamkit access-check benchmark{' (--quick)' if quick else ''}")
     width = max(len(what) for what, _, _ in lines)
     for what, value, target in lines:
@@ -118,6 +146,9 @@ def main() -> int:
             verdict = "PASS" if float(value) >= float(target.split()[-1]) else "FAIL"
         print(f"{what:<{width}}  {value:>9}  {target:<7} {verdict}")
     print(f"(requests/s: werkzeug gated {g:.0f}, shared {s:.0f}; waitress gated {g2:.0f}, shared {s2:.0f})")
+    print(
+        f"(rows: gated {r_g:,.0f}, shared {r_s:,.0f} chunks/s; blocks: gated {b_g / 2**20:,.0f}, shared {b_s / 2**20:,.0f} MiB/s)"
+    )
     return 0
 
 

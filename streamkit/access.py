@@ -74,6 +74,8 @@ _SOCK_DIAG_BY_FAMILY = 20
 _NLM_F_REQUEST = 1
 _NLMSG_ERROR = 2
 _NO_COOKIE = 0xFFFFFFFF
+# errnos that say this system (or sandbox) offers no sock_diag netlink at all
+_NO_NETLINK = {errno.EAFNOSUPPORT, errno.EPROTONOSUPPORT, errno.EPERM, errno.EACCES}
 _TCP_STATES = {1, 4, 5, 8}  # ESTABLISHED, FIN_WAIT1, FIN_WAIT2, CLOSE_WAIT: a live client socket
 
 
@@ -85,7 +87,7 @@ class _Netlink:
         self._pid = 0
         self._sock: socket.socket | None = None
         self._seq = 0
-        self.broken = False  # set when this system has no sock_diag netlink
+        self.broken = False  # set when this system has no sock_diag netlink (see _NO_NETLINK)
 
     def _socket(self) -> socket.socket:
         if self._sock is None or self._pid != os.getpid():  # a forked worker needs its own
@@ -138,7 +140,7 @@ def proc_owner(family: int, src: bytes, sport: int, dst: bytes, dport: int) -> i
     """The same question answered from ``/proc/net/tcp`` (slow: the kernel lists every socket)."""
 
     def hexaddr(raw: bytes, port: int) -> str:
-        words = struct.unpack(f"<{len(raw) // 4}I", raw)  # the kernel prints each word native-endian
+        words = struct.unpack(f"={len(raw) // 4}I", raw)  # the kernel prints each word native-endian
         return "".join(f"{word:08X}" for word in words) + f":{port:04X}"
 
     wanted = f" {hexaddr(src, sport)} {hexaddr(dst, dport)} ".encode()
@@ -183,15 +185,15 @@ def socket_owner(local: tuple[Any, ...], remote: tuple[Any, ...]) -> int | None:
     if family == socket.AF_INET6 and src.startswith(mapped) and dst.startswith(mapped):
         questions.insert(0, (socket.AF_INET, src[12:], int(local[1]), dst[12:], int(remote[1])))
     for question in questions:
-        uid: int | None = None
-        if not _netlink.broken:
-            try:
-                uid = _netlink.owner(*question)
-            except OSError:
-                _netlink.broken = True  # no netlink here (a sandbox): read the table instead
-        if _netlink.broken:
-            try:
+        try:
+            uid = None if _netlink.broken else _netlink.owner(*question)
+            if _netlink.broken:
                 uid = proc_owner(*question)
+        except OSError as error:
+            if error.errno in _NO_NETLINK:
+                _netlink.broken = True  # no sock_diag here (a sandbox): read the table from now on
+            try:
+                uid = proc_owner(*question)  # the same answer, slowly
             except (OSError, ValueError, IndexError):
                 return None
         if uid is not None:

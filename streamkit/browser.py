@@ -395,7 +395,10 @@ class _Load:
         try:
             if self.cookies:
                 context.add_cookies(
-                    [{"name": k, "value": v, "url": self.url} for k, v in self.cookies.items()]
+                    [
+                        {"name": k, "value": v, "url": self.url, "httpOnly": True}
+                        for k, v in self.cookies.items()
+                    ]
                 )
             return self._load(context, cancelled)
         finally:

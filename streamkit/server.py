@@ -469,9 +469,10 @@ def serve(
             _named[name] = running
     if not _is_loopback(running.backend.host):
         log.warning(
-            "serving on %s: other machines can reach %s (pass host='127.0.0.1' to keep it local)",
+            "serving on %s: other machines can reach %s, %s (pass host='127.0.0.1' to keep it local)",
             host,
             running.url,
+            "and use it: shared=True" if shared else "with the server's token",
         )
     return running
 

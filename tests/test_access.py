@@ -20,7 +20,7 @@ import pytest
 import requests
 
 import streamkit
-from streamkit.access import ACCESS_ENV, CLIENT_HEADER, TOKEN_HEADER, Gate, socket_owner
+from streamkit.access import ACCESS_ENV, CLIENT_HEADER, TOKEN_HEADER, Gate, proc_owner, socket_owner
 from tests.conftest import APPS, needs_chromium, needs_nginx
 
 sys.path.insert(0, str(APPS))
@@ -185,6 +185,36 @@ def test_socket_owner_names_the_user_of_a_loopback_client() -> None:
                 assert socket_owner(peer, accepted.getsockname()) == os.geteuid()
     # Nothing there: no such connection.
     assert socket_owner(("127.0.0.1", 1), ("127.0.0.1", 2)) is None
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uid checks are Linux-only")
+@pytest.mark.parametrize("family", ["ipv4", "ipv6", "ipv4-on-dual-stack"])
+def test_the_proc_table_fallback_agrees_with_netlink(family: str) -> None:
+    import socket
+
+    if family == "ipv4":
+        listener = socket.create_server(("127.0.0.1", 0))
+    else:
+        listener = socket.create_server(
+            ("::1" if family == "ipv6" else "::", 0), family=socket.AF_INET6, dualstack_ipv6=family != "ipv6"
+        )
+    host = "127.0.0.1" if family.startswith("ipv4") else "::1"
+    with listener, socket.create_connection((host, listener.getsockname()[1])):
+        accepted, peer = listener.accept()
+        with accepted:
+            local = accepted.getsockname()
+            assert socket_owner(peer, local) == os.geteuid()
+            kind = socket.AF_INET6 if family == "ipv6" else socket.AF_INET
+            raw = socket.inet_pton(kind, host)
+            assert proc_owner(kind, raw, peer[1], raw, local[1]) == os.geteuid()
+
+
+@needs_other_user
+def test_ipv6_loopback_too(other: pwd.struct_passwd) -> None:
+    with streamkit.serve(access_app.app, host="::1") as server:
+        assert requests.get(server.url + "/seen", timeout=10).status_code == 200
+        status, _, body = curl(server.url + "/seen", "-g", user=other)
+        assert status == 403 and OTHER in body, body
 
 
 # -- the token, where uids cannot be told (forced here with STREAMKIT_ACCESS=token) ----------

@@ -38,7 +38,8 @@ PARTS, GAP = 5, 0.3
 SLOW = f"/parts?count={PARTS}&gap={GAP}"
 START_TIMEOUT = 60
 needs_proxy = pytest.mark.skipif(
-    importlib.util.find_spec("jupyter_server_proxy") is None or importlib.util.find_spec("jupyter_server") is None,
+    importlib.util.find_spec("jupyter_server_proxy") is None
+    or importlib.util.find_spec("jupyter_server") is None,
     reason="needs jupyter-server-proxy and jupyter_server: pip install -e '.[test]'",
 )
 
@@ -50,7 +51,10 @@ def test_elsewhere_the_link_is_the_plain_loopback_url(monkeypatch: pytest.Monkey
     assert isinstance(link, Link)
     assert link.href == server.url + "/parts?count=2" and link.note is None
     assert repr(link) == link.href
-    assert link._repr_html_() == f'<a href="{server.url}/parts?count=2" target="_blank" rel="noopener">{server.url}/parts?count=2</a>'
+    assert (
+        link._repr_html_()
+        == f'<a href="{server.url}/parts?count=2" target="_blank" rel="noopener">{server.url}/parts?count=2</a>'
+    )
 
 
 @needs_proxy
