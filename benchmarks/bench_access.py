@@ -79,8 +79,8 @@ def interleaved(gated: str, shared: str, n: int, rounds: int, keep_alive: bool) 
 def streams(gated: str, shared: str, rounds: int, unit: str) -> tuple[float, float]:
     """Best ``unit``/s of a probe process reading each URL, rounds interleaved."""
     best = {gated: 0.0, shared: 0.0}
-    for _ in range(rounds):
-        for url in (gated, shared):
+    for round_ in range(rounds):
+        for url in (gated, shared) if round_ % 2 == 0 else (shared, gated):  # neither always first
             measured = bench_server.client("probe", url)
             assert not measured["error"], measured
             best[url] = max(best[url], measured[unit] / measured["seconds"])

@@ -406,8 +406,9 @@ def serve(
     Only the user who started the server gets in (see :mod:`streamkit.access`): on Linux the
     kernel says who opened each connection, so the owner's browser, ``requests`` and ``curl``
     need nothing; other users' requests get ``403`` and one line saying why, without reaching
-    the app. Where the uid cannot be checked (another system, a connection from another
-    machine) a request needs the server's ``token``, which :meth:`Server.get` sends by itself
+    the app. Where the uid cannot be checked (another system; a connection from another machine,
+    or through a container's published port; ``STREAMKIT_ACCESS=token`` in the environment) a
+    request needs the server's ``token``, which :meth:`Server.get` sends by itself
     (``server.access_headers`` for other clients, ``?token=`` in a browser). ``host`` says which
     network interfaces listen: ``"0.0.0.0"`` lets other machines connect, and they too need the
     token. ``shared=True`` drops the check: anyone who can reach the port uses the app, with
