@@ -11,7 +11,7 @@
 * many requests on one keep-alive connection (waitress), gated against shared: the check is
   made once per connection, so the per-request cost is only the header/cookie/query look;
 * the streams of ``bench_server.py`` (20,000 small rows from the kit's App; 64 KiB blocks), read
-  by a separate probe process from a gated and from a shared server, rounds interleaved.
+  with a bare socket from two gated and two shared servers, each round in a rotated order.
 
 Throughputs are the best of several interleaved rounds. A missed target still exits 0.
 """
@@ -68,23 +68,33 @@ def requests_per_second(url: str, n: int, keep_alive: bool) -> float:
     return n / (time.perf_counter() - started)
 
 
-def interleaved(gated: str, shared: str, n: int, rounds: int, keep_alive: bool) -> tuple[float, float]:
-    best_gated = best_shared = 0.0
-    for _ in range(rounds):
-        best_gated = max(best_gated, requests_per_second(gated, n, keep_alive))
-        best_shared = max(best_shared, requests_per_second(shared, n, keep_alive))
-    return best_gated, best_shared
+def read_all(url: str, path: str) -> float:
+    """Bytes/s of one response read with a bare socket (the least client work there is)."""
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port))) as sock:
+        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n".encode())
+        buffer = bytearray(256 * 1024)
+        total = 0
+        started = time.perf_counter()
+        while received := sock.recv_into(buffer):
+            total += received
+    return total / (time.perf_counter() - started)
 
 
-def streams(gated: str, shared: str, rounds: int, unit: str) -> tuple[float, float]:
-    """Best ``unit``/s of a probe process reading each URL, rounds interleaved."""
-    best = {gated: 0.0, shared: 0.0}
-    for round_ in range(rounds):
-        for url in (gated, shared) if round_ % 2 == 0 else (shared, gated):  # neither always first
-            measured = bench_server.client("probe", url)
-            assert not measured["error"], measured
-            best[url] = max(best[url], measured[unit] / measured["seconds"])
-    return best[gated], best[shared]
+def compare(make: Callable[[bool], Any], measure: Callable[[str], float], rounds: int) -> tuple[float, float]:
+    """Best ``measure(url)`` of two gated and two shared servers made by ``make(shared)``,
+    each round in a rotated order (no server always first): (gated, shared)."""
+    servers = [("shared", make(True)), ("gated", make(False)), ("shared", make(True)), ("gated", make(False))]
+    best = {"gated": 0.0, "shared": 0.0}
+    try:
+        for round_ in range(rounds):
+            turn = round_ % len(servers)
+            for kind, server in servers[turn:] + servers[:turn]:
+                best[kind] = max(best[kind], measure(server.url))
+    finally:
+        for _, server in servers:
+            server.stop()
+    return best["gated"], best["shared"]
 
 
 def main() -> int:
@@ -117,24 +127,32 @@ def main() -> int:
         ("uid lookup (/proc/net/tcp)", f"{proc * 1e6:.0f} us", ""),
         ("netlink lookup / connection cost", f"{lookup / connection_cost:.2f}", ""),
     ]
-    with serve(app) as gated, serve(app, shared=True) as shared:
-        g, s = interleaved(gated.url, shared.url, n, rounds, keep_alive=False)
+    g, s = compare(
+        lambda shared: serve(app, shared=shared), lambda url: requests_per_second(url, n, False), rounds
+    )
     # werkzeug's server closes every connection after one response: one lookup per request,
     # the worst case, so its target is looser.
     lines.append(("werkzeug, new connection per request: gated/shared", f"{g / s:.3f}", "\u2265 0.90"))
-    with serve(app, server="waitress") as gated, serve(app, server="waitress", shared=True) as shared:
-        g2, s2 = interleaved(gated.url, shared.url, n * 4, rounds, keep_alive=True)
+    g2, s2 = compare(
+        lambda shared: serve(app, server="waitress", shared=shared),
+        lambda url: requests_per_second(url, n * 4, True),
+        rounds,
+    )
     lines.append(("waitress, keep-alive: gated/shared", f"{g2 / s2:.3f}", "\u2265 0.95"))
     rows = 20_000
     kit_app = bench_server.build_app(rows)
-    with serve(kit_app) as gated, serve(kit_app, shared=True) as shared:
-        r_g, r_s = streams(gated.url + f"/rows?n={rows}", shared.url + f"/rows?n={rows}", rounds, "chunks")
-    lines.append((f"{rows:,} rows (App), chunks/s: gated/shared", f"{r_g / r_s:.3f}", "\u2265 0.95"))
+    path = f"/rows?n={rows}"
+    r_g, r_s = compare(
+        lambda shared: serve(kit_app, shared=shared), lambda url: read_all(url, path), rounds + 5
+    )
+    lines.append((f"{rows:,} rows (App), bytes/s: gated/shared", f"{r_g / r_s:.3f}", "\u2265 0.95"))
     count = (64 if quick else 256) * 16  # 64 KiB blocks: 64 or 256 MiB
-    with serve(bench_server.blocks) as gated, serve(bench_server.blocks, shared=True) as shared:
-        b_g, b_s = streams(
-            gated.url + f"/?n={count}", shared.url + f"/?n={count}", max(3, rounds // 2), "bytes"
-        )
+    blocks = f"/?n={count}"
+    b_g, b_s = compare(
+        lambda shared: serve(bench_server.blocks, shared=shared),
+        lambda url: read_all(url, blocks),
+        rounds + 5,
+    )
     lines.append(
         (f"64 KiB blocks, {count // 16} MiB, bytes/s: gated/shared", f"{b_g / b_s:.3f}", "\u2265 0.95")
     )
@@ -147,7 +165,8 @@ def main() -> int:
         print(f"{what:<{width}}  {value:>9}  {target:<7} {verdict}")
     print(f"(requests/s: werkzeug gated {g:.0f}, shared {s:.0f}; waitress gated {g2:.0f}, shared {s2:.0f})")
     print(
-        f"(rows: gated {r_g:,.0f}, shared {r_s:,.0f} chunks/s; blocks: gated {b_g / 2**20:,.0f}, shared {b_s / 2**20:,.0f} MiB/s)"
+        f"(rows: gated {r_g / 1e3:,.0f}, shared {r_s / 1e3:,.0f} kB/s; "
+        f"blocks: gated {b_g / 2**20:,.0f}, shared {b_s / 2**20:,.0f} MiB/s)"
     )
     return 0
 

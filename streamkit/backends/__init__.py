@@ -57,8 +57,8 @@ class Backend(Protocol):
     class says ``runs_elsewhere = True`` (it runs the app in processes of its own); ``on_error``
     is called with each exception the app raises, when the backend can see them; ``gate`` (a
     :class:`streamkit.access.Gate`, or None for a shared server) decides who may use the app,
-    checked before the app sees a request; ``options`` are the backend's own settings. ``port`` 0 means "any free port": after ``start()`` it holds the
-    real one.
+    checked before the app sees a request; ``options`` are the backend's own settings. ``port``
+    0 means "any free port": after ``start()`` it holds the real one.
     """
 
     name: str
