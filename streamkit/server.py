@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from .display import Link
     from .trace import Trace
 
-__all__ = ["BACKENDS", "PROXIES", "Server", "ServerStopped", "serve", "stop_all"]
+__all__ = ["BACKENDS", "PROXIES", "Server", "ServerStopped", "serve", "stop_all", "token_headers_for"]
 
 log = logging.getLogger("streamkit.server")
 
@@ -408,7 +408,8 @@ def serve(
     need nothing; other users' requests get ``403`` and one line saying why, without reaching
     the app. Where the uid cannot be checked (another system; a connection from another machine,
     or through a container's published port; ``STREAMKIT_ACCESS=token`` in the environment) a
-    request needs the server's ``token``, which :meth:`Server.get` sends by itself
+    request needs the server's ``token``, which :meth:`Server.get` and :func:`streamkit.probe`
+    (for this process's servers) send by themselves
     (``server.access_headers`` for other clients, ``?token=`` in a browser). ``host`` says which
     network interfaces listen: ``"0.0.0.0"`` lets other machines connect, and they too need the
     token. ``shared=True`` drops the check: anyone who can reach the port uses the app, with
@@ -483,6 +484,29 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return host == "localhost"
+
+
+def token_headers_for(url: str) -> dict[str, str]:
+    """The token header for ``url`` when it belongs to a running server of this process that
+    asks for its token (see :mod:`streamkit.access`: not Linux, or ``STREAMKIT_ACCESS=token``);
+    else nothing. :func:`streamkit.probe` adds it, so ``probe(server.url + path)`` and
+    ``doctor(...)`` work wherever ``server.get`` does; on Linux it adds nothing."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        return {}
+    host = parts.hostname or ""
+    with _registry_lock:
+        servers = list(_running)
+    for running in servers:
+        gate = running.gate
+        if gate is None or gate.check_uid or port != running.port:
+            continue
+        listening = running.url.split("//", 1)[1].rsplit(":", 1)[0].strip("[]")
+        if host == listening or (_is_loopback(host) and _is_loopback(listening)):
+            return gate.headers
+    return {}
 
 
 def stop_all() -> None:

@@ -244,8 +244,10 @@ def test_token_path(token_served: streamkit.Server) -> None:
     assert "needs its access token" in response.text and response.text.count("\n") == 1
     wrong = requests.get(server.url + SLOW, headers={TOKEN_HEADER: "nope"}, timeout=10)
     assert wrong.status_code == 403 and "does not match" in wrong.text
-    # server.get sends it by itself, and the stream streams.
+    # server.get sends it by itself, and the stream streams; so does probe() for this
+    # process's own servers.
     assert_streamed(server.get(SLOW))
+    assert_streamed(streamkit.probe(server.url + SLOW))
     # ?token= (what `streamkit serve` prints) gets in and sets the cookie; the app sees neither.
     response = requests.get(
         server.url + f"/seen?a=1&token={token}&token=app-own", cookies={"x": "1"}, timeout=10
