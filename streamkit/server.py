@@ -409,9 +409,8 @@ def serve(
     the app. Where the uid cannot be checked (another system; a connection from another machine,
     or through a container's published port; ``STREAMKIT_ACCESS=token`` in the environment) a
     request needs the server's ``token``, which :meth:`Server.get` and :func:`streamkit.probe`
-    (for this process's servers) send by themselves
-    (``server.access_headers`` for other clients, ``?token=`` in a browser). ``host`` says which
-    network interfaces listen: ``"0.0.0.0"`` lets other machines connect, and they too need the
+    (for this process's servers) send by themselves (``server.access_headers`` for other
+    clients, ``?token=`` in a browser). ``host`` says which network interfaces listen: ``"0.0.0.0"`` lets other machines connect, and they too need the
     token. ``shared=True`` drops the check: anyone who can reach the port uses the app, with
     whatever it can read and do as you.
     """
