@@ -292,13 +292,16 @@ def browse(
     timeout: float = 10,
     max_seconds: float | None = None,
     keep_body: bool = True,
+    cookies: Mapping[str, str] | None = None,
 ) -> Trace:
     """Load ``url`` in headless Chromium and return a Trace of what the browser got and showed.
 
     ``follow`` names the request whose body makes the received lane (a URL, or a path relative
     to ``url``); by default the page itself. Use it for a resource the page fetches, such as
     the stream an ``EventSource`` reads. ``headers`` are sent with that request only (this is
-    how :meth:`streamkit.Server.get` sends its trace id). ``timeout`` bounds the wait for the
+    how :meth:`streamkit.Server.get` sends its trace id); ``cookies`` are set for ``url``'s site
+    before the page loads, so every request the page makes carries them (how it sends a
+    server's token cookie). ``timeout`` bounds the wait for the
     response and any silence after it; ``max_seconds`` ends the load of an endless stream
     (``trace.stopped``). Raises :class:`BrowserUnavailable` without Chromium or playwright,
     and :class:`~streamkit.probe.ProbeError` when the URL gives no response.
@@ -311,7 +314,7 @@ def browse(
     if max_seconds is not None and max_seconds <= 0:
         raise ValueError(f"max_seconds must be a positive number of seconds, got {max_seconds!r}")
     target = urljoin(url, follow) if follow else url
-    load = _Load(url, target, dict(headers or {}), timeout, max_seconds, keep_body)
+    load = _Load(url, target, dict(headers or {}), timeout, max_seconds, keep_body, dict(cookies or {}))
     worker = _get_worker()
     job = worker.submit(load.run)
     try:
@@ -335,6 +338,7 @@ class _Load:
         timeout: float,
         max_seconds: float | None,
         keep_body: bool,
+        cookies: dict[str, str] | None = None,
     ) -> None:
         self.url = url
         self.target = target
@@ -342,6 +346,7 @@ class _Load:
         self.timeout = timeout
         self.max_seconds = max_seconds
         self.keep_body = keep_body
+        self.cookies = cookies or {}
         self.request_id: str | None = None
         self.sent: dict[str, Any] | None = None  # Network.requestWillBeSent of the target
         self.response: dict[str, Any] | None = None
@@ -388,6 +393,13 @@ class _Load:
         browser, cancelled = handles
         context = browser.new_context()
         try:
+            if self.cookies:
+                context.add_cookies(
+                    [
+                        {"name": k, "value": v, "url": self.url, "httpOnly": True}
+                        for k, v in self.cookies.items()
+                    ]
+                )
             return self._load(context, cancelled)
         finally:
             _quietly(context.close)

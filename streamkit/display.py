@@ -3,7 +3,10 @@
 * :func:`html` wraps an SVG in an ``<img>`` that survives JupyterLab's sanitizer;
 * :func:`mimebundle` is what a :class:`~streamkit.trace.Trace` shows in a notebook;
 * :class:`LiveView` (made by :func:`live_view`) keeps one picture in a cell's output up to
-  date while a response arrives; outside a Jupyter kernel it does nothing.
+  date while a response arrives; outside a Jupyter kernel it does nothing;
+* :class:`Link` (made by :func:`link`, what :meth:`streamkit.Server.link` shows) is a URL of a
+  kit server the learner can click: through jupyter-server-proxy behind JupyterHub or Binder,
+  with a line saying what streams there, else the plain loopback URL.
 
 Layer: display, above the pictures (:mod:`streamkit.timeline`), which it draws with.
 """
@@ -11,7 +14,10 @@ Layer: display, above the pictures (:mod:`streamkit.timeline`), which it draws w
 from __future__ import annotations
 
 import base64
+import html as html_text
+import importlib.util
 import math
+import os
 import re
 import sys
 import time
@@ -23,7 +29,7 @@ from .timeline import render_svg
 if TYPE_CHECKING:
     from .trace import Trace
 
-__all__ = ["LiveView", "html", "in_notebook", "live_view", "mimebundle"]
+__all__ = ["PROXY_NOTE", "Link", "LiveView", "html", "in_notebook", "link", "live_view", "mimebundle"]
 
 
 def html(svg: str) -> str:
@@ -121,3 +127,59 @@ def live_view(reserve: Sequence[str] = ()) -> LiveView | None:
     """
     view = LiveView(reserve=reserve)
     return view if view.enabled else None
+
+
+#: What the learner is told under a link that goes through jupyter-server-proxy.
+PROXY_NOTE = (
+    "Through JupyterHub's jupyter-server-proxy only requests whose Accept header is exactly "
+    "text/event-stream (an EventSource's) stream; every other response arrives in one piece "
+    "when it ends."
+)
+
+
+class Link:
+    """A link to a kit server: ``href`` to click, and ``note``, one line about the way there
+    (None when there is nothing to say). Shows as a link in a notebook, as text elsewhere."""
+
+    def __init__(self, href: str, note: str | None = None) -> None:
+        self.href = href
+        self.note = note
+
+    def _repr_html_(self) -> str:
+        href = html_text.escape(self.href)
+        note = f"<br><small>{html_text.escape(self.note)}</small>" if self.note else ""
+        return f'<a href="{href}" target="_blank" rel="noopener">{href}</a>{note}'
+
+    def __str__(self) -> str:
+        return self.href
+
+    def __repr__(self) -> str:
+        return f"{self.href}\n{self.note}" if self.note else self.href
+
+
+def behind_jupyter_proxy() -> str | None:
+    """The JupyterHub (or Binder) prefix the learner's browser reaches this kernel's host
+    under, when jupyter-server-proxy is there to forward a port: else None."""
+    prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX")
+    if not prefix or importlib.util.find_spec("jupyter_server_proxy") is None:
+        return None
+    return prefix if prefix.endswith("/") else prefix + "/"
+
+
+def link(url: str, port: int, path: str = "/", *, token: str | None = None) -> Link:
+    """The :class:`Link` to ``path`` on the server at ``url`` (listening on ``port``).
+
+    Behind JupyterHub or Binder (``JUPYTERHUB_SERVICE_PREFIX`` set and jupyter-server-proxy
+    installed) it is ``{prefix}proxy/{port}{path}``, with :data:`PROXY_NOTE`; else
+    ``url + path``. ``token``, when given, is added as ``?token=`` (it sets the server's cookie).
+    """
+    if not path.startswith("/"):
+        path = "/" + path
+    prefix = behind_jupyter_proxy()
+    if prefix is not None:
+        href, note = f"{prefix}proxy/{port}{path}", PROXY_NOTE
+    else:
+        href, note = url + path, None
+    if token:
+        href += ("&" if "?" in href else "?") + f"token={token}"
+    return Link(href, note)

@@ -32,14 +32,16 @@ from urllib.parse import urlsplit
 from werkzeug.utils import import_string
 
 from . import recording
+from .access import Gate
 from .backends import Backend, Proxy
 from .backends.werkzeug import ErrorSink, WerkzeugBackend, WSGIApp
 from .recording_asgi import ObservedASGI, is_asgi_app
 
 if TYPE_CHECKING:
+    from .display import Link
     from .trace import Trace
 
-__all__ = ["BACKENDS", "PROXIES", "Server", "ServerStopped", "serve", "stop_all"]
+__all__ = ["BACKENDS", "PROXIES", "Server", "ServerStopped", "serve", "stop_all", "token_headers_for"]
 
 log = logging.getLogger("streamkit.server")
 
@@ -198,9 +200,11 @@ class Server:
         behind: str | None = None,
         options: dict[str, Any] | None = None,
         proxy_options: dict[str, Any] | None = None,
+        gate: Gate | None = None,
     ) -> None:
         self.app = app
         self.name = name
+        self.gate = gate
         self.errors: list[BaseException] = []
         self.log: deque[str] = deque(maxlen=500)
         self._errors_lock = threading.Lock()
@@ -216,7 +220,9 @@ class Server:
             served = _Observed(app, self._note_error, _ErrorOutput(self.log))
         options = options or {}
         # Every backend and proxy implements the Backend / Proxy protocol of streamkit.backends.
-        self._backend: Backend = backend_class(served, host, port, on_error=self._note_error, **options)
+        self._backend: Backend = backend_class(
+            served, host, port, on_error=self._note_error, gate=gate, **options
+        )
         self._backend.start()
         if served is not app and isinstance(served, ObservedASGI):
             # No wsgi.errors in ASGI: what uvicorn and the app's own logger said is the log.
@@ -226,7 +232,9 @@ class Server:
         if behind is not None:
             try:
                 upstream = urlsplit(self._backend.url).netloc
-                self._proxy = _proxy_class(behind)(upstream, **(proxy_options or {})).start()
+                self._proxy = _proxy_class(behind)(
+                    upstream, owner_only=gate is not None, **(proxy_options or {})
+                ).start()
             except BaseException:
                 self._backend.stop()
                 raise
@@ -260,6 +268,24 @@ class Server:
         return int((self._proxy or self._backend).port)
 
     @property
+    def shared(self) -> bool:
+        """True when anyone who can reach the port may use it (``serve(..., shared=True)``)."""
+        return self.gate is None
+
+    @property
+    def token(self) -> str | None:
+        """The server's secret (None when shared): ``url + "/?token=" + token`` opens it in a
+        browser anywhere, and sets a cookie so the page's own requests get in too."""
+        return self.gate.token if self.gate is not None else None
+
+    @property
+    def access_headers(self) -> dict[str, str]:
+        """Headers that let a request in wherever the owner's uid cannot be checked (not Linux,
+        another machine): ``requests.get(server.url, headers=server.access_headers)``. Empty
+        for a shared server. :meth:`get` sends them by itself."""
+        return self.gate.headers if self.gate is not None else {}
+
+    @property
     def running(self) -> bool:
         return self in _running
 
@@ -286,6 +312,21 @@ class Server:
         name = f" {self.name!r}" if self.name is not None else ""
         state = "running" if self.running else "stopped"
         return f"<Server{name} {self.description} {self.url} {state}>"
+
+    def link(self, path: str = "/") -> Link:
+        """A link to ``path`` the learner can click (shown as a link in a notebook).
+
+        In a notebook behind JupyterHub or Binder (``JUPYTERHUB_SERVICE_PREFIX`` set and
+        jupyter-server-proxy installed) it goes through the proxy,
+        ``{prefix}proxy/{port}{path}``, with one line saying what streams there: only requests
+        whose Accept is exactly ``text/event-stream``. Elsewhere it is the plain loopback URL.
+        Where uids cannot be checked (see :func:`serve`) it carries the token.
+        """
+        # The display layer sits above this one: imported when a link is asked for.
+        from .display import link
+
+        token = self.token if self.gate is not None and not self.gate.check_uid else None
+        return link(self.url, self.port, path, token=token)
 
     def check_running(self) -> None:
         """Raise :class:`ServerStopped`, in one line that says how to start it again, unless
@@ -342,6 +383,7 @@ def serve(
     server: str | None = None,
     behind: str | None = None,
     proxy_options: dict[str, Any] | None = None,
+    shared: bool = False,
     **options: Any,
 ) -> Server:
     """Serve ``app`` from a background thread and return the running :class:`Server`.
@@ -369,6 +411,17 @@ def serve(
     * ``read_timeout`` (seconds, default 60): ``proxy_read_timeout``, a stream that stays
       silent that long is cut off;
     * ``http_version`` (``"1.1"``, the default, or ``"1.0"``): how nginx talks to the app.
+
+    Only the user who started the server gets in (see :mod:`streamkit.access`): on Linux the
+    kernel says who opened each connection, so the owner's browser, ``requests`` and ``curl``
+    need nothing; other users' requests get ``403`` and one line saying why, without reaching
+    the app. Where the uid cannot be checked (another system; a connection from another machine,
+    or through a container's published port; ``STREAMKIT_ACCESS=token`` in the environment) a
+    request needs the server's ``token``, which :meth:`Server.get` and :func:`streamkit.probe`
+    (for this process's servers) send by themselves (``server.access_headers`` for other
+    clients, ``?token=`` in a browser). ``host`` says which network interfaces listen: ``"0.0.0.0"`` lets other machines connect, and they too need the
+    token. ``shared=True`` drops the check: anyone who can reach the port uses the app, with
+    whatever it can read and do as you.
     """
     if isinstance(app, str) and server in (None, "uvicorn"):
         app = import_string(app)
@@ -418,6 +471,7 @@ def serve(
         behind=behind,
         options=options,
         proxy_options=proxy_options,
+        gate=None if shared else Gate(),
     )
     with _registry_lock:
         _running.add(running)
@@ -425,9 +479,10 @@ def serve(
             _named[name] = running
     if not _is_loopback(running.backend.host):
         log.warning(
-            "serving on %s: other machines can reach %s (pass host='127.0.0.1' to keep it local)",
+            "serving on %s: other machines can reach %s, %s (pass host='127.0.0.1' to keep it local)",
             host,
             running.url,
+            "and use it: shared=True" if shared else "with the server's token",
         )
     return running
 
@@ -437,6 +492,29 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return host == "localhost"
+
+
+def token_headers_for(url: str) -> dict[str, str]:
+    """The token header for ``url`` when it belongs to a running server of this process that
+    asks for its token (see :mod:`streamkit.access`: not Linux, or ``STREAMKIT_ACCESS=token``);
+    else nothing. :func:`streamkit.probe` adds it, so ``probe(server.url + path)`` and
+    ``doctor(...)`` work wherever ``server.get`` does; on Linux it adds nothing."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        return {}
+    host = parts.hostname or ""
+    with _registry_lock:
+        servers = list(_running)
+    for running in servers:
+        gate = running.gate
+        if gate is None or gate.check_uid or port != running.port:
+            continue
+        listening = running.url.split("//", 1)[1].rsplit(":", 1)[0].strip("[]")
+        if host == listening or (_is_loopback(host) and _is_loopback(listening)):
+            return gate.headers
+    return {}
 
 
 def stop_all() -> None:

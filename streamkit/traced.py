@@ -44,6 +44,9 @@ def get_traced(
     if follow is not None and not browser:
         raise ValueError("follow= needs browser=True: it names a request the page makes")
     headers = dict(probe_options.pop("headers", None) or {})
+    # The server's token, for where its owner cannot be told by uid (the gate removes it
+    # before the app sees the request).
+    headers.update(server.access_headers)
     trace_id = uuid.uuid4().hex
     headers[recording.TRACE_HEADER] = trace_id
     # The live picture is the display layer's: imported only when asked for.
@@ -58,7 +61,11 @@ def get_traced(
         if browser:
             if follow is not None and not follow.startswith(("/", "http:", "https:")):
                 follow = "/" + follow
-            trace = browse(server.url + path, headers=headers, follow=follow, **probe_options)
+            # The token cookie too: the page's own requests (its EventSource) carry it.
+            cookies = {server.gate.cookie_name: server.gate.token} if server.gate is not None else None
+            trace = browse(
+                server.url + path, headers=headers, follow=follow, cookies=cookies, **probe_options
+            )
         else:
             trace = read_response(
                 server.url + path,

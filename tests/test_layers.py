@@ -19,7 +19,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "streamkit"
 
 LAYERS = {
     "core": ["app", "context", "response", "templating", "compression"],
-    "serving": ["server", "backends", "recording", "recording_asgi", "programs"],
+    "serving": ["server", "access", "backends", "recording", "recording_asgi", "programs"],
     "measuring": ["probe", "trace", "traced", "diagnosis", "doctor", "reader", "reader_worker", "browser"],
     "pictures": ["lanes", "timeline", "text_timeline"],
     "display": ["display"],
@@ -39,6 +39,7 @@ LAZY_UP = {
     ("probe", "display"),
     ("traced", "display"),
     ("server", "traced"),
+    ("server", "display"),
     ("diagnosis", "timeline"),
     ("diagnosis", "display"),
 }

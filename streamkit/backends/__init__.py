@@ -52,12 +52,13 @@ __all__ = [
 class Backend(Protocol):
     """A server that runs a WSGI app on ``host:port`` for :func:`streamkit.serve`.
 
-    A backend class is built as ``Backend(app, host, port, *, on_error=callable, **options)``:
-    ``app`` is the WSGI app, or an import string such as ``"myapp:app"`` when the class says
-    ``runs_elsewhere = True`` (it runs the app in processes of its own); ``on_error`` is called
-    with each exception the app raises, when the backend can see them; ``options`` are the
-    backend's own settings. ``port`` 0 means "any free port": after ``start()`` it holds the
-    real one.
+    A backend class is built as ``Backend(app, host, port, *, on_error=callable, gate=gate,
+    **options)``: ``app`` is the WSGI app, or an import string such as ``"myapp:app"`` when the
+    class says ``runs_elsewhere = True`` (it runs the app in processes of its own); ``on_error``
+    is called with each exception the app raises, when the backend can see them; ``gate`` (a
+    :class:`streamkit.access.Gate`, or None for a shared server) decides who may use the app,
+    checked before the app sees a request; ``options`` are the backend's own settings. ``port``
+    0 means "any free port": after ``start()`` it holds the real one.
     """
 
     name: str

@@ -27,6 +27,7 @@ import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from typing import IO
 
+from streamkit.access import GATE_ENV, Gate
 from streamkit.backends import (
     ServerStartError,
     ServerUnavailable,
@@ -71,7 +72,8 @@ class GunicornBackend:
     imported from (default: the current directory); ``env`` adds environment variables;
     ``args`` are passed to gunicorn as they are. The app's exceptions happen in other
     processes: their tracebacks are in :attr:`log`, and ``on_error`` (accepted for the common
-    backend shape) is never called.
+    backend shape) is never called. With a ``gate`` (see :mod:`streamkit.access`) each worker
+    lets only the requests it allows reach the app.
     """
 
     name = "gunicorn"
@@ -92,6 +94,7 @@ class GunicornBackend:
         args: Sequence[str] = (),
         start_timeout: float = 30,
         on_error: Callable[[BaseException], None] | None = None,
+        gate: Gate | None = None,
     ) -> None:
         self.target = check_import_string(target)
         if importlib.util.find_spec("gunicorn") is None:
@@ -112,6 +115,7 @@ class GunicornBackend:
         self.env = dict(env or {})
         self.args = list(args)
         self.start_timeout = start_timeout
+        self.gate = gate
         self.process: subprocess.Popen[bytes] | None = None
         self._log_file: IO[bytes] | None = None
         self._final_log = ""
@@ -154,6 +158,9 @@ class GunicornBackend:
         else:
             check_port_free(self.host, self.port)
         env = {**os.environ, **self.env, "PYTHONUNBUFFERED": "1"}
+        env.pop(GATE_ENV, None)
+        if self.gate is not None:  # the hooks wrap each worker's app in it (and drop the variable)
+            env[GATE_ENV] = self.gate.to_environment()
         # The kit itself must be importable in the subprocess (for the readiness hook).
         kit_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         env["PYTHONPATH"] = os.pathsep.join(p for p in (self.cwd, kit_root, env.get("PYTHONPATH")) if p)

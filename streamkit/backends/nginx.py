@@ -19,12 +19,15 @@ nginx runs in the foreground (``daemon off``) in its own process group, with one
 
 from __future__ import annotations
 
+import grp
 import os
+import pwd
 import shutil
 import signal
 import subprocess
 import tempfile
 
+from streamkit.access import CLIENT_HEADER
 from streamkit.backends import (
     ServerStartError,
     ServerUnavailable,
@@ -52,6 +55,7 @@ _CONFIG = """\
 # Written by streamkit for one run; removed when the proxy stops.
 daemon off;
 master_process on;
+{user}
 worker_processes 1;
 pid {dir}/nginx.pid;
 lock_file {dir}/nginx.lock;
@@ -84,7 +88,7 @@ http {{
             proxy_set_header Connection "";
             proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
             proxy_set_header X-Forwarded-Proto $scheme;
-            proxy_buffering {buffering};
+{client_header}            proxy_buffering {buffering};
             proxy_read_timeout {read_timeout}s;
         }}
     }}
@@ -108,8 +112,14 @@ class NginxProxy:
     """nginx on a free loopback port, proxying every request to ``upstream`` (``"host:port"``).
 
     ``NginxProxy("127.0.0.1:5000", gzip=True, buffering=True, read_timeout=60,
-    http_version="1.1")``; ``url`` is
+    http_version="1.1", owner_only=True)``; ``url`` is
     nginx's address. ``config`` holds the configuration text once started, ``log`` the error log.
+
+    ``owner_only`` (on unless ``serve(..., shared=True)``) lets a gated backend
+    (see :mod:`streamkit.access`) check the user behind each request: nginx's workers run as the
+    user who started it (as root they would be ``nobody``), and every proxied request carries
+    the ``X-Streamkit-Client`` header with the client's address and port and nginx's own, so the
+    backend looks up the client's socket. nginx cannot check a uid itself.
     """
 
     name = "nginx"
@@ -125,6 +135,7 @@ class NginxProxy:
         read_timeout: float = 60,
         http_version: str = "1.1",
         start_timeout: float = 10,
+        owner_only: bool = True,
     ) -> None:
         if http_version not in ("1.0", "1.1"):
             raise ValueError(f"http_version must be '1.0' or '1.1', got {http_version!r}")
@@ -137,6 +148,7 @@ class NginxProxy:
         self.read_timeout = read_timeout
         self.http_version = http_version
         self.start_timeout = start_timeout
+        self.owner_only = owner_only
         self.config = ""
         self.directory: str | None = None
         self.process: subprocess.Popen[bytes] | None = None
@@ -181,6 +193,13 @@ class NginxProxy:
             buffering="on" if self.buffering else "off",
             read_timeout=f"{self.read_timeout:g}",
             http_version=self.http_version,
+            user=_user_directive() if self.owner_only else "",
+            # Replaces any header of that name a client sends: only this nginx can set it.
+            client_header=(
+                f'            proxy_set_header {CLIENT_HEADER} "$remote_addr $remote_port $server_addr $server_port";\n'
+                if self.owner_only
+                else ""
+            ),
         )
         config_path = os.path.join(directory, "nginx.conf")
         with open(config_path, "w", encoding="utf-8") as f:
@@ -229,6 +248,20 @@ class NginxProxy:
             self._final_log = self.log
             shutil.rmtree(self.directory, ignore_errors=True)
             self.directory = None
+
+
+def _user_directive() -> str:
+    """``user <owner> <group>;`` when started as root, whose workers would otherwise run as
+    ``nobody``: the backend then sees the owner's uid on nginx's connections. (Otherwise nginx
+    ignores the directive, and its workers run as the user who started it anyway.)"""
+    if os.geteuid() != 0:
+        return ""
+    try:
+        user = pwd.getpwuid(os.geteuid()).pw_name
+        group = grp.getgrgid(os.getegid()).gr_name
+    except KeyError:  # pragma: no cover - a uid without a name
+        return ""
+    return f"user {user} {group};"
 
 
 def _read(path: str) -> str:

@@ -28,10 +28,13 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from streamkit.access import Gate, GateASGI
 from streamkit.backends import ServerStartError, ServerUnavailable, http_url, listen, tail
 
 try:
     import uvicorn
+    from uvicorn.config import HTTP_PROTOCOLS
+    from uvicorn.importer import import_from_string
 except ImportError:  # pragma: no cover - depends on the environment
     uvicorn = None  # type: ignore[assignment]  # UvicornBackend() then says how to install it
 
@@ -115,13 +118,29 @@ if uvicorn is not None:
                 self.ready.set()
 
 
+def gated_protocol(base: type, gate: Gate) -> type:
+    """uvicorn's HTTP protocol class ``base`` (one instance per connection), letting in only the
+    requests ``gate`` allows: the peer's uid is looked up once, when the connection opens."""
+
+    class Gated(base):
+        def connection_made(self, transport: Any) -> None:
+            super().connection_made(transport)
+            server, client = self.server, self.client
+            uid = gate.peer_uid(client, server) if server is not None and client is not None else None
+            self.app: Any = GateASGI(self.app, gate, uid)
+
+    Gated.__name__ = Gated.__qualname__ = f"Gated{base.__name__}"
+    return Gated
+
+
 class UvicornBackend:
     """Serve an ASGI app with uvicorn from a daemon thread that runs its own event loop.
 
     ``UvicornBackend(app, host="127.0.0.1", port=0, on_error=None, grace=0.1, **options)``;
     ``options`` go to :class:`uvicorn.Config` (for example ``http="h11"``,
     ``timeout_keep_alive=5``, ``lifespan="off"``). ``log`` keeps what uvicorn and the app's
-    logger said, newest last.
+    logger said, newest last. With a ``gate`` (see :mod:`streamkit.access`) only the requests
+    it lets in reach the app.
     """
 
     name = "uvicorn"
@@ -135,6 +154,7 @@ class UvicornBackend:
         *,
         on_error: ErrorSink | None = None,
         grace: float = GRACE,
+        gate: Gate | None = None,
         **options: Any,
     ) -> None:
         if uvicorn is None:
@@ -148,6 +168,7 @@ class UvicornBackend:
         self.host = host
         self.port = port
         self.grace = grace
+        self.gate = gate
         self.options = options
         self.on_error: ErrorSink = on_error or (lambda error: None)
         self.log: deque[str] = deque(maxlen=500)
@@ -169,6 +190,13 @@ class UvicornBackend:
             "ws": "none",  # a streaming kit; websockets would also need an extra package
         }
         settings.update(self.options)
+        if self.gate is not None:
+            # The HTTP protocol class uvicorn would pick ("auto": httptools when installed),
+            # wrapped so that each connection checks its peer once.
+            http = settings.get("http", "auto")
+            if isinstance(http, str):
+                http = import_from_string(HTTP_PROTOCOLS.get(http, http))
+            settings["http"] = gated_protocol(http, self.gate)
         return uvicorn.Config(self.app, **settings)
 
     def start(self) -> UvicornBackend:

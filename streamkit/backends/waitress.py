@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 from streamkit import recording
+from streamkit.access import SOCKET_KEY, Gate, GateWSGI
 from streamkit.backends import ServerStartError, ServerUnavailable, http_url
 
 try:
@@ -50,7 +51,8 @@ class WaitressBackend:
 
     ``WaitressBackend(app, host="127.0.0.1", port=0, threads=8, on_error=None, **adjustments)``;
     ``adjustments`` go to :func:`waitress.server.create_server` (for example
-    ``channel_timeout=...``).
+    ``channel_timeout=...``). With a ``gate`` (see :mod:`streamkit.access`) only the requests
+    it lets in reach the app.
     """
 
     name = "waitress"
@@ -63,6 +65,7 @@ class WaitressBackend:
         *,
         threads: int = 8,
         on_error: Callable[[BaseException], None] | None = None,
+        gate: Gate | None = None,
         **adjustments: Any,
     ) -> None:
         if create_server is None:
@@ -70,6 +73,7 @@ class WaitressBackend:
                 "waitress is not installed: pip install 'streamkit-http[servers]' (or waitress)"
             )
         self.app = app
+        self.gate = gate
         self.host = host
         self.port = port
         self.threads = threads
@@ -99,6 +103,11 @@ class WaitressBackend:
                     on_error(exc)
                     raise
 
+            def get_environment(self) -> Any:
+                environ = super().get_environment()
+                environ[SOCKET_KEY] = self.channel.socket  # the gate's once-per-connection check
+                return environ
+
             def write(self, data: bytes) -> None:
                 super().write(data)
                 if data:
@@ -119,7 +128,7 @@ class WaitressBackend:
         task_class, channel_class = self._classes()
         try:
             server = create_server(
-                self.app,
+                GateWSGI(self.app, self.gate) if self.gate is not None else self.app,
                 host=self.host,
                 port=self.port,
                 threads=self.threads,

@@ -32,6 +32,7 @@ from werkzeug.serving import (
 )
 
 from .. import recording
+from ..access import Gate, GateWSGI
 from . import http_url, listen
 
 __all__ = ["ErrorSink", "StreamingRequestHandler", "WSGIApp", "WerkzeugBackend"]
@@ -189,7 +190,10 @@ class _WrittenBody:
 
 
 class WerkzeugBackend:
-    """werkzeug's threaded server in a daemon thread, with :class:`StreamingRequestHandler`."""
+    """werkzeug's threaded server in a daemon thread, with :class:`StreamingRequestHandler`.
+
+    With a ``gate`` (see :mod:`streamkit.access`) only the requests it lets in reach the app.
+    """
 
     name = "werkzeug"
 
@@ -200,8 +204,10 @@ class WerkzeugBackend:
         port: int = 0,
         *,
         on_error: ErrorSink | None = None,
+        gate: Gate | None = None,
     ) -> None:
         self.app = app
+        self.gate = gate
         self.host = host
         self.port = port
         self.on_error: ErrorSink = on_error or (lambda error: None)
@@ -215,12 +221,15 @@ class WerkzeugBackend:
     def start(self) -> WerkzeugBackend:
         """Bind (a busy port is an OSError, never werkzeug's sys.exit), start serving, return."""
         listener = listen(self.host, self.port)
+        app: WSGIApp = _NoteWritten(self.app)
+        if self.gate is not None:  # outermost: a refused request reaches nothing of the app's
+            app = GateWSGI(app, self.gate)
         try:
             # werkzeug takes over a listening socket given by its file descriptor (a dup).
             server = _ThreadedServer(
                 self.host,
                 listener.getsockname()[1],
-                _NoteWritten(self.app),
+                app,
                 handler=StreamingRequestHandler,
                 fd=listener.fileno(),
                 on_error=self.on_error,

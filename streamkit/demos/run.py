@@ -108,7 +108,11 @@ def run_demo(quick: bool = False, out: TextIO | None = None) -> int:
 
 
 def serve_demo(host: str = "127.0.0.1", port: int = 5000, out: TextIO | None = None) -> int:
-    """Serve the demo app until Ctrl-C (or SIGTERM), printing the URL and the demo list."""
+    """Serve the demo app until Ctrl-C (or SIGTERM), printing the URL and the demo list.
+
+    The first URL carries the server's token (``?token=``), as Jupyter's does: a browser that
+    opens it gets a cookie and then reaches every demo, on any system.
+    """
     out = out or sys.stdout
     try:
         server = serve(create_app(), host=host, port=port)
@@ -121,9 +125,18 @@ def serve_demo(host: str = "127.0.0.1", port: int = 5000, out: TextIO | None = N
         return 1
     _stop_on_sigterm()
     try:
-        print(f"Serving the streamkit demos at {server.url}/  (press Ctrl-C to stop)", file=out)
+        print(
+            f"Serving the streamkit demos at {server.url}/?token={server.token}  (press Ctrl-C to stop)",
+            file=out,
+        )
         for demo in DEMOS:
             print(f"  {server.url}{demo.path}\n      {demo.watch}", file=out)
+        print(
+            "Only you can use this server. Open the first link once: its token sets a cookie, so "
+            "the others work in that browser too (on Linux your own browser, curl and requests "
+            "get in without it).",
+            file=out,
+        )
         out.flush()
         threading.Event().wait()  # until Ctrl-C
     except KeyboardInterrupt:
