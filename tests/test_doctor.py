@@ -432,3 +432,23 @@ def test_a_cut_after_silence_names_nginx_when_the_hop_behind_kept_going():
     assert compared.culprit == "proxy" and "proxy_read_timeout" in compared.findings[0].fix
     assert any("kept going" in fact for fact in compared.findings[0].evidence)
     assert any("nothing arrived for" in fact for fact in compared.findings[0].evidence)
+
+
+def test_doctor_sends_the_same_method_and_body_to_every_variant_and_hop():
+    seen: list[tuple[str, bytes, str]] = []
+
+    def echo_app(environ, start_response):
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length)
+        seen.append((environ["REQUEST_METHOD"], body, environ.get("HTTP_HOST", "")))
+        start_response("200 OK", [("Content-Type", "text/plain"), ("X-Content-Type-Options", "nosniff")])
+        return (part.encode() for part in zoo.parts())
+
+    with serve(echo_app) as front, serve(echo_app) as behind:
+        diagnosis = doctor(front.url + "/", json={"q": 1}, upstream=[behind.url + "/"])
+    assert_clean(diagnosis)
+    assert len(seen) == len(diagnosis.traces) + 1 == 5  # four variants and one hop
+    assert {(method, body) for method, body, _ in seen} == {("POST", b'{"q":1}')}
+    hosts = {host for _, _, host in seen}
+    assert hosts == {front.url.split("//")[1], behind.url.split("//")[1]}  # only Host differs
+    assert all(trace.method == "POST" for trace in diagnosis.traces + diagnosis.hops)
