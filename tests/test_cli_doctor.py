@@ -200,3 +200,34 @@ def test_a_bad_upstream_url_exits_2_and_no_progress_line_off_a_terminal(capsys):
     with serve(parts_app) as good:
         assert main(["doctor", good.url + "/", "--max-seconds", "5"]) == 0
     assert "\r" not in capsys.readouterr().err  # stderr is not a terminal here
+
+
+@pytest.mark.parametrize("quiet", [False, True])
+def test_the_progress_line_shows_on_a_terminal_and_is_cleared(quiet):
+    import pty
+
+    with serve(parts_app) as good:
+        main_fd, terminal_fd = pty.openpty()
+        command = [sys.executable, "-m", "streamkit", "doctor", good.url + "/", "--max-seconds", "5"]
+        process = subprocess.Popen(
+            command + (["--quiet"] if quiet else []), stdout=subprocess.PIPE, stderr=terminal_fd,
+            cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )  # fmt: skip
+        os.close(terminal_fd)
+        out, _ = process.communicate(timeout=30)
+        err = b""
+        while True:
+            try:
+                data = os.read(main_fd, 65536)
+            except OSError:
+                break
+            if not data:
+                break
+            err += data
+        os.close(main_fd)
+    assert process.returncode == 0 and b"it streams" in out
+    if quiet:
+        assert err == b""
+    else:
+        assert b"\rdoctor: " in err and b" s  as given: " in err  # elapsed time, pieces per request
+        assert err.endswith(b"\r\x1b[K")  # cleared when done
