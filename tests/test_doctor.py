@@ -452,3 +452,14 @@ def test_doctor_sends_the_same_method_and_body_to_every_variant_and_hop():
     hosts = {host for _, _, host in seen}
     assert hosts == {front.url.split("//")[1], behind.url.split("//")[1]}  # only Host differs
     assert all(trace.method == "POST" for trace in diagnosis.traces + diagnosis.hops)
+
+
+def test_the_callers_browser_encodings_do_not_replace_the_identity_request():
+    # "Copy as cURL" from a browser passes Accept-Encoding: gzip, deflate, br, zstd: the doctor
+    # still makes its identity request, names the compression, and names what it tried.
+    pytest.importorskip("flask_compress")
+    with serve(zoo.flask_compress_app("gzip")) as server:
+        doctored = doctor(server.url + "/parts", headers={"Accept-Encoding": "gzip, deflate, br, zstd"})
+    assert any(label.startswith("identity") for label in doctored.labels)
+    assert_held(doctored, "compression", "compression-no-flush")
+    assert any("identity" in fact and "streamed" in fact for fact in doctored.findings[0].evidence)
