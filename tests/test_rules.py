@@ -440,6 +440,12 @@ def _check_shape(diagnosis: Diagnosis) -> None:
     json.dumps(diagnosis.to_dict())  # JSON-ready
 
 
+def test_a_server_that_cannot_compress_is_not_named_as_the_compressor() -> None:
+    case = next(c for c in HELD if c.name == "Starlette GZip that does not flush")
+    first = judge(case.measurements()).findings[0]
+    assert "uvicorn" not in first.summary and first.summary.startswith("a compression layer")
+
+
 @pytest.mark.parametrize("case", CLEAN, ids=lambda case: case.name)
 def test_a_clean_stream_is_never_blamed(case: Case) -> None:
     diagnosis = judge(case.measurements())
