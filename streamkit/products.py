@@ -128,7 +128,7 @@ GENERIC: dict[str, str] = {
         "often than the idle timeouts streams meet (nginx proxy_read_timeout 60 s, common load "
         "balancers 60 s, Cloudflare about 100 s); or raise the timeout of the layer that cut it "
         "(nginx: proxy_read_timeout; Apache: ProxyPass timeout= or ProxyTimeout; HAProxy: timeout "
-        "server; Varnish: between_bytes_timeout; Caddy: read_timeout; lighttpd: read-timeout)"
+        'server; Varnish: between_bytes_timeout; Caddy: read_timeout; lighttpd: the proxy.server "read-timeout")'
     ),
     "one-at-a-time": (
         "serve requests side by side: threads or async workers, or more workers; each open "
