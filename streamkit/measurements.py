@@ -44,6 +44,8 @@ __all__ = [
     "measure",
 ]
 
+# How a trace's error starts when the probe itself stopped waiting for the next byte.
+CLIENT_GAVE_UP = "ReadTimeout:"
 # A wait shorter than this is a server's ordinary latency, not a queue.
 QUEUED = 0.2
 # Clock readings of two requests this close count as the same moment (threads start apart).
@@ -170,7 +172,7 @@ def _silence(trace: Trace, pieces: Sequence[Chunk]) -> Silence | None:
         return None
     times = [trace.headers_at] + [piece.t for piece in pieces]
     cut = bool(trace.error) and trace.server_error is None
-    if cut or trace.stopped:
+    if cut or trace.stopped:  # (a cut here includes the probe's own timeout: time without data)
         times.append(max(trace.duration, times[-1]))
     best: Silence | None = None
     for index, (a, b) in enumerate(itertools.pairwise(times)):
@@ -213,8 +215,10 @@ class Measured:
 
     @property
     def cut(self) -> bool:
-        """The body broke with no error from the app recorded."""
-        return bool(self.trace.error) and self.trace.server_error is None
+        """The body broke with no error from the app recorded, and not because the client
+        itself stopped waiting (its own ``timeout``: the stream may have gone on)."""
+        error = self.trace.error or ""
+        return bool(error) and self.trace.server_error is None and not error.startswith(CLIENT_GAVE_UP)
 
     def header(self, name: str) -> str:
         return _header(self.trace, name)

@@ -296,6 +296,30 @@ HELD = [
         ],
     ),
     Case(
+        # The hop behind was still silent when the doctor's own timeout ended its read: it
+        # did not break, it was still going when the front hop broke.
+        "a hop cut while the hop behind was still silent (the doctor's own timeout ended it later)",
+        variants(
+            trace([0.01, 0.21], end=3.2, error="IncompleteRead"),
+            trace([0.01, 0.21], end=3.2, error="IncompleteRead"),
+        ),
+        False,
+        "proxy",
+        "cut-after-silence",
+        "read-timeout",
+        hops=[
+            (
+                "hop 1: http://127.0.0.1:9000/s",
+                trace(
+                    [0.01, 0.21],
+                    end=5.2,
+                    error="ReadTimeout: no data for 5 s in the middle of the body",
+                    url="http://127.0.0.1:9000/s",
+                ),
+            )
+        ],
+    ),
+    Case(
         "waitress holding 18,000 bytes",
         one(trace(AT_END, sizes=[50], headers_at=0.8, Server="waitress")),
         False,
