@@ -283,7 +283,13 @@ class SSEParser:
         if self._rest:
             data = self._rest + data
             self._rest = b""
-        if not self._first and not self._data and not self._type and data[-2:] == b"\n\n" and b"\r" not in data:
+        if (
+            not self._first
+            and not self._data
+            and not self._type
+            and data[-2:] == b"\n\n"
+            and b"\r" not in data
+        ):
             self._blocks(data, t, chunk, read)  # whole events with LF line ends: the usual case
             return
         lines = data.splitlines()
@@ -313,7 +319,9 @@ class SSEParser:
             if block[:6] == b"data: " and b"\n" not in block:
                 text = block[6:].decode("utf-8", "replace")
                 self.last_id = self._id
-                append(EventRecord(t, "message", self._id, text, content_of("message", text, path), chunk, read))
+                append(
+                    EventRecord(t, "message", self._id, text, content_of("message", text, path), chunk, read)
+                )
                 continue
             for line in block.split(b"\n"):
                 if line:
