@@ -55,6 +55,7 @@ list indexes, dotted).
 from __future__ import annotations
 
 import json
+import json.scanner
 import math
 import statistics
 from collections.abc import Sequence
@@ -193,7 +194,7 @@ def _known_content(event_type: str, value: Any) -> str | None:
 
 
 _NOT_JSON: Any = object()
-_scan = json.JSONDecoder().scan_once
+_scan = json.scanner.make_scanner(json.JSONDecoder())  # the C scanner json.loads itself ends in
 
 
 def parse_json(text: str) -> Any:
