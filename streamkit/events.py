@@ -58,7 +58,7 @@ import json
 import json.scanner
 import math
 import statistics
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -194,7 +194,8 @@ def _known_content(event_type: str, value: Any) -> str | None:
 
 
 _NOT_JSON: Any = object()
-_scan = json.scanner.make_scanner(json.JSONDecoder())  # the C scanner json.loads itself ends in
+# The scanner json.loads itself ends in (C when available), called directly.
+_scan: Callable[[str, int], tuple[Any, int]] = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[arg-type]
 
 
 def parse_json(text: str) -> Any:
