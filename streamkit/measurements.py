@@ -218,7 +218,8 @@ class Measured:
         """The body broke with no error from the app recorded, and not because the client
         itself stopped waiting (its own ``timeout``: the stream may have gone on)."""
         error = self.trace.error or ""
-        return bool(error) and self.trace.server_error is None and not error.startswith(CLIENT_GAVE_UP)
+        gave_up = self.trace.error_kind == "timeout" or error.startswith(CLIENT_GAVE_UP)
+        return bool(error) and self.trace.server_error is None and not gave_up
 
     def header(self, name: str) -> str:
         return _header(self.trace, name)
