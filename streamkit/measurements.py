@@ -193,6 +193,11 @@ class Measured:
     encoding: str = ""
     mimetype: str = ""
     content_type: str = ""
+    content_length: str = ""  # the Content-Length header, "" when there is none
+    framing: str = ""  # "chunked", "length" or "close" (the body ends when the connection closes)
+    nosniff: bool = False  # X-Content-Type-Options: nosniff
+    cache_control: str = ""  # lower case
+    server: str = ""  # the Server header
     verdict: str = ""
     pieces: list[Chunk] = field(default_factory=list)
     framing_first: int = 0
@@ -222,6 +227,7 @@ class Measured:
         return bool(error) and self.trace.server_error is None and not gave_up
 
     def header(self, name: str) -> str:
+        """A response header (for the product table's tells; rules read the fields)."""
         return _header(self.trace, name)
 
     @property
@@ -248,6 +254,11 @@ def measure(label: str, trace: Trace, role: str = "variant", accept_encoding: st
             break
         framing += chunk.wire_size
     content_type = _header(trace, "Content-Type")
+    length = _header(trace, "Content-Length")
+    if "chunked" in _header(trace, "Transfer-Encoding").lower():
+        ends_by = "chunked"
+    else:
+        ends_by = "length" if length else "close"
     return Measured(
         label=label,
         trace=trace,
@@ -256,6 +267,11 @@ def measure(label: str, trace: Trace, role: str = "variant", accept_encoding: st
         encoding=encoding_of(trace),
         mimetype=content_type.split(";", 1)[0].strip().lower(),
         content_type=content_type,
+        content_length=length,
+        framing=ends_by,
+        nosniff=_header(trace, "X-Content-Type-Options").lower() == "nosniff",
+        cache_control=_header(trace, "Cache-Control").lower(),
+        server=_header(trace, "Server"),
         verdict=trace.verdict,
         pieces=pieces,
         framing_first=framing if pieces else 0,
