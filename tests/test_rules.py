@@ -16,6 +16,7 @@ import pytest
 
 from streamkit.diagnosis import WARNING_CODES, Diagnosis, judge
 from streamkit.measurements import Failed, Measurements, measure
+from streamkit.rules import RULES
 from streamkit.trace import Chunk, Event, Trace
 
 T0 = 1000.0  # the monotonic clock when the requests were sent
@@ -551,3 +552,12 @@ def test_hop_evidence_holds_every_hops_arrival() -> None:
     assert sum(1 for fact in facts if "pieces of content" in fact or "piece of content" in fact) == 3
     assert "Varnish" in diagnosis.findings[0].summary
     assert [hop["label"] for hop in diagnosis.to_dict()["hops"]] == [label for label, _ in case.hops]
+
+
+@pytest.mark.parametrize(
+    "rule", RULES, ids=lambda rule: f"{rule.__module__.rsplit('.', 1)[-1]}.{rule.__name__}"
+)
+def test_each_rule_says_its_shape_its_evidence_and_what_it_never_claims(rule) -> None:
+    doc = rule.__doc__ or ""
+    assert "Shape" in doc and "Evidence" in doc, rule
+    assert "never" in doc.lower(), rule
