@@ -352,7 +352,7 @@ PRODUCTS: tuple[Product, ...] = (
     _row(
         "waitress",
         "server",
-        (HeaderTell("Server", r"^waitress\b", "waitress"),),
+        (HeaderTell("Server", r"\bwaitress\b", "waitress"),),
         (
             Behaviour(
                 "send_bytes=18000 (its 1.x default) holds headers and body until 18,000 bytes",

@@ -98,7 +98,9 @@ def missing(*needs: str) -> str | None:
 class Running:
     """A product running in a process group of its own, with its files in ``dir``."""
 
-    def __init__(self, name: str, port: int, process: subprocess.Popen[bytes], dir: Path, config: str) -> None:
+    def __init__(
+        self, name: str, port: int, process: subprocess.Popen[bytes], dir: Path, config: str
+    ) -> None:
         self.name = name
         self.port = port
         self.process = process
@@ -215,7 +217,9 @@ ProxyPassReverse / http://{upstream}/
 {compress}"""
         path = _write(dir, "httpd.conf", config)
         command = [PROGRAMS["apache2"].find(), "-f", str(path), "-DFOREGROUND"]
-        with running("Apache httpd", command, port=port, dir=dir, config=config, stop_signal=signal.SIGTERM) as p:
+        with running(
+            "Apache httpd", command, port=port, dir=dir, config=config, stop_signal=signal.SIGTERM
+        ) as p:
             yield p
 
 
@@ -260,7 +264,9 @@ def haproxy(
     with workdir("haproxy") as dir:
         backend = ""
         if compression:
-            backend += "    compression algo gzip\n    compression type text/plain text/html text/event-stream\n"
+            backend += (
+                "    compression algo gzip\n    compression type text/plain text/html text/event-stream\n"
+            )
         if wait_for_body:
             backend += "    http-response wait-for-body time 10s\n"
         config = f"""\
@@ -297,7 +303,9 @@ def varnish(
     port = free_port()
     host, _, upstream_port = upstream.rpartition(":")
     with workdir("varnish") as dir:
-        between = f"\n    .between_bytes_timeout = {between_bytes_timeout:g}s;" if between_bytes_timeout else ""
+        between = (
+            f"\n    .between_bytes_timeout = {between_bytes_timeout:g}s;" if between_bytes_timeout else ""
+        )
         settings = ""
         if not do_stream:
             settings += "    set beresp.do_stream = false;\n"
@@ -329,7 +337,9 @@ def lighttpd(upstream: str, *, stream_response_body: int | None = None) -> Itera
     host, _, upstream_port = upstream.rpartition(":")
     with workdir("lighttpd") as dir:
         stream = (
-            f"server.stream-response-body = {stream_response_body}\n" if stream_response_body is not None else ""
+            f"server.stream-response-body = {stream_response_body}\n"
+            if stream_response_body is not None
+            else ""
         )
         config = f"""\
 server.document-root = "{dir}"
@@ -371,13 +381,29 @@ def uwsgi(*, extra: Sequence[str] = ()) -> Iterator[Running]:
 
 
 @contextmanager
-def python_server(name: str, arguments: Sequence[str], *, port: int, env: dict[str, str] | None = None) -> Iterator[Running]:
+def python_server(
+    name: str, arguments: Sequence[str], *, port: int, env: dict[str, str] | None = None
+) -> Iterator[Running]:
     """``python ARGUMENTS`` (a server module or script) listening on ``port``."""
     with workdir(name.split()[0].lower()) as dir:
         command = [sys.executable, *arguments]
         environment = {**_python_env(), **(env or {})}
-        with running(name, command, port=port, dir=dir, config=" ".join(command), env=environment, cwd=APPS) as p:
+        with running(
+            name, command, port=port, dir=dir, config=" ".join(command), env=environment, cwd=APPS
+        ) as p:
             yield p
+
+
+@contextmanager
+def waitress(*, send_bytes: int | None = None) -> Iterator[Running]:
+    """waitress as people run it (``python -m waitress``, ``Server: waitress``); ``send_bytes``
+    as given (waitress 3 sends each write at once; 1.x held 18,000 bytes)."""
+    port = free_port()
+    arguments = ["-m", "waitress", f"--host={HOST}", f"--port={port}", "stack_app:app"]
+    if send_bytes is not None:
+        arguments.insert(-1, f"--send-bytes={send_bytes}")
+    with python_server("waitress", arguments, port=port) as p:
+        yield p
 
 
 @contextmanager
@@ -435,5 +461,7 @@ def jupyter_server() -> Iterator[Running]:
             f"--ServerApp.root_dir={dir}", "--IdentityProvider.token=", "--ServerApp.password=",
             "--ServerApp.disable_check_xsrf=True",
         ]  # fmt: skip
-        with running("Jupyter Server", command, port=port, dir=dir, config=" ".join(command), env=env, timeout=40) as p:
+        with running(
+            "Jupyter Server", command, port=port, dir=dir, config=" ".join(command), env=env, timeout=40
+        ) as p:
             yield p

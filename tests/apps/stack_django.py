@@ -2,7 +2,8 @@
 
 ``/async`` streams an async generator (Django sends each piece as it comes); ``/sync`` returns
 a sync iterator, which Django under ASGI collects whole before sending. The environment
-variable ``STACK_DJANGO_GZIP=1`` adds ``django.middleware.gzip.GZipMiddleware``.
+variable ``STACK_DJANGO_GZIP=1`` adds ``django.middleware.gzip.GZipMiddleware`` in front of the
+middleware ``startproject`` lists that needs no database.
 """
 
 from __future__ import annotations
@@ -19,7 +20,13 @@ settings.configure(
     SECRET_KEY="streamkit-tests-only",
     ROOT_URLCONF=__name__,
     ALLOWED_HOSTS=["*"],
-    MIDDLEWARE=["django.middleware.gzip.GZipMiddleware"] if os.environ.get("STACK_DJANGO_GZIP") else [],
+    # startproject's middleware that needs no database, GZipMiddleware first when asked for
+    MIDDLEWARE=(["django.middleware.gzip.GZipMiddleware"] if os.environ.get("STACK_DJANGO_GZIP") else [])
+    + [
+        "django.middleware.security.SecurityMiddleware",
+        "django.middleware.common.CommonMiddleware",
+        "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    ],
 )
 
 from django.core.asgi import get_asgi_application  # noqa: E402 - after settings
