@@ -60,7 +60,8 @@ class Case:
     ``host:port`` serving stack_app) and yields the :class:`Target`. ``culprit`` None means a
     clean stack (it streams, nothing blamed); otherwise the culprit(s) accepted and
     ``directives``: the fix names at least one. ``names_hop``: the culprit's finding names the
-    outermost URL (the hop that cut it). ``gap``: why the doctor still gets it wrong (the case
+    outermost URL (the hop that cut it). ``names``: the product the culprit's finding names (its
+    response proves it). ``gap``: why the doctor still gets it wrong (the case
     is then an xfail(strict=True)).
     """
 
@@ -70,6 +71,7 @@ class Case:
     culprit: tuple[str, ...] | None = None
     directives: tuple[str, ...] = ()
     names_hop: bool = False
+    names: str = ""
     gap: str = ""
 
 
@@ -155,9 +157,21 @@ CASES = [
     # -- Varnish 7.1 -------------------------------------------------------------------------
     Case("varnish", ("varnishd",), _proxy(stacks.varnish)),
     Case(
-        "varnish-no-do-stream", ("varnishd",), _proxy(stacks.varnish, do_stream=False), PROXY, ("do_stream",)
+        "varnish-no-do-stream",
+        ("varnishd",),
+        _proxy(stacks.varnish, do_stream=False),
+        PROXY,
+        ("do_stream",),
+        names="Varnish",
     ),
-    Case("varnish-do-gzip", ("varnishd",), _proxy(stacks.varnish, do_gzip=True), PROXY, ("do_gzip",)),
+    Case(
+        "varnish-do-gzip",
+        ("varnishd",),
+        _proxy(stacks.varnish, do_gzip=True),
+        PROXY,
+        ("do_gzip",),
+        names="Varnish",
+    ),
     Case(
         "varnish-between-bytes-cut",
         ("varnishd",),
@@ -165,6 +179,7 @@ CASES = [
         PROXY,
         ("between_bytes_timeout",),
         names_hop=True,
+        names="Varnish",
     ),
     # -- lighttpd 1.4 ------------------------------------------------------------------------
     Case(
@@ -184,6 +199,7 @@ CASES = [
         _server(stacks.waitress, STREAM, send_bytes=18000),
         SERVER,
         ("send_bytes",),
+        names="waitress",
         gap=(
             "Server: waitress proves waitress, but its holds_bytes tell (products._held_behaviour) wants "
             "one piece when the body is under 18,000 bytes; the 300 bytes came in 5 reads within the "
@@ -222,9 +238,17 @@ CASES = [
         _server(stacks.aiohttp_app, "/compressed"),
         COMPRESSION,
         ("enable_compression",),
+        names="aiohttp",
     ),
     Case("tornado-flush", ("tornado",), _server(stacks.tornado_app, STREAM)),
-    Case("tornado-no-flush", ("tornado",), _server(stacks.tornado_app, "/unflushed"), APP, ("flush()",)),
+    Case(
+        "tornado-no-flush",
+        ("tornado",),
+        _server(stacks.tornado_app, "/unflushed"),
+        APP,
+        ("flush()",),
+        names="tornado",
+    ),
     # -- jupyter-server-proxy in a real Jupyter Server ---------------------------------------
     Case(
         "jupyter-server-proxy",
@@ -232,10 +256,7 @@ CASES = [
         _jupyter,
         PROXY,
         ("Accept: text/event-stream",),
-        gap=(
-            "with the hop given, proxy.hop_held (generic buffering fix) comes before "
-            "proxy.event_stream_only, though the event-stream variant streamed through the same hop"
-        ),
+        names="jupyter-server-proxy",  # by Jupyter Server's identity cookie
     ),
 ]
 
@@ -311,6 +332,8 @@ def test_stack(case: Case, diagnoses: dict[str, Diagnosis | BaseException]) -> N
     assert diagnosis.culprit in case.culprit, diagnosis
     finding = next(f for f in diagnosis.findings if f.culprit == diagnosis.culprit)
     assert any(word in finding.fix for word in case.directives), (case.directives, finding.fix)
+    if case.names:
+        assert case.names in finding.summary, finding
     if case.names_hop:
         url = next(t.url for t in diagnosis.traces)
         outer = url.split("/", 3)[2]
