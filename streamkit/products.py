@@ -344,7 +344,13 @@ PRODUCTS: tuple[Product, ...] = (
         "proxy",
         # Jupyter Server's identity cookie for an anonymous user, set on the proxied response;
         # the app's own Server header is passed on
-        (HeaderTell("Set-Cookie", r"^username-[\w.-]+=\"?2\|1:0\|", 'username-127-0-0-1-8888="2|1:0|10:1796480135|24:...'),),
+        (
+            HeaderTell(
+                "Set-Cookie",
+                r"^username-[\w.-]+=\"?2\|1:0\|",
+                'username-127-0-0-1-8888="2|1:0|10:1796480135|24:...',
+            ),
+        ),
         (
             Behaviour(
                 "buffers whole responses unless the request's Accept is exactly text/event-stream; a "
