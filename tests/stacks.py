@@ -366,15 +366,16 @@ def _python_env() -> dict[str, str]:
 
 
 @contextmanager
-def uwsgi(*, extra: Sequence[str] = ()) -> Iterator[Running]:
-    """uWSGI with its HTTP router (``--http``), one worker with threads, ``stack_app:app``."""
+def uwsgi(*, threads: int = 8, extra: Sequence[str] = ()) -> Iterator[Running]:
+    """uWSGI with its HTTP router (``--http``), one worker process with ``threads`` threads
+    (0: none, uWSGI's default, so it serves one request at a time), ``stack_app:app``."""
     port = free_port()
     program = str(BIN / "uwsgi") if (BIN / "uwsgi").exists() else (shutil.which("uwsgi") or "uwsgi")
     with workdir("uwsgi") as dir:
         command = [
             program, "--http", f"{HOST}:{port}", "--module", "stack_app:app", "--master",
-            "--processes", "1", "--threads", "8", "--die-on-term", "--disable-logging",
-            "--pythonpath", str(APPS), *extra,
+            "--processes", "1", "--die-on-term", "--disable-logging", "--pythonpath", str(APPS),
+            *(["--threads", str(threads)] if threads else []), *extra,
         ]  # fmt: skip
         with running("uWSGI", command, port=port, dir=dir, config=" ".join(command), env=_python_env()) as p:
             yield p
@@ -395,13 +396,15 @@ def python_server(
 
 
 @contextmanager
-def waitress(*, send_bytes: int | None = None) -> Iterator[Running]:
+def waitress(*, send_bytes: int | None = None, threads: int | None = None) -> Iterator[Running]:
     """waitress as people run it (``python -m waitress``, ``Server: waitress``); ``send_bytes``
-    as given (waitress 3 sends each write at once; 1.x held 18,000 bytes)."""
+    as given (waitress 3 sends each write at once; 1.x held 18,000 bytes), ``threads`` (4)."""
     port = free_port()
     arguments = ["-m", "waitress", f"--host={HOST}", f"--port={port}", "stack_app:app"]
     if send_bytes is not None:
         arguments.insert(-1, f"--send-bytes={send_bytes}")
+    if threads is not None:
+        arguments.insert(-1, f"--threads={threads}")
     with python_server("waitress", arguments, port=port) as p:
         yield p
 

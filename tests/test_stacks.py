@@ -61,7 +61,9 @@ class Case:
     clean stack (it streams, nothing blamed); otherwise the culprit(s) accepted and
     ``directives``: the fix names at least one. ``names_hop``: the culprit's finding names the
     outermost URL (the hop that cut it). ``names``: the product the culprit's finding names (its
-    response proves it). ``gap``: why the doctor still gets it wrong (the case
+    response proves it). ``warning``: a clean stack's warning code that must be there, whose fix
+    names one of ``directives``. ``unnamed``: held or broken, and no layer can be named from what
+    the doctor was given: nothing is blamed. ``gap``: why the doctor still gets it wrong (the case
     is then an xfail(strict=True)).
     """
 
@@ -72,16 +74,25 @@ class Case:
     directives: tuple[str, ...] = ()
     names_hop: bool = False
     names: str = ""
+    warning: str = ""
+    unnamed: bool = False
     gap: str = ""
 
 
 def _proxy(
-    proxy: Callable[..., AbstractContextManager[stacks.Running]], path: str = STREAM, **options
+    proxy: Callable[..., AbstractContextManager[stacks.Running]],
+    path: str = STREAM,
+    *,
+    hops: bool = True,
+    **options,
 ) -> Start:
+    """The proxy in front of the app; the app's own port is the hop behind it unless ``hops``
+    is False (the doctor then sees the proxy's responses alone)."""
+
     @contextmanager
     def start(app: str) -> Iterator[Target]:
         with proxy(app, **options) as running:
-            yield Target(running.url + path, (f"http://{app}{path}",))
+            yield Target(running.url + path, (f"http://{app}{path}",) if hops else ())
 
     return start
 
@@ -103,6 +114,11 @@ def _jupyter(app: str) -> Iterator[Target]:
 
 
 PROXY, SERVER, APP, COMPRESSION = ("proxy",), ("server",), ("app",), ("compression",)
+NO_HOPS_CUT_GAP = (
+    "the body broke after >1 s of silence (silence.silent_cut holds), but server.stream_cut "
+    "names the server ('look at the server's log') and the unnamed cut-after-silence finding "
+    "is dropped: from the client alone, with no proxy header, the layer is not known"
+)
 CUT_GAP = (
     "the cut is blamed on the proxy at the outer hop, but the fix is products.GENERIC['cut'], which "
     "names no product's timeout: the proxy adds no header, so no row matches, and unlike "
@@ -121,6 +137,13 @@ CASES = [
         ("timeout=", "ProxyTimeout"),
         names_hop=True,
         gap=CUT_GAP,
+    ),
+    Case(  # from the client alone, the cut cannot be pinned on a layer: never on the server
+        "apache-timeout-cut-no-hops",
+        ("apache2",),
+        _proxy(stacks.apache, SILENT, hops=False, timeout=2),
+        unnamed=True,
+        gap=NO_HOPS_CUT_GAP,
     ),
     # -- Caddy 2.6, reverse_proxy ------------------------------------------------------------
     Case("caddy", ("caddy",), _proxy(stacks.caddy)),
@@ -154,6 +177,13 @@ CASES = [
         names_hop=True,
         gap=CUT_GAP,
     ),
+    Case(
+        "haproxy-timeout-server-cut-no-hops",
+        ("haproxy",),
+        _proxy(stacks.haproxy, SILENT, hops=False, timeout_server="1500ms"),
+        unnamed=True,
+        gap=NO_HOPS_CUT_GAP,
+    ),
     # -- Varnish 7.1 -------------------------------------------------------------------------
     Case("varnish", ("varnishd",), _proxy(stacks.varnish)),
     Case(
@@ -181,6 +211,14 @@ CASES = [
         names_hop=True,
         names="Varnish",
     ),
+    Case(  # Via names Varnish: the cut is consistent with its timeout, without the hops too
+        "varnish-between-bytes-cut-no-hops",
+        ("varnishd",),
+        _proxy(stacks.varnish, SILENT, hops=False, between_bytes_timeout=1.5),
+        PROXY,
+        ("between_bytes_timeout",),
+        names="Varnish",
+    ),
     # -- lighttpd 1.4 ------------------------------------------------------------------------
     Case(
         "lighttpd",  # server.stream-response-body = 0, its default: the whole body
@@ -205,6 +243,24 @@ CASES = [
             "one piece when the body is under 18,000 bytes; the 300 bytes came in 5 reads within the "
             "same millisecond (headers with them), so no layer is named (held-before-client)"
         ),
+    ),
+    Case(  # uWSGI's own default: one process, no threads
+        "uwsgi-one-worker",
+        ("uwsgi",),
+        _server(stacks.uwsgi, STREAM, threads=0),
+        directives=("--processes", "--threads"),
+        warning="served-one-at-a-time",
+        gap=(
+            "uWSGI --http sends no Server header, so the fix is GENERIC['one-at-a-time'], which "
+            "names no server's setting (GENERIC['buffering'] lists each proxy's)"
+        ),
+    ),
+    Case(
+        "waitress-one-thread",
+        ("waitress",),
+        _server(stacks.waitress, STREAM, threads=1),
+        directives=("threads=",),
+        warning="served-one-at-a-time",
     ),
     Case("hypercorn", ("hypercorn",), _server(stacks.hypercorn, STREAM)),
     Case("daphne", ("daphne",), _server(stacks.daphne, STREAM)),
@@ -323,10 +379,19 @@ def test_stack(case: Case, diagnoses: dict[str, Diagnosis | BaseException]) -> N
     if isinstance(result, BaseException):
         raise result
     diagnosis = result
+    if case.unnamed:
+        assert not diagnosis.streams, diagnosis
+        assert diagnosis.culprit is None, diagnosis
+        assert not _blamed(diagnosis), diagnosis
+        return
     if case.culprit is None:
         assert diagnosis.streams, diagnosis
         assert diagnosis.culprit is None, diagnosis
         assert not _blamed(diagnosis), diagnosis
+        if case.warning:
+            warning = next((f for f in diagnosis.findings if f.code == case.warning), None)
+            assert warning is not None and warning.warning, diagnosis
+            assert any(word in warning.fix for word in case.directives), (case.directives, warning.fix)
         return
     assert not diagnosis.streams, diagnosis
     assert diagnosis.culprit in case.culprit, diagnosis
