@@ -21,6 +21,7 @@ LAYERS = {
     "core": ["app", "context", "response", "templating", "compression"],
     "serving": ["server", "backends", "recording", "recording_asgi", "programs"],
     "measuring": [
+        "events",
         "probe",
         "trace",
         "traced",
