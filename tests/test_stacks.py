@@ -401,3 +401,13 @@ def test_stack(case: Case, diagnoses: dict[str, Diagnosis | BaseException]) -> N
         url = next(t.url for t in diagnosis.traces)
         outer = url.split("/", 3)[2]
         assert outer in finding.summary + " ".join(finding.evidence), finding
+
+
+@pytest.mark.parametrize("program, package", [("apache2", "apache2"), ("varnishd", "varnish")])
+def test_a_missing_program_skips_naming_its_package(program, package, monkeypatch):
+    monkeypatch.setenv(stacks.PROGRAMS[program].env, "/nonexistent")
+    why = stacks.missing(program)
+    assert why is not None and f"apt-get install {package}" in why, why
+    assert stacks.missing("no_such_module_for_stacks") == (
+        "no_such_module_for_stacks is not installed: pip install no_such_module_for_stacks (in the test extra)"
+    )
