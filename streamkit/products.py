@@ -194,7 +194,7 @@ PRODUCTS: tuple[Product, ...] = (
     _row(
         "Caddy",
         "proxy",
-        # Server: Caddy only when the backend sends no Server header (it passes the backend's on)
+        # reverse_proxy sends two Server lines: its own "Caddy" first, then the backend's (2.6.2)
         (HeaderTell("Server", r"^Caddy\b", "Caddy"),),
         (
             Behaviour(

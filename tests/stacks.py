@@ -8,7 +8,7 @@ however that dies) and stopped with :func:`streamkit.backends.stop_process_group
 
 * :func:`apache`, :func:`caddy`, :func:`haproxy`, :func:`varnish`, :func:`lighttpd`: a proxy
   in front of ``upstream`` (a ``host:port``), each a context manager giving a :class:`Running`;
-* :func:`uwsgi`, :func:`hypercorn`, :func:`daphne`, :func:`uvicorn_app`, :func:`aiohttp_app`,
+* :func:`uwsgi`, :func:`waitress`, :func:`granian`, :func:`hypercorn`, :func:`daphne`, :func:`uvicorn_app`, :func:`aiohttp_app`,
   :func:`tornado_app`: a server (with its app) in a subprocess;
 * :func:`jupyter_server`: a real Jupyter Server with jupyter-server-proxy, whose
   ``/proxy/<port>/`` reaches an app on this machine;
@@ -68,6 +68,7 @@ PACKAGES = {
     "uwsgidecorators": "uwsgi",
     "hypercorn": "hypercorn",
     "daphne": "daphne",
+    "granian": "granian",
     "django": "django",
     "aiohttp": "aiohttp",
     "tornado": "tornado",
@@ -224,11 +225,16 @@ ProxyPassReverse / http://{upstream}/
 
 
 @contextmanager
-def caddy(upstream: str, *, encode: bool = False, flush_interval: str | None = None) -> Iterator[Running]:
-    """Caddy 2 ``reverse_proxy``; ``encode`` adds ``encode gzip``; ``flush_interval`` sets it."""
+def caddy(
+    upstream: str, *, encode: bool = False, flush_interval: str | None = None, read_timeout: str | None = None
+) -> Iterator[Running]:
+    """Caddy 2 ``reverse_proxy``; ``encode`` adds ``encode gzip``; ``flush_interval`` sets it;
+    ``read_timeout`` sets the http transport's (the longest silence from the upstream)."""
     port = free_port()
     with workdir("caddy") as dir:
         flush = f"\n        flush_interval {flush_interval}" if flush_interval else ""
+        if read_timeout:
+            flush += f"\n        transport http {{\n            read_timeout {read_timeout}\n        }}"
         config = f"""\
 {{
     admin off
@@ -406,6 +412,19 @@ def waitress(*, send_bytes: int | None = None, threads: int | None = None) -> It
     if threads is not None:
         arguments.insert(-1, f"--threads={threads}")
     with python_server("waitress", arguments, port=port) as p:
+        yield p
+
+
+@contextmanager
+def granian(interface: str = "asgi", *, extra: Sequence[str] = ()) -> Iterator[Running]:
+    """granian (Rust) serving ``stack_app`` through its ``asgi`` or ``wsgi`` interface."""
+    port = free_port()
+    app = "stack_app:asgi_app" if interface == "asgi" else "stack_app:app"
+    arguments = [
+        "-m", "granian", "--interface", interface, "--host", HOST, "--port", str(port),
+        "--no-ws", *extra, app,
+    ]  # fmt: skip
+    with python_server("granian", arguments, port=port) as p:
         yield p
 
 

@@ -156,6 +156,20 @@ CASES = [
         ("proxy", "compression"),
         ("encode",),
     ),
+    Case(  # Caddy ends the body with a proper last chunk when read_timeout cuts the upstream
+        "caddy-read-timeout-cut",
+        ("caddy",),
+        _proxy(stacks.caddy, SILENT, read_timeout="1500ms"),
+        PROXY,
+        ("read_timeout",),
+        names_hop=True,
+        gap=(
+            "Caddy ends the body cleanly (a last chunk) after 2 pieces when its read_timeout cuts "
+            "the upstream; the hop behind sent 5 pieces over 3.8 s, yet the doctor says it streams, "
+            "nothing to report: a front hop that ended early with less content than the hop behind "
+            "is not compared"
+        ),
+    ),
     # -- HAProxy 2.6 -------------------------------------------------------------------------
     Case("haproxy", ("haproxy",), _proxy(stacks.haproxy)),  # pieces in pairs, still streams
     Case("haproxy-http-no-delay", ("haproxy",), _proxy(stacks.haproxy, no_delay=True)),
@@ -259,6 +273,20 @@ CASES = [
         _server(stacks.waitress, STREAM, threads=1),
         directives=("threads=",),
         warning="served-one-at-a-time",
+    ),
+    Case("granian-asgi", ("granian",), _server(stacks.granian, STREAM)),
+    Case("granian-wsgi", ("granian",), _server(stacks.granian, STREAM, interface="wsgi")),
+    Case(
+        "granian-wsgi-one-blocking-thread",
+        ("granian",),
+        _server(stacks.granian, STREAM, interface="wsgi", extra=["--blocking-threads", "1"]),
+        directives=("--blocking-threads",),
+        warning="served-one-at-a-time",
+        gap=(
+            "Server: granian proves granian, and concurrency.ASYNC_SERVERS counts it as async, so "
+            "the app is blamed for blocking its event loop (asyncio.to_thread); under --interface "
+            "wsgi the one blocking thread serves one request at a time: the server, --blocking-threads"
+        ),
     ),
     Case("hypercorn", ("hypercorn",), _server(stacks.hypercorn, STREAM)),
     Case("daphne", ("daphne",), _server(stacks.daphne, STREAM)),

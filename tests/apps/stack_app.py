@@ -56,12 +56,18 @@ def headers(shape: Shape) -> list[tuple[str, str]]:
 
 
 def app(environ: dict[str, Any], start_response: Any) -> Iterator[bytes]:
-    """WSGI: the stream, one piece per yield."""
+    """WSGI: the stream, one piece per yield. start_response is called before the body is
+    returned (granian 2.8 drops the headers of a start_response called in the first iteration,
+    which PEP 3333 allows)."""
     shape = Shape(environ.get("QUERY_STRING", ""))
     start_response("200 OK", headers(shape))
-    for i in range(shape.count):
-        time.sleep(shape.pause(i))
-        yield shape.piece(i)
+
+    def pieces() -> Iterator[bytes]:
+        for i in range(shape.count):
+            time.sleep(shape.pause(i))
+            yield shape.piece(i)
+
+    return pieces()
 
 
 async def asgi_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
