@@ -125,6 +125,17 @@ def arrival_summary(label: str, trace: Trace) -> str:
     )
 
 
+def encodings_fact(held: Sequence[Measured]) -> str:
+    """What the held requests asked for and got, in words: the encodings are named, never
+    counted ("every encoding tried" after one is not true)."""
+    asked = sorted({r.accept_encoding for r in held if r.accept_encoding}, key=len)
+    got = sorted({r.encoding or "identity" for r in held})
+    if asked:
+        tried = "; ".join(f"Accept-Encoding: {value}" for value in asked)
+        return f"held with every encoding tried ({tried}); the responses came as {', '.join(got)}"
+    return f"held in all {len(held)} requests; the responses came as {', '.join(got)}"
+
+
 def _items(events: Sequence[Any] | None) -> list[Any]:
     return [event for event in events or () if event.size]
 
@@ -176,6 +187,7 @@ class Measured:
     label: str
     trace: Trace
     role: str = "variant"  # "variant" or "hop"
+    accept_encoding: str | None = None  # what the request asked for, when known
     encoding: str = ""
     mimetype: str = ""
     content_type: str = ""
@@ -222,8 +234,8 @@ class Measured:
         return self.trace.started + self.trace.duration
 
 
-def measure(label: str, trace: Trace, role: str = "variant") -> Measured:
-    """Measure one trace once."""
+def measure(label: str, trace: Trace, role: str = "variant", accept_encoding: str | None = None) -> Measured:
+    """Measure one trace once; ``accept_encoding`` is what the request asked for, if known."""
     pieces = content_pieces(trace.chunks)
     framing = 0
     for chunk in trace.chunks:
@@ -235,6 +247,7 @@ def measure(label: str, trace: Trace, role: str = "variant") -> Measured:
         label=label,
         trace=trace,
         role=role,
+        accept_encoding=accept_encoding,
         encoding=encoding_of(trace),
         mimetype=content_type.split(";", 1)[0].strip().lower(),
         content_type=content_type,
