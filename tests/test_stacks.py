@@ -163,12 +163,6 @@ CASES = [
         PROXY,
         ("read_timeout",),
         names_hop=True,
-        gap=(
-            "Caddy ends the body cleanly (a last chunk) after 2 pieces when its read_timeout cuts "
-            "the upstream; the hop behind sent 5 pieces over 3.8 s, yet the doctor says it streams, "
-            "nothing to report: a front hop that ended early with less content than the hop behind "
-            "is not compared"
-        ),
     ),
     # -- HAProxy 2.6 -------------------------------------------------------------------------
     Case("haproxy", ("haproxy",), _proxy(stacks.haproxy)),  # pieces in pairs, still streams
