@@ -336,9 +336,12 @@ sub vcl_backend_response {{
 
 
 @contextmanager
-def lighttpd(upstream: str, *, stream_response_body: int | None = None) -> Iterator[Running]:
+def lighttpd(
+    upstream: str, *, stream_response_body: int | None = None, read_timeout: int | None = None
+) -> Iterator[Running]:
     """lighttpd 1.4 ``mod_proxy``; ``stream_response_body`` sets ``server.stream-response-body``
-    (0, its default, sends the whole body; 1 and 2 stream)."""
+    (0, its default, sends the whole body; 1 and 2 stream); ``read_timeout`` the proxy host's
+    ``"read-timeout"`` (whole seconds of upstream silence)."""
     port = free_port()
     host, _, upstream_port = upstream.rpartition(":")
     with workdir("lighttpd") as dir:
@@ -347,6 +350,7 @@ def lighttpd(upstream: str, *, stream_response_body: int | None = None) -> Itera
             if stream_response_body is not None
             else ""
         )
+        timeout = f', "read-timeout" => {read_timeout}' if read_timeout else ""
         config = f"""\
 server.document-root = "{dir}"
 server.bind = "{HOST}"
@@ -354,7 +358,7 @@ server.port = {port}
 server.pid-file = "{dir}/lighttpd.pid"
 server.errorlog = "{dir}/error.log"
 server.modules = ("mod_proxy")
-{stream}proxy.server = ("" => (("host" => "{host}", "port" => {upstream_port})))
+{stream}proxy.server = ("" => (("host" => "{host}", "port" => {upstream_port}{timeout})))
 """
         path = _write(dir, "lighttpd.conf", config)
         command = [PROGRAMS["lighttpd"].find(), "-D", "-f", str(path)]

@@ -8,7 +8,7 @@ Each case is one configuration of one product, held or clean, and checks what
 the product's own directive. A clean configuration is never blamed. A cut after silence names
 the hop that cut it.
 
-The cases run side by side (``STACKS_WORKERS``, 4 by default), once per test session, for the
+The cases run side by side (``STACKS_WORKERS``, 6 by default), once per test session, for the
 cases selected; the module prints its total time. A product that is not installed skips,
 naming its package.
 """
@@ -36,9 +36,11 @@ STREAM = "/stream"
 #: 3 s of silence after the second piece; the proxies cut after 1.5-2 s of it (a silence
 #: of a whole second or more is what the doctor calls a cut after silence).
 SILENT = "/stream?silence=3&after=2"
+#: lighttpd checks its "read-timeout" about once a second: 1 s cut after about 3 s of silence.
+LONG_SILENT = "/stream?silence=5&after=2"
 #: Pieces of 600 bytes: above Caddy's encode minimum_length (512), judged on the first write.
 LARGE = "/stream?size=600"
-WORKERS = int(os.environ.get("STACKS_WORKERS", "4"))
+WORKERS = int(os.environ.get("STACKS_WORKERS", "6"))
 
 
 @dataclass(frozen=True)
@@ -232,6 +234,15 @@ CASES = [
         _proxy(stacks.lighttpd),
         PROXY,
         ("server.stream-response-body",),
+    ),
+    Case(
+        "lighttpd-read-timeout-cut",
+        ("lighttpd",),
+        _proxy(stacks.lighttpd, LONG_SILENT, stream_response_body=2, read_timeout=1),
+        PROXY,
+        ('"read-timeout"',),
+        names_hop=True,
+        gap=CUT_GAP,
     ),
     Case("lighttpd-stream-response-body-2", ("lighttpd",), _proxy(stacks.lighttpd, stream_response_body=2)),
     # -- servers -----------------------------------------------------------------------------
