@@ -224,7 +224,11 @@ PRODUCTS: tuple[Product, ...] = (
                 "delays each small piece of a chunked response until the next or about 200 ms, so "
                 "pieces arrive in pairs (not seen with a close-delimited upstream body)"
             ),
-            Behaviour("http-response wait-for-body holds the whole body"),
+            Behaviour(
+                "http-response wait-for-body holds headers and body until the body ends, its time "
+                "passes, or its buffer (tune.bufsize) is full: about 15,000 bytes came at once",
+                holds_bytes=15000,
+            ),
         ),
         {
             "buffering": (
