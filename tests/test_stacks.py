@@ -1,5 +1,5 @@
 """The doctor on real stacks: Apache, Caddy, HAProxy, Varnish and lighttpd in front of a
-streaming app; uWSGI, waitress, hypercorn and daphne; Django over ASGI, aiohttp and tornado;
+streaming app; uWSGI, waitress, granian, hypercorn and daphne; Django over ASGI, aiohttp and tornado;
 jupyter-server-proxy in a real Jupyter Server. Every product runs for real on loopback
 (tests/stacks.py); the app is tests/apps/stack_app.py: 5 pieces 200 ms apart.
 
@@ -116,11 +116,6 @@ def _jupyter(app: str) -> Iterator[Target]:
 
 
 PROXY, SERVER, APP, COMPRESSION = ("proxy",), ("server",), ("app",), ("compression",)
-CUT_GAP = (
-    "the body broke after >1 s of silence (silence.silent_cut holds), but server.stream_cut "
-    "names the server ('look at the server's log') and the unnamed cut-after-silence finding "
-    "is dropped: from the client alone, with no proxy header, the layer is not known"
-)
 CUT_GAP = (
     "the cut is blamed on the proxy at the outer hop, but the fix is products.GENERIC['cut'], which "
     "names no product's timeout: the proxy adds no header, so no row matches, and unlike "
