@@ -10,6 +10,8 @@ however that dies) and stopped with :func:`streamkit.backends.stop_process_group
   in front of ``upstream`` (a ``host:port``), each a context manager giving a :class:`Running`;
 * :func:`uwsgi`, :func:`waitress`, :func:`granian`, :func:`hypercorn`, :func:`daphne`, :func:`uvicorn_app`, :func:`aiohttp_app`,
   :func:`tornado_app`: a server (with its app) in a subprocess;
+* :func:`express_app`: Express on node, with and without the compression middleware (the npm
+  packages are installed into tests/apps/express on first use);
 * :func:`jupyter_server`: a real Jupyter Server with jupyter-server-proxy, whose
   ``/proxy/<port>/`` reaches an app on this machine;
 * :data:`PROGRAMS` (the Debian packages) and :func:`missing` say why a product cannot run here,
@@ -28,6 +30,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -61,6 +64,8 @@ PROGRAMS: dict[str, Program] = {
     "haproxy": _debian("haproxy", "haproxy", "/usr/sbin/haproxy"),
     "varnishd": _debian("varnishd", "varnish", "/usr/sbin/varnishd"),
     "lighttpd": _debian("lighttpd", "lighttpd", "/usr/sbin/lighttpd"),
+    "node": _debian("node", "nodejs", "/usr/bin/node"),
+    "npm": _debian("npm", "npm", "/usr/bin/npm"),
 }
 
 #: The Python packages (the ``test`` extra) a stack imports, by import name.
@@ -79,10 +84,36 @@ PACKAGES = {
 }
 
 
+EXPRESS = APPS / "express"
+_npm_lock = threading.Lock()
+
+
+def npm_modules() -> str | None:
+    """Install tests/apps/express's npm packages (once, into its node_modules); why not, or None."""
+    with _npm_lock:
+        if (EXPRESS / "node_modules" / "express").is_dir() and (
+            EXPRESS / "node_modules" / "compression"
+        ).is_dir():
+            return None
+        command = [PROGRAMS["npm"].find(), "install", "--no-audit", "--no-fund", "--no-package-lock"]
+        try:
+            done = subprocess.run(command, cwd=EXPRESS, capture_output=True, text=True, timeout=180)
+        except (OSError, subprocess.TimeoutExpired) as error:
+            return f"npm install (express, compression) in {EXPRESS} failed: {error}"
+        if done.returncode != 0:
+            return f"npm install (express, compression) in {EXPRESS} failed:\n{tail(done.stderr)}"
+        return None
+
+
 def missing(*needs: str) -> str | None:
-    """Why a stack that needs these programs and packages cannot run here, or None."""
+    """Why a stack that needs these programs and packages cannot run here, or None
+    (``"express"`` installs the npm packages when node and npm are there)."""
     for need in needs:
-        if need in PROGRAMS:
+        if need == "express":
+            why = missing("node", "npm") or npm_modules()
+            if why is not None:
+                return why
+        elif need in PROGRAMS:
             try:
                 PROGRAMS[need].find()
             except ProgramUnavailable as error:
@@ -468,6 +499,19 @@ def tornado_app() -> Iterator[Running]:
     port = free_port()
     with python_server("tornado", [str(APPS / "stack_tornado.py"), str(port)], port=port) as p:
         yield p
+
+
+@contextmanager
+def express_app(*, compress: bool = False) -> Iterator[Running]:
+    """Express 5 on node (tests/apps/express/server.js); ``compress`` adds the compression
+    middleware. Call :func:`missing` with ``"express"`` first: it installs the npm packages."""
+    port = free_port()
+    with workdir("express") as dir:
+        command = [PROGRAMS["node"].find(), str(EXPRESS / "server.js"), str(port)]
+        if compress:
+            command.append("compress")
+        with running("Express", command, port=port, dir=dir, config=" ".join(command), cwd=EXPRESS) as p:
+            yield p
 
 
 @contextmanager

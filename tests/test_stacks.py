@@ -1,6 +1,6 @@
 """The doctor on real stacks: Apache, Caddy, HAProxy, Varnish and lighttpd in front of a
-streaming app; uWSGI, waitress, granian, hypercorn and daphne; Django over ASGI, aiohttp and tornado;
-jupyter-server-proxy in a real Jupyter Server. Every product runs for real on loopback
+streaming app; uWSGI, waitress, granian, hypercorn and daphne; Django over ASGI, aiohttp, tornado
+and Express (npm); jupyter-server-proxy in a real Jupyter Server. Every product runs for real on loopback
 (tests/stacks.py); the app is tests/apps/stack_app.py: 5 pieces 200 ms apart.
 
 Each case is one configuration of one product, held or clean, and checks what
@@ -330,6 +330,21 @@ CASES = [
         APP,
         ("flush()",),
         names="tornado",
+    ),
+    # -- Express 5 on node (npm packages) ------------------------------------------------------
+    Case("express", ("express",), _server(stacks.express_app, STREAM)),
+    Case(
+        "express-compression",
+        ("express",),
+        _server(stacks.express_app, STREAM, compress=True),
+        COMPRESSION,
+        ("res.flush()",),
+        names="Express",  # X-Powered-By: Express
+    ),
+    Case(
+        "express-compression-res-flush",
+        ("express",),
+        _server(stacks.express_app, STREAM + "?flush=1", compress=True),
     ),
     # -- jupyter-server-proxy in a real Jupyter Server ---------------------------------------
     Case(
