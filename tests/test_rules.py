@@ -321,6 +321,28 @@ HELD = [
         "self.flush()",
     ),
     Case(
+        "Django collects a sync iterator under ASGI (daphne)",
+        variants(
+            trace([0.8, 0.8005], headers_at=0.8, Server="daphne"),
+            trace([0.8, 0.8005], headers_at=0.8, Server="daphne"),
+        ),
+        False,
+        "app",
+        "app-collects-body",
+        "async",
+    ),
+    Case(
+        "waitress's send_bytes: a small body in several reads within a millisecond",
+        variants(
+            trace([0.8, 0.8002, 0.8004], headers_at=0.8, Server="waitress"),
+            trace([0.8, 0.8002, 0.8004], headers_at=0.8, Server="waitress"),
+        ),
+        False,
+        "server",
+        "server-holds-writes",
+        "send_bytes",
+    ),
+    Case(
         "held late, nothing named, one request",
         one(trace(AT_END, sizes=[50], headers_at=0.8)),
         False,
