@@ -127,6 +127,58 @@ def missing(*needs: str) -> str | None:
     return None
 
 
+_ports_lock = threading.Lock()
+_handed_out: set[int] = set()
+
+
+def fresh_port() -> int:
+    """A free port never handed out before in this process (stacks start side by side)."""
+    with _ports_lock:
+        while True:
+            port = free_port()
+            if port not in _handed_out:
+                _handed_out.add(port)
+                return port
+
+
+def _listening_sockets(port: int) -> set[str]:
+    """The inodes of the sockets listening on ``port`` (Linux: /proc/net/tcp and tcp6)."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:  # 0A: LISTEN
+                found.add(fields[9])
+    return found
+
+
+def listens(group: int, port: int) -> bool:
+    """True when a process of ``group`` holds the socket listening on ``port``: not another
+    program that took the port meanwhile (other test runs share this machine). True where
+    /proc cannot tell (not Linux)."""
+    if not Path("/proc/net/tcp").exists():
+        return True
+    sockets = _listening_sockets(port)
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            if int(stat[stat.rindex(")") + 2 :].split()[2]) != group:
+                continue
+            for fd in (entry / "fd").iterdir():
+                target = os.readlink(fd)
+                if target.startswith("socket:[") and target[8:-1] in sockets:
+                    return True
+        except (OSError, ValueError):
+            continue
+    return False
+
+
 class Running:
     """A product running in a process group of its own, with its files in ``dir``."""
 
@@ -187,7 +239,13 @@ def running(
         raise
     product = Running(name, port, process, dir, config)
     try:
-        if not wait_for_port(HOST, port, timeout=timeout, failed=lambda: process.poll() is not None):
+        if not wait_for_port(
+            HOST,
+            port,
+            timeout=timeout,
+            ready=lambda: listens(process.pid, port),
+            failed=lambda: process.poll() is not None,
+        ):
             raise ServerStartError(
                 f"{name} did not start on port {port} (exit status {process.poll()}):\n{tail(product.log)}"
             )
@@ -223,7 +281,7 @@ APACHE_MODULES = "/usr/lib/apache2/modules"
 def apache(upstream: str, *, deflate: bool = False, timeout: float | None = None) -> Iterator[Running]:
     """Apache httpd 2.4, mod_proxy_http (``ProxyPass``); ``deflate`` adds mod_deflate for text
     types; ``timeout`` sets ``ProxyPass ... timeout=`` (seconds of upstream silence)."""
-    port = free_port()
+    port = fresh_port()
     with workdir("apache") as dir:
         options = f" timeout={timeout:g}" if timeout else ""
         compress = "AddOutputFilterByType DEFLATE text/plain text/html text/event-stream\n" if deflate else ""
@@ -261,7 +319,7 @@ def caddy(
 ) -> Iterator[Running]:
     """Caddy 2 ``reverse_proxy``; ``encode`` adds ``encode gzip``; ``flush_interval`` sets it;
     ``read_timeout`` sets the http transport's (the longest silence from the upstream)."""
-    port = free_port()
+    port = fresh_port()
     with workdir("caddy") as dir:
         flush = f"\n        flush_interval {flush_interval}" if flush_interval else ""
         if read_timeout:
@@ -297,7 +355,7 @@ def haproxy(
 ) -> Iterator[Running]:
     """HAProxy 2.6 in HTTP mode; ``compression`` (gzip for text/plain), ``option
     http-no-delay``, ``http-response wait-for-body``, ``timeout server``."""
-    port = free_port()
+    port = fresh_port()
     with workdir("haproxy") as dir:
         backend = ""
         if compression:
@@ -337,7 +395,7 @@ def varnish(
 ) -> Iterator[Running]:
     """Varnish 7 with its built-in VCL; ``do_stream = false`` or ``do_gzip = true`` set in
     ``vcl_backend_response``; ``between_bytes_timeout`` on the backend."""
-    port = free_port()
+    port = fresh_port()
     host, _, upstream_port = upstream.rpartition(":")
     with workdir("varnish") as dir:
         between = (
@@ -373,7 +431,7 @@ def lighttpd(
     """lighttpd 1.4 ``mod_proxy``; ``stream_response_body`` sets ``server.stream-response-body``
     (0, its default, sends the whole body; 1 and 2 stream); ``read_timeout`` the proxy host's
     ``"read-timeout"`` (whole seconds of upstream silence)."""
-    port = free_port()
+    port = fresh_port()
     host, _, upstream_port = upstream.rpartition(":")
     with workdir("lighttpd") as dir:
         stream = (
@@ -410,7 +468,7 @@ def _python_env() -> dict[str, str]:
 def uwsgi(*, threads: int = 8, extra: Sequence[str] = ()) -> Iterator[Running]:
     """uWSGI with its HTTP router (``--http``), one worker process with ``threads`` threads
     (0: none, uWSGI's default, so it serves one request at a time), ``stack_app:app``."""
-    port = free_port()
+    port = fresh_port()
     program = str(BIN / "uwsgi") if (BIN / "uwsgi").exists() else (shutil.which("uwsgi") or "uwsgi")
     with workdir("uwsgi") as dir:
         command = [
@@ -440,7 +498,7 @@ def python_server(
 def waitress(*, send_bytes: int | None = None, threads: int | None = None) -> Iterator[Running]:
     """waitress as people run it (``python -m waitress``, ``Server: waitress``); ``send_bytes``
     as given (waitress 3 sends each write at once; 1.x held 18,000 bytes), ``threads`` (4)."""
-    port = free_port()
+    port = fresh_port()
     arguments = ["-m", "waitress", f"--host={HOST}", f"--port={port}", "stack_app:app"]
     if send_bytes is not None:
         arguments.insert(-1, f"--send-bytes={send_bytes}")
@@ -453,7 +511,7 @@ def waitress(*, send_bytes: int | None = None, threads: int | None = None) -> It
 @contextmanager
 def granian(interface: str = "asgi", *, extra: Sequence[str] = ()) -> Iterator[Running]:
     """granian (Rust) serving ``stack_app`` through its ``asgi`` or ``wsgi`` interface."""
-    port = free_port()
+    port = fresh_port()
     app = "stack_app:asgi_app" if interface == "asgi" else "stack_app:app"
     arguments = [
         "-m", "granian", "--interface", interface, "--host", HOST, "--port", str(port),
@@ -465,14 +523,14 @@ def granian(interface: str = "asgi", *, extra: Sequence[str] = ()) -> Iterator[R
 
 @contextmanager
 def hypercorn(app: str = "stack_app:asgi_app") -> Iterator[Running]:
-    port = free_port()
+    port = fresh_port()
     with python_server("hypercorn", ["-m", "hypercorn", "--bind", f"{HOST}:{port}", app], port=port) as p:
         yield p
 
 
 @contextmanager
 def daphne(app: str = "stack_app:asgi_app", *, env: dict[str, str] | None = None) -> Iterator[Running]:
-    port = free_port()
+    port = fresh_port()
     arguments = ["-m", "daphne", "-b", HOST, "-p", str(port), app]
     with python_server("daphne", arguments, port=port, env=env) as p:
         yield p
@@ -480,7 +538,7 @@ def daphne(app: str = "stack_app:asgi_app", *, env: dict[str, str] | None = None
 
 @contextmanager
 def uvicorn_app(app: str, *, env: dict[str, str] | None = None) -> Iterator[Running]:
-    port = free_port()
+    port = fresh_port()
     arguments = ["-m", "uvicorn", "--host", HOST, "--port", str(port), "--no-access-log", app]
     with python_server("uvicorn", arguments, port=port, env=env) as p:
         yield p
@@ -488,7 +546,7 @@ def uvicorn_app(app: str, *, env: dict[str, str] | None = None) -> Iterator[Runn
 
 @contextmanager
 def aiohttp_app() -> Iterator[Running]:
-    port = free_port()
+    port = fresh_port()
     arguments = ["-m", "aiohttp.web", "-H", HOST, "-P", str(port), "stack_aiohttp:make_app"]
     with python_server("aiohttp", arguments, port=port) as p:
         yield p
@@ -496,7 +554,7 @@ def aiohttp_app() -> Iterator[Running]:
 
 @contextmanager
 def tornado_app() -> Iterator[Running]:
-    port = free_port()
+    port = fresh_port()
     with python_server("tornado", [str(APPS / "stack_tornado.py"), str(port)], port=port) as p:
         yield p
 
@@ -505,7 +563,7 @@ def tornado_app() -> Iterator[Running]:
 def express_app(*, compress: bool = False) -> Iterator[Running]:
     """Express 5 on node (tests/apps/express/server.js); ``compress`` adds the compression
     middleware. Call :func:`missing` with ``"express"`` first: it installs the npm packages."""
-    port = free_port()
+    port = fresh_port()
     with workdir("express") as dir:
         command = [PROGRAMS["node"].find(), str(EXPRESS / "server.js"), str(port)]
         if compress:
@@ -517,7 +575,7 @@ def express_app(*, compress: bool = False) -> Iterator[Running]:
 @contextmanager
 def jupyter_server() -> Iterator[Running]:
     """A real Jupyter Server (no token, loopback) with the jupyter-server-proxy extension."""
-    port = free_port()
+    port = fresh_port()
     with workdir("jupyter") as dir:
         env = {
             "JUPYTER_CONFIG_DIR": str(dir / "config"),
