@@ -111,7 +111,8 @@ class Trace:
     * ``status``, ``headers`` (case-insensitive), ``headers_at`` (s when they arrived);
     * ``chunks``: one :class:`Chunk` per HTTP chunk, or per read for other bodies;
     * ``ttfb`` (s when the first body byte arrived), ``duration`` (s until the body ended,
-      broke or was stopped), ``error`` (why the body broke, as text), ``stopped`` (``max_seconds``
+      broke or was stopped), ``error`` (why the body broke, as text) and ``error_kind`` (how:
+      one of :data:`streamkit.http1.ERROR_KINDS`), ``stopped`` (``max_seconds``
       ended the read), ``interrupted`` (Ctrl-C or a notebook interrupt ended it);
     * ``started``: the ``time.monotonic()`` value every ``t`` is counted from;
     * ``reader``: where the arrival times were taken: in the reader worker process (and how its
@@ -156,6 +157,7 @@ class Trace:
     ttfb: float | None = None
     duration: float = 0.0
     error: str | None = None
+    error_kind: str | None = None
     stopped: bool = False
     interrupted: bool = False
     produced: list[Event] | None = None
@@ -665,10 +667,11 @@ def _count(n: int, one: str, many: str | None = None) -> str:
     return f"{n:,} {one if n == 1 else (many or one + 's')}"
 
 
-def verdict_text(trace: Any, verdict: str | None = None) -> str:
+def verdict_text(trace: Any, verdict: str | None = None, *, events: bool = True) -> str:
     """The verdict as one sentence made from this trace's numbers, e.g. "Of the 5 items the app
     produced over 600 ms, 3 of the first 4 were held back ...". Every number in it is measured
-    in the trace. ``verdict`` may be given when it is already known."""
+    in the trace. ``verdict`` may be given when it is already known. For an event stream the
+    sentence ends with its event figures (:func:`events_text`), unless ``events=False``."""
     if verdict is None:
         verdict = trace.verdict
     chunks = list(trace.chunks)
@@ -705,7 +708,7 @@ def verdict_text(trace: Any, verdict: str | None = None) -> str:
         text += f"; reading stopped at max_seconds after {seconds_text(trace.duration)}, with the stream still going"
     if getattr(trace, "interrupted", False):
         text += f"; reading was interrupted after {seconds_text(trace.duration)}, so this is only what had arrived"
-    if getattr(trace, "event_framing", None) is not None:
+    if events and getattr(trace, "event_framing", None) is not None:
         text += "; " + events_text(trace)
     encoding = (trace.headers.get("Content-Encoding") or "").strip().lower()
     if encoding and not _decodable(encoding) and size:
@@ -774,7 +777,7 @@ def _decodable(encoding: str) -> bool:
     """True when the probe decodes this Content-Encoding (see streamkit.probe)."""
     if encoding in ("identity", "gzip", "x-gzip", "deflate"):
         return True
-    from .probe import decoder_available
+    from .http1 import decoder_available
 
     return decoder_available(encoding)
 

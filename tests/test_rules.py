@@ -16,6 +16,7 @@ import pytest
 
 from streamkit.diagnosis import WARNING_CODES, Diagnosis, judge
 from streamkit.measurements import Failed, Measurements, measure
+from streamkit.rules import RULES
 from streamkit.trace import Chunk, Event, Trace
 
 T0 = 1000.0  # the monotonic clock when the requests were sent
@@ -296,6 +297,30 @@ HELD = [
         ],
     ),
     Case(
+        # The hop behind was still silent when the doctor's own timeout ended its read: it
+        # did not break, it was still going when the front hop broke.
+        "a hop cut while the hop behind was still silent (the doctor's own timeout ended it later)",
+        variants(
+            trace([0.01, 0.21], end=3.2, error="IncompleteRead"),
+            trace([0.01, 0.21], end=3.2, error="IncompleteRead"),
+        ),
+        False,
+        "proxy",
+        "cut-after-silence",
+        "read-timeout",
+        hops=[
+            (
+                "hop 1: http://127.0.0.1:9000/s",
+                trace(
+                    [0.01, 0.21],
+                    end=5.2,
+                    error="ReadTimeout: no data for 5 s in the middle of the body",
+                    url="http://127.0.0.1:9000/s",
+                ),
+            )
+        ],
+    ),
+    Case(
         "waitress holding 18,000 bytes",
         one(trace(AT_END, sizes=[50], headers_at=0.8, Server="waitress")),
         False,
@@ -527,3 +552,12 @@ def test_hop_evidence_holds_every_hops_arrival() -> None:
     assert sum(1 for fact in facts if "pieces of content" in fact or "piece of content" in fact) == 3
     assert "Varnish" in diagnosis.findings[0].summary
     assert [hop["label"] for hop in diagnosis.to_dict()["hops"]] == [label for label, _ in case.hops]
+
+
+@pytest.mark.parametrize(
+    "rule", RULES, ids=lambda rule: f"{rule.__module__.rsplit('.', 1)[-1]}.{rule.__name__}"
+)
+def test_each_rule_says_its_shape_its_evidence_and_what_it_never_claims(rule) -> None:
+    doc = rule.__doc__ or ""
+    assert "Shape" in doc and "Evidence" in doc, rule
+    assert "never" in doc.lower(), rule
