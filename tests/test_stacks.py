@@ -65,7 +65,7 @@ class Case:
     outermost URL (the hop that cut it). ``names``: the product the culprit's finding names (its
     response proves it). ``warning``: a clean stack's warning code that must be there, whose fix
     names one of ``directives``. ``unnamed``: held or broken, and no layer can be named from what
-    the doctor was given: nothing is blamed. ``timeout``: the doctor's (each wait for data). ``gap``: why the doctor still gets it wrong (the case
+    the doctor was given: nothing is blamed. ``timeout``: the doctor's (each wait for data); ``headers``: the caller's. ``gap``: why the doctor still gets it wrong (the case
     is then an xfail(strict=True)).
     """
 
@@ -79,6 +79,7 @@ class Case:
     warning: str = ""
     unnamed: bool = False
     timeout: float = 10.0
+    headers: tuple[tuple[str, str], ...] = ()
     gap: str = ""
 
 
@@ -168,6 +169,12 @@ CASES = [
         ("wait-for-body",),
     ),
     Case(
+        "haproxy-wait-for-body-no-hops",
+        ("haproxy",),
+        _proxy(stacks.haproxy, hops=False, wait_for_body=True),
+        unnamed=True,
+    ),
+    Case(
         "haproxy-timeout-server-cut",
         ("haproxy",),
         _proxy(stacks.haproxy, SILENT, timeout_server="1500ms"),
@@ -240,6 +247,12 @@ CASES = [
         ('"read-timeout"',),
         names_hop=True,
         timeout=4,
+    ),
+    Case(  # from the client alone: Server: Werkzeug is passed on, nothing names lighttpd
+        "lighttpd-no-hops",
+        ("lighttpd",),
+        _proxy(stacks.lighttpd, hops=False),
+        unnamed=True,
     ),
     Case("lighttpd-stream-response-body-2", ("lighttpd",), _proxy(stacks.lighttpd, stream_response_body=2)),
     # -- servers -----------------------------------------------------------------------------
@@ -338,6 +351,15 @@ CASES = [
         ("Accept: text/event-stream",),
         names="jupyter-server-proxy",  # by Jupyter Server's identity cookie
     ),
+    Case(  # the caller's Accept wins over the doctor's event-stream variant: a list is buffered
+        "jupyter-server-proxy-accept-list",
+        ("jupyter_server", "jupyter_server_proxy"),
+        _jupyter,
+        PROXY,
+        ("exactly",),
+        names="jupyter-server-proxy",
+        headers=(("Accept", "text/event-stream, */*"),),
+    ),
 ]
 
 
@@ -358,7 +380,13 @@ def _diagnose(case: Case, app: str) -> Diagnosis:
     if why is not None:
         raise Skipped(why)
     with case.start(app) as target:
-        return doctor(target.url, upstream=list(target.upstream), timeout=case.timeout, max_seconds=10)
+        return doctor(
+            target.url,
+            upstream=list(target.upstream),
+            timeout=case.timeout,
+            max_seconds=10,
+            headers=dict(case.headers),
+        )
 
 
 @pytest.fixture(scope="module")
@@ -408,6 +436,8 @@ def test_stack(case: Case, diagnoses: dict[str, Diagnosis | BaseException]) -> N
         assert not diagnosis.streams, shown
         assert diagnosis.culprit is None, shown
         assert not _blamed(diagnosis), shown
+        # it says what would tell: the hop comparison
+        assert any("upstream" in f.fix for f in diagnosis.findings), shown
         return
     if case.culprit is None:
         assert diagnosis.streams, shown
