@@ -561,3 +561,13 @@ def test_each_rule_says_its_shape_its_evidence_and_what_it_never_claims(rule) ->
     doc = rule.__doc__ or ""
     assert "Shape" in doc and "Evidence" in doc, rule
     assert "never" in doc.lower(), rule
+
+
+def test_the_server_side_is_the_innermost_hops_in_the_evidence_and_the_json() -> None:
+    case = next(c for c in HELD if c.name.startswith("a middleware collects the body"))
+    diagnosis = judge(case.measurements())
+    evidence = diagnosis.findings[0].evidence
+    assert any(fact.startswith("app: produced 5 items") for fact in evidence)
+    assert any(fact.startswith("server: wrote 5 items") for fact in evidence)
+    side = diagnosis.to_dict()["requests"][0]["server_side"]
+    assert [line.split(":")[0] for line in side] == ["app", "server"]
