@@ -200,11 +200,12 @@ PRODUCTS: tuple[Product, ...] = (
     _row(
         "Caddy",
         "proxy",
+        # reverse_proxy sends two Server lines: its own "Caddy" first, then the backend's (2.6.2)
         (HeaderTell("Server", r"^Caddy\b", "Caddy"),),
         (
             Behaviour(
-                "encode compresses only a response whose first write is at least minimum_length (512 bytes)",
-                holds_bytes=512,
+                "encode compresses only a response whose first write is at least minimum_length "
+                "(512 bytes); then it sends the 10-byte gzip header at once and holds the content to the end"
             ),
         ),
         {
@@ -225,8 +226,15 @@ PRODUCTS: tuple[Product, ...] = (
         "proxy",
         (),
         (
-            Behaviour("delays each small piece until the next or about 200 ms, so pieces arrive in pairs"),
-            Behaviour("http-response wait-for-body holds the whole body"),
+            Behaviour(
+                "delays each small piece of a chunked response until the next or about 200 ms, so "
+                "pieces arrive in pairs (not seen with a close-delimited upstream body)"
+            ),
+            Behaviour(
+                "http-response wait-for-body holds headers and body until the body ends, its time "
+                "passes, or its buffer (tune.bufsize) is full: about 15,000 bytes came at once",
+                holds_bytes=15000,
+            ),
         ),
         {
             "buffering": (
@@ -344,13 +352,30 @@ PRODUCTS: tuple[Product, ...] = (
     _row(
         "jupyter-server-proxy",
         "proxy",
-        (),
-        (Behaviour("buffers whole responses unless the request's Accept is exactly text/event-stream"),),
+        # Jupyter Server's identity cookie for an anonymous user, set on the proxied response;
+        # the app's own Server header is passed on
+        (
+            HeaderTell(
+                "Set-Cookie",
+                r"^username-[\w.-]+=\"?2\|1:0\|",
+                'username-127-0-0-1-8888="2|1:0|10:1796480135|24:...',
+            ),
+        ),
+        (
+            Behaviour(
+                "buffers whole responses unless the request's Accept is exactly text/event-stream; a "
+                "buffered one comes with Content-Length and tornado's Etag (a 40-hex SHA-1)"
+            ),
+        ),
         {
             "event-stream-only": (
                 "request with Accept: text/event-stream (exactly that value: jupyter-server-proxy "
                 "compares the string), or open the app's port without the proxy"
-            )
+            ),
+            "buffering": (
+                "request with Accept: text/event-stream (exactly that value: jupyter-server-proxy "
+                "streams only those), or open the app's port without the proxy"
+            ),
         },
         ("Accept: text/event-stream",),
     ),
@@ -358,7 +383,7 @@ PRODUCTS: tuple[Product, ...] = (
     _row(
         "waitress",
         "server",
-        (HeaderTell("Server", r"^waitress\b", "waitress"),),
+        (HeaderTell("Server", r"\bwaitress\b", "waitress"),),
         (
             Behaviour(
                 "send_bytes=18000 (its 1.x default) holds headers and body until 18,000 bytes",
@@ -388,8 +413,14 @@ PRODUCTS: tuple[Product, ...] = (
     _row(
         "uWSGI",
         "server",
-        (HeaderTell("Server", r"uwsgi", "uWSGI"),),
-        (Behaviour("--route-run gzip: compresses even for a client that asked for identity"),),
+        (),  # --http sends no Server header of its own
+        (
+            Behaviour(
+                "--http answers HTTP/1.1 with neither Content-Length nor chunking: the body ends when "
+                "the connection closes"
+            ),
+            Behaviour("--route-run gzip: compresses even for a client that asked for identity"),
+        ),
         {
             "compression": "leave the streaming path out of --route-run gzip: (or drop that route)",
             "one-at-a-time": "raise --processes, or add --threads (with --enable-threads)",

@@ -46,6 +46,7 @@ def browser_context(tmp_path: Path):
     if CHROMIUM_MISSING:
         pytest.skip(CHROMIUM_MISSING)
     from playwright import sync_api
+
     trace_id = uuid.uuid4().hex
     with sync_api.sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(

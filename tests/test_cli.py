@@ -80,9 +80,7 @@ class Serving:
 
 
 def test_demo_prints_the_three_techniques_with_timelines_and_verdicts() -> None:
-    done = subprocess.run(
-        [*COMMAND, "demo", "--quick"], capture_output=True, text=True, timeout=60, env=ENV
-    )
+    done = subprocess.run([*COMMAND, "demo", "--quick"], capture_output=True, text=True, timeout=60, env=ENV)
     assert done.returncode == 0, done.stderr
     out = done.stdout
     assert done.stderr == "", "server threads must not print"

@@ -397,7 +397,9 @@ def test_a_sync_gunicorn_worker_serves_one_stream_at_a_time_and_threads_do_not()
     path = "/parts?count=5&gap=0.2"
     with serve("production_app:app", server="gunicorn", cwd=APPS, worker_class="sync", workers=1) as server:
         one = doctor(server.url + path)
-    with serve("production_app:app", server="gunicorn", cwd=APPS, worker_class="gthread", threads=8) as server:
+    with serve(
+        "production_app:app", server="gunicorn", cwd=APPS, worker_class="gthread", threads=8
+    ) as server:
         side = doctor(server.url + path)
     assert_clean(one)  # each request streamed: only the queue is reported
     queued = next(f for f in one.findings if f.code == "served-one-at-a-time")

@@ -133,8 +133,7 @@ def test_binder_installs_the_kit_itself() -> None:
 def test_binder_installs_nginx_for_lesson_07() -> None:
     # repo2docker installs the Debian packages named in apt.txt, one per line.
     packages = [
-        line.split("#", 1)[0].strip()
-        for line in (ROOT / "apt.txt").read_text(encoding="utf-8").splitlines()
+        line.split("#", 1)[0].strip() for line in (ROOT / "apt.txt").read_text(encoding="utf-8").splitlines()
     ]
     assert "nginx" in packages, "apt.txt must list nginx: notebook 07 starts a real nginx"
 

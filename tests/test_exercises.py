@@ -52,8 +52,7 @@ def solved(exercise: Exercise) -> Any:
     return namespace[exercise.answer_name]
 
 
-def placeholder_function(*args: Any, **kwargs: Any) -> None:
-    ...  # what the notebooks are committed with
+def placeholder_function(*args: Any, **kwargs: Any) -> None: ...  # what the notebooks are committed with
 
 
 def test_every_lesson_has_two_or_three_exercises() -> None:

@@ -35,13 +35,19 @@ def cells_of(cells: list[nbformat.NotebookNode]) -> list[tuple[str, str, list[st
 
 def test_every_source_has_its_notebook_and_back() -> None:
     built = {path.resolve() for _, path, _ in TARGETS}
-    committed = {path.resolve() for path in (ROOT / "notebooks").rglob("*.ipynb") if ".ipynb_checkpoints" not in path.parts}
+    committed = {
+        path.resolve()
+        for path in (ROOT / "notebooks").rglob("*.ipynb")
+        if ".ipynb_checkpoints" not in path.parts
+    }
     assert committed - built == set(), "notebooks with no source in tools/notebooks/ (or streamkit/exercises)"
     assert built - committed == set(), "sources whose notebook was never built: run make notebooks"
 
 
 @pytest.mark.parametrize("name,path,cells", TARGETS, ids=[name for name, _, _ in TARGETS])
-def test_committed_notebook_matches_its_source(name: str, path: Path, cells: list[nbformat.NotebookNode]) -> None:
+def test_committed_notebook_matches_its_source(
+    name: str, path: Path, cells: list[nbformat.NotebookNode]
+) -> None:
     if not path.exists():
         pytest.fail(f"{path.relative_to(ROOT)} is missing: run `make notebooks NB={name[:2]}`")
     committed = nbformat.read(str(path), as_version=4)
@@ -51,4 +57,6 @@ def test_committed_notebook_matches_its_source(name: str, path: Path, cells: lis
             f"{path.relative_to(ROOT)} cell {index} differs from its source; edit the source "
             f"(never the .ipynb) and run `make notebooks NB={name[:2]}`"
         )
-    assert len(actual) == len(expected), f"{path.relative_to(ROOT)} has {len(actual)} cells, its source {len(expected)}"
+    assert len(actual) == len(expected), (
+        f"{path.relative_to(ROOT)} has {len(actual)} cells, its source {len(expected)}"
+    )

@@ -83,9 +83,11 @@ def test_lesson_runs_twice_in_one_kernel(path: Path, monkeypatch: pytest.MonkeyP
     try:
         client.execute()
     except CellExecutionError as error:
-        pytest.fail(f"{path.name}: {labels[current[0]]} raised (run twice in one kernel):\n{error}", pytrace=False)
+        pytest.fail(
+            f"{path.name}: {labels[current[0]]} raised (run twice in one kernel):\n{error}", pytrace=False
+        )
 
-    second = cells[len(code):]
+    second = cells[len(code) :]
     assert all(cell.execution_count is not None for cell in second), "the second run stopped early"
     for cell in second:  # a tagged cell must still raise on the second run, as the lesson says
         if "raises-exception" in cell.metadata.get("tags", []):

@@ -104,7 +104,9 @@ def closed_port_url() -> str:
 
 
 def test_chunked_body_gives_one_record_per_http_chunk(raw: RawServer) -> None:
-    raw.script = sends(CHUNKED_HEAD, b"5\r\nhello\r\n", 0.05, b"1;ext=1\r\n \r\n", 0.05, b"6\r\nworld!\r\n0\r\n\r\n")
+    raw.script = sends(
+        CHUNKED_HEAD, b"5\r\nhello\r\n", 0.05, b"1;ext=1\r\n \r\n", 0.05, b"6\r\nworld!\r\n0\r\n\r\n"
+    )
     trace = probe(raw.url + "/x")
     assert [c.data for c in trace.chunks] == [b"hello", b" ", b"world!"]
     assert trace.body == b"hello world!"
@@ -308,7 +310,10 @@ def test_no_response_times_out_within_the_timeout(raw: RawServer) -> None:
 
 @pytest.mark.parametrize(
     ("reply", "reason"),
-    [(b"", "closed the connection without sending a response"), (b"hello there\r\n\r\n", "not a valid HTTP response")],
+    [
+        (b"", "closed the connection without sending a response"),
+        (b"hello there\r\n\r\n", "not a valid HTTP response"),
+    ],
     ids=["closed", "garbage"],
 )
 def test_no_valid_response_is_a_probe_error(raw: RawServer, reply: bytes, reason: str) -> None:
@@ -317,7 +322,9 @@ def test_no_valid_response_is_a_probe_error(raw: RawServer, reply: bytes, reason
         probe(raw.url)
 
 
-@pytest.mark.parametrize("url", ["127.0.0.1:5000/x", "ftp://example.com/", "http:///nohost", "http://h:99999/"])
+@pytest.mark.parametrize(
+    "url", ["127.0.0.1:5000/x", "ftp://example.com/", "http:///nohost", "http://h:99999/"]
+)
 def test_bad_urls_are_value_errors(url: str) -> None:
     with pytest.raises(ValueError, match="cannot probe"):
         probe(url)
@@ -394,7 +401,9 @@ def malformed_chunked(draw: st.DrawFn) -> tuple[bytes, bytes, str]:
     chunks = draw(st.lists(chunk_data, min_size=1, max_size=5))
     framed = [b"%x\r\n%s\r\n" % (len(c), c) for c in chunks]
     end = b"0\r\n\r\n"
-    kind = draw(st.sampled_from(["bad size token", "size too small", "size too big", "missing CRLF", "early close"]))
+    kind = draw(
+        st.sampled_from(["bad size token", "size too small", "size too big", "missing CRLF", "early close"])
+    )
     if kind == "early close":
         full = b"".join(framed) + end
         cut = draw(st.integers(0, len(full) - 1))
@@ -403,14 +412,20 @@ def malformed_chunked(draw: st.DrawFn) -> tuple[bytes, bytes, str]:
     c = chunks[i]
     rest = b"".join(framed[i + 1 :]) + end
     if kind == "bad size token":
-        token = draw(st.sampled_from([b"zz", b"-5", b"0x5", b"+5", b"", b" 5", b"5 5", b"1_0", b"\x00", b"1" * 17]))
+        token = draw(
+            st.sampled_from([b"zz", b"-5", b"0x5", b"+5", b"", b" 5", b"5 5", b"1_0", b"\x00", b"1" * 17])
+        )
         bad = token + b"\r\n" + c + b"\r\n"
     elif kind == "size too small":
         if len(c) < 2:
             c = c + b"x"
         bad = b"%x\r\n%s\r\n" % (draw(st.integers(1, len(c) - 1)), c)
     elif kind == "size too big":
-        claimed = draw(st.one_of(st.integers(len(c) + 2 + len(rest) + 1, len(c) + len(rest) + 200), st.just(0xFFFFFFFFFFFF)))
+        claimed = draw(
+            st.one_of(
+                st.integers(len(c) + 2 + len(rest) + 1, len(c) + len(rest) + 200), st.just(0xFFFFFFFFFFFF)
+            )
+        )
         bad = b"%x\r\n%s\r\n" % (claimed, c)
     else:  # missing CRLF after the chunk data
         bad = b"%x\r\n%s" % (len(c), c) + draw(st.sampled_from([b"", b"\n", b"\r", b"XX", b"\n\r"]))

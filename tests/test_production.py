@@ -173,9 +173,7 @@ def test_gunicorn_sync_worker_timeout_cuts_a_long_stream_gthread_does_not():
     # About 4.5 s against a 2 s worker timeout. (gthread reports to the arbiter about once a
     # second, so a 1 s timeout could kill even the gthread worker by chance.)
     long_stream = "/parts?count=10&gap=0.5"
-    with serve(
-        "production_app:app", server="gunicorn", cwd=APPS, worker_class="sync", timeout=2
-    ) as server:
+    with serve("production_app:app", server="gunicorn", cwd=APPS, worker_class="sync", timeout=2) as server:
         cut = server.get(long_stream)
         killed_log = server.backend.log
     assert cut.verdict == "broken"

@@ -665,7 +665,11 @@ def test_raise_for_error_shows_the_apps_frames_and_keeps_every_frame_in_server_t
     # __tracebackhide__); between it and the app's generator nothing of the server is left.
     shown = [frame.filename for frame in frames if frame.name != "raise_for_error"]
     kit = {"server.py", "werkzeug.py", "recording.py", "response.py"}
-    machinery = [name for name in shown if "site-packages" in name or (os.path.basename(name) in kit and "/streamkit/" in name)]
+    machinery = [
+        name
+        for name in shown
+        if "site-packages" in name or (os.path.basename(name) in kit and "/streamkit/" in name)
+    ]
     assert machinery == [] and frames[-1].name == "generate", shown
     # ... while the full server-side traceback still has werkzeug's and the kit's.
     assert trace.server_traceback is not None

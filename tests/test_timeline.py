@@ -196,7 +196,10 @@ def test_100000_chunks_are_bucketed() -> None:
     marks = lane_marks(root, "received")
     assert 0 < len(marks) <= timeline.PLOT_W // timeline.BUCKET_PX
     # The buckets hold every chunk: their tooltips add up to all of them.
-    counts = [int(re.search(r": ([\d,]+) chunks?", m.find(f"{SVG}title").text).group(1).replace(",", "")) for m in marks]
+    counts = [
+        int(re.search(r": ([\d,]+) chunks?", m.find(f"{SVG}title").text).group(1).replace(",", ""))
+        for m in marks
+    ]
     assert sum(counts) == 100_000
     assert "slice" in all_text(root)
     assert not [g for g in root.iter(f"{SVG}g") if g.get("class") == "connectors"]
@@ -270,7 +273,10 @@ def test_mimebundle_has_svg_html_and_a_stable_short_plain_text(real_traces: dict
     assert set(bundle) == {"image/svg+xml", "text/html", "text/plain"}
     # The HTML is an <img> with the SVG as a data URI: it survives the sanitizer of
     # untrusted notebooks, which strips inline <svg>.
-    img = re.fullmatch(r'<img class="streamkit-timeline" alt="([^"]*)" width="(\d+)" style="[^"]*" src="data:image/svg\+xml;base64,([A-Za-z0-9+/=]+)">', bundle["text/html"])
+    img = re.fullmatch(
+        r'<img class="streamkit-timeline" alt="([^"]*)" width="(\d+)" style="[^"]*" src="data:image/svg\+xml;base64,([A-Za-z0-9+/=]+)">',
+        bundle["text/html"],
+    )
     assert img, bundle["text/html"][:200]
     assert base64.b64decode(img.group(3)).decode() == bundle["image/svg+xml"]
     assert img.group(1).startswith("Stream timeline of GET /context/with")
@@ -286,7 +292,9 @@ def test_mimebundle_has_svg_html_and_a_stable_short_plain_text(real_traces: dict
 
 
 def test_compare_draws_traces_on_one_axis(real_traces: dict[str, Trace]) -> None:
-    pair = compare(real_traces["streamed"], real_traces["buffered"], labels=["streamed", "ProfilerMiddleware"])
+    pair = compare(
+        real_traces["streamed"], real_traces["buffered"], labels=["streamed", "ProfilerMiddleware"]
+    )
     root = parse(pair.to_svg())
     panels = [g for g in root.iter(f"{SVG}g") if g.get("class") == "panel"]
     assert len(panels) == 2
@@ -308,7 +316,10 @@ def test_compare_rejects_bad_arguments(real_traces: dict[str, Trace]) -> None:
     with pytest.raises(ValueError, match="2 traces but 1 labels"):
         compare(real_traces["streamed"], real_traces["broken"], labels=["only one"])
     default = compare(real_traces["streamed"], real_traces["broken"])
-    assert default.labels == ["GET /context/with?rows=6&delay_ms=40", "GET /context/without?rows=6&delay_ms=40"]
+    assert default.labels == [
+        "GET /context/with?rows=6&delay_ms=40",
+        "GET /context/without?rows=6&delay_ms=40",
+    ]
 
 
 def test_live_view_does_nothing_outside_ipython(real_traces: dict[str, Trace], capsys) -> None:

@@ -35,7 +35,9 @@ def page():
     from playwright import sync_api
 
     with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=find_program("chromium"), headless=True, args=FLAGS)
+        browser = playwright.chromium.launch(
+            executable_path=find_program("chromium"), headless=True, args=FLAGS
+        )
         try:
             yield browser.new_page()
         finally:
@@ -53,7 +55,12 @@ def text_boxes(page, svg: str) -> list[dict]:
 
 
 def overlaps(a: dict, b: dict) -> bool:
-    return a["x"] < b["x"] + b["w"] and b["x"] < a["x"] + a["w"] and a["y"] < b["y"] + b["h"] and b["y"] < a["y"] + a["h"]
+    return (
+        a["x"] < b["x"] + b["w"]
+        and b["x"] < a["x"] + a["w"]
+        and a["y"] < b["y"] + b["h"]
+        and b["y"] < a["y"] + a["h"]
+    )
 
 
 @pytest.mark.parametrize("length", [5, 40, 90, 200])

@@ -3,6 +3,7 @@
 #
 #   nginx     (Debian package nginx-light): lesson 07, the proxy tests
 #   chromium  (Debian package chromium):    the browser and JupyterLab tests
+#   apache2, caddy, haproxy, varnish, lighttpd, nodejs, npm: the real stacks of tests/test_stacks.py
 #
 # Called by `make test`. Installs with apt-get only when running as root on a system that has
 # it (CI, Binder-like containers). Anywhere else (no root, no apt, macOS) it says what is
@@ -21,6 +22,13 @@ have() {  # have PROGRAM: an executable file on PATH or in the usual sbin places
 need=()
 have nginx || need+=(nginx-light)
 have chromium || have chromium-browser || need+=(chromium)
+have apache2 || need+=(apache2)
+have caddy || need+=(caddy)
+have haproxy || need+=(haproxy)
+have varnishd || need+=(varnish)
+have lighttpd || need+=(lighttpd)
+have node || need+=(nodejs)
+have npm || need+=(npm)
 [ ${#need[@]} -eq 0 ] && exit 0
 
 why=""
