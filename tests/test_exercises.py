@@ -9,6 +9,7 @@ on 127.0.0.1, so these tests do too.
 from __future__ import annotations
 
 import importlib.util
+import threading
 import linecache
 import time
 from typing import Any
@@ -161,3 +162,95 @@ def test_not_implemented_counts_as_not_attempted_here_too() -> None:
         raise NotImplementedError
 
     assert lesson06.q1.check(sse).status == "not attempted"
+
+
+# -- no hangs, no leftovers ------------------------------------------------------------------
+
+
+def _idle_cpu(seconds: float = 1.0) -> float:
+    """CPU seconds this process used while the test slept for ``seconds``."""
+    started = time.process_time()
+    time.sleep(seconds)
+    return time.process_time() - started
+
+
+def _threads_after(baseline: set[int], wait: float = 3.0) -> list[str]:
+    """Threads started since ``baseline`` that are still running after up to ``wait`` s."""
+    deadline = time.monotonic() + wait
+    while True:
+        left = [t.name for t in threading.enumerate() if t.ident not in baseline and t.is_alive()]
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.05)
+
+
+def test_fifty_wrong_answers_in_one_process_leave_no_thread_and_no_busy_cpu() -> None:
+    """Like a learner in one kernel: 50 wrong answers, among them every one that runs out of
+    time (a loop without yield, an endless b"" stream, an endless loop in a view)."""
+    local = [
+        row
+        for row in ROWS
+        if not row.exercise.startswith(("07", "09"))  # nginx and Chromium are processes of their own
+        and (not row.exercise.startswith("08") or importlib.util.find_spec("starlette") is not None)
+    ]
+    hanging = [row for row in local if row.slow]
+    chosen = (hanging + [row for row in local if not row.slow])[:50]
+    assert len(chosen) == 50 and len(hanging) >= 4
+    baseline = {t.ident for t in threading.enumerate()}
+    idle_before = _idle_cpu()
+    longest = 0.0
+    for row in chosen:
+        result, seconds = judge(row)
+        assert result.status == "wrong", (row.exercise, row.mistake, str(result))
+        longest = max(longest, seconds)
+    assert longest < LONGEST_CHECK
+    assert _threads_after(baseline) == []
+    # A stopped server thread spinning on an endless b"" would burn a whole CPU second here.
+    assert _idle_cpu() < idle_before + 0.25
+
+
+def test_a_check_that_runs_out_of_time_says_so_in_one_line() -> None:
+    def ticker(log: list) -> None:
+        while True:
+            log = log  # the yield was forgotten: a plain function that never returns
+
+    baseline = {t.ident for t in threading.enumerate()}
+    started = time.monotonic()
+    result = lesson06.q2.check(ticker)
+    took = time.monotonic() - started
+    assert result.status == "wrong"
+    assert result.message.startswith("ticker(log) did not return within 5 s")
+    assert "a loop without yield never gives control back" in result.message
+    assert "\n" not in result.message
+    assert took < 8
+    assert _threads_after(baseline) == []
+
+
+def test_the_app_error_is_shown_instead_of_a_bare_timeout() -> None:
+    """§4: a malformed header in middleware: the check names the app's ValueError, and its
+    cause is that error in the learner's own frames; Server.get's error names it too."""
+    from streamkit import serve
+    from streamkit.exercises import lesson04
+    from streamkit.probe import ProbeError
+
+    def stamp(app: Any) -> Any:
+        def middleware(environ: Any, start_response: Any) -> Any:
+            def start(status: str, headers: list, exc_info: Any = None) -> Any:
+                headers.append("X-Stamp: streamkit")
+                return start_response(status, headers, exc_info)
+
+            return app(environ, start)
+
+        return middleware
+
+    result = lesson04.q1.check(stamp)
+    assert result.status == "wrong"
+    assert "ValueError" in result.message and "(name, value) pair" in result.message
+    assert "ProbeError" not in result.message
+
+    with serve(stamp(lesson04.five_parts_app()), name="exercise-error-shown") as server:
+        with pytest.raises(ProbeError, match="the app raised ValueError") as raised:
+            server.get("/", timeout=2)
+    cause = raised.value.__cause__
+    assert isinstance(cause, ValueError)
+    assert cause is server.errors[-1]
