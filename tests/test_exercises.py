@@ -9,8 +9,8 @@ on 127.0.0.1, so these tests do too.
 from __future__ import annotations
 
 import importlib.util
-import threading
 import linecache
+import threading
 import time
 from typing import Any
 

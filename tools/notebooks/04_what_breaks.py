@@ -349,8 +349,7 @@ def stamp(app):
 ex.q1.check(stamp)
 
 # %%
-# ex.q1.hint()
-# ex.q1.solution()
+ex.q1.hint()  # run this cell again for more; the last run shows a solution
 
 # %% [markdown]
 # ### Exercise 2: send the headers first
@@ -367,8 +366,7 @@ def slow_start():
 ex.q2.check(slow_start)
 
 # %%
-# ex.q2.hint()
-# ex.q2.solution()
+ex.q2.hint()  # run this cell again for more; the last run shows a solution
 
 # %% [markdown]
 # ### Exercise 3: validate before streaming
@@ -385,8 +383,7 @@ def export():
 ex.q3.check(export)
 
 # %%
-# ex.q3.hint()
-# ex.q3.solution()
+ex.q3.hint()  # run this cell again for more; the last run shows a solution
 
 # %% [markdown]
 # ## Checks
