@@ -12,6 +12,7 @@ import importlib.util
 import linecache
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -85,10 +86,39 @@ def test_not_implemented_counts_as_not_attempted() -> None:
 
 def test_hint_and_solution_show_text() -> None:
     for exercise in ALL:
+        exercise.hints_shown = 0
         assert exercise.hint_text and exercise.hint()._repr_markdown_().startswith("**Hint")
         shown = exercise.solution()
         assert exercise.solution_code.strip() in shown._repr_markdown_()
         assert exercise.answer_name in exercise.solution_code
+        exercise.hints_shown = 0
+
+
+@pytest.mark.parametrize("exercise", ALL, ids=lambda e: f"{e.lesson}.{e.number}")
+def test_hints_are_graded_a_nudge_then_more_then_the_solution(exercise: Exercise) -> None:
+    exercise.hints_shown = 0
+    try:
+        shown = [exercise.hint() for _ in range(len(exercise.hints) + 2)]
+    finally:
+        exercise.hints_shown = 0
+    texts = [repr(hint) for hint in shown]
+    assert len(exercise.hints) >= 2
+    assert texts[0].startswith("Hint: ") and "hint 1 of" in texts[0] and "again for more" in texts[0]
+    assert texts[len(exercise.hints) - 1].endswith("again for the solution)")
+    assert len(set(texts[: len(exercise.hints)])) == len(exercise.hints)  # each call tells more
+    # The nudge is not the answer: it does not hold the solution's code.
+    assert exercise.solution_code.strip() not in texts[0]
+    for after in texts[len(exercise.hints) :]:
+        assert after.startswith("Solution:") and exercise.solution_code.strip() in after
+
+
+def test_the_lessons_hint_cells_run_as_they_stand() -> None:
+    """Every exercise's hint cell in every lesson source is code, not a comment."""
+    root = Path(__file__).resolve().parent.parent / "tools" / "notebooks"
+    for exercise in ALL:
+        source = next(root.glob(f"{exercise.lesson}_*.py")).read_text(encoding="utf-8")
+        assert f"\nex.q{exercise.number}.hint()" in source, (exercise.lesson, exercise.number)
+        assert f"# ex.q{exercise.number}.hint()" not in source
 
 
 # -- typical mistakes: every row of tests/exercise_cases.py ---------------------------------

@@ -22,6 +22,7 @@ from .checking import (
     require_function,
     served,
 )
+from .guard import Guard, GuardedApp
 
 LESSON = "07"
 #: System programs this lesson, its solutions and its checks run (see streamkit.programs): the
@@ -47,13 +48,15 @@ def _with_feed(app: Any) -> Any:
 @contextmanager
 def behind_nginx(app: Any, proxy_options: dict[str, Any] | None = None) -> Iterator[Server]:
     """Serve ``app`` with a real nginx in front for the length of a ``with`` block."""
+    guard = Guard()  # the learner's middleware runs under it: nothing runs on after the check
     try:
-        server = serve(app, behind="nginx", proxy_options=proxy_options, name=SERVER_NAME)
+        server = serve(GuardedApp(app, guard), behind="nginx", proxy_options=proxy_options, name=SERVER_NAME)
     except ServerUnavailable as exc:
         raise Wrong(f"This check needs nginx, which is not installed here: {exc}") from None
     try:
         yield server
     finally:
+        guard.end()
         server.stop()
 
 
