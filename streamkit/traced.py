@@ -11,6 +11,7 @@ Layer: measuring (it uses the probe, and the recording of the serving layer belo
 
 from __future__ import annotations
 
+import copy
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -104,7 +105,14 @@ def raise_with_app_error(no_response: ProbeError, error: BaseException | None) -
     if error is None:
         return
     named = ProbeError(no_response.url, f"{no_response.reason}; the app raised {error_text(error, 300)}")
-    raise named from error.with_traceback(own_frames(error.__traceback__))
+    # A copy carries the short traceback, so server.errors keeps every frame (as raise_for_error).
+    try:
+        shown = copy.copy(error)
+    except Exception:
+        shown = error
+    else:
+        shown.__cause__, shown.__context__ = error.__cause__, error.__context__
+    raise named from shown.with_traceback(own_frames(error.__traceback__))
 
 
 def add_server_side(trace: Trace, traced: recording.Recording, done: bool) -> None:

@@ -1232,3 +1232,86 @@ ROWS = [
         ("returned None",),
     ),
 ]
+
+#: Right answers written differently from the solution: each must be judged correct.
+RIGHT = [
+    Row(
+        "00.2",
+        "the view itself a generator",
+        "import time\ndef countdown():\n"
+        '    for line in ["3\\n", "2\\n", "1\\n", "liftoff!\\n"]:\n'
+        "        yield line\n"
+        "        time.sleep(0.1)",
+        (),
+    ),
+    Row(
+        "01.1",
+        "yields bytes",
+        'def csv_lines(rows):\n    yield b"id,name,score\\n"\n    for i, n, s in rows:\n        yield f"{i},{n},{s}\\n".encode()',
+        (),
+    ),
+    Row(
+        "02.1",
+        "the TemplateStream returned without Response",
+        "from streamkit import stream_template_string\n"
+        "def menu():\n"
+        "    stream = stream_template_string(ex.MENU, dishes=ex.DISHES)\n"
+        "    stream.enable_buffering(5)\n"
+        "    return stream",
+        (),
+    ),
+    Row(
+        "03.1",
+        "the decorator form",
+        "import time\nfrom streamkit import Response, request, stream_with_context\n"
+        "def greet():\n"
+        "    @stream_with_context\n"
+        "    def generate():\n"
+        '        yield "Hello, "\n'
+        "        time.sleep(0.1)\n"
+        '        yield request.args["name"]\n'
+        '        yield "!\\n"\n'
+        '    return Response(generate(), mimetype="text/plain")',
+        (),
+    ),
+    Row(
+        "05.2",
+        "a while loop with a break",
+        "def file_blocks(path, block_size=64 * 1024):\n"
+        '    with open(path, "rb") as file:\n'
+        "        while True:\n"
+        "            block = file.read(block_size)\n"
+        '            if block == b"":\n'
+        "                break\n"
+        "            yield block",
+        (),
+    ),
+    Row(
+        "06.1",
+        "CRLF line ends (valid SSE)",
+        "def sse(data, event=None, id=None):\n"
+        "    lines = []\n"
+        "    if event is not None:\n"
+        '        lines.append(f"event: {event}")\n'
+        "    if id is not None:\n"
+        '        lines.append(f"id: {id}")\n'
+        '    lines += [f"data: {line}" for line in str(data).split("\\n")]\n'
+        '    return "\\r\\n".join(lines) + "\\r\\n\\r\\n"',
+        (),
+    ),
+    Row(
+        "06.2",
+        "a counter in the event",
+        "import time\n"
+        "def ticker(log):\n"
+        "    try:\n"
+        "        n = 0\n"
+        "        while True:\n"
+        "            n += 1\n"
+        "            yield f'event: tick\\nid: {n}\\ndata: {n}\\n\\n'\n"
+        "            time.sleep(0.1)\n"
+        "    finally:\n"
+        "        log.append('closed')",
+        (),
+    ),
+]

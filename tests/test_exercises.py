@@ -12,6 +12,7 @@ import importlib.util
 import linecache
 import threading
 import time
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ import pytest
 
 from streamkit.exercises import Exercise, lesson00, lesson06, lessons
 from tests.conftest import needs_marks
-from tests.exercise_cases import ROWS, Row
+from tests.exercise_cases import RIGHT, ROWS, Row
 
 ALL = [exercise for exercises in lessons().values() for exercise in exercises]
 
@@ -180,6 +181,12 @@ def test_wrong_answer_is_rejected_naming_the_mistake(row: Row) -> None:
     assert seconds < LONGEST_CHECK, (seconds, result.message)
 
 
+@pytest.mark.parametrize("row", [_row_param(row) for row in RIGHT])
+def test_a_right_answer_written_another_way_passes(row: Row) -> None:
+    result, _seconds = judge(row)
+    assert result.status == "correct", str(result)
+
+
 def test_every_exercise_has_a_table_of_wrong_answers() -> None:
     counts = {f"{lesson}.{e.number}": 0 for lesson, exercises in lessons().items() for e in exercises}
     for row in ROWS:
@@ -281,6 +288,13 @@ def test_the_app_error_is_shown_instead_of_a_bare_timeout() -> None:
     with serve(stamp(lesson04.five_parts_app()), name="exercise-error-shown") as server:
         with pytest.raises(ProbeError, match="the app raised ValueError") as raised:
             server.get("/", timeout=2)
+        recorded = server.errors[-1]
     cause = raised.value.__cause__
-    assert isinstance(cause, ValueError)
-    assert cause is server.errors[-1]
+    assert isinstance(cause, ValueError) and isinstance(recorded, ValueError)
+    assert str(cause) == str(recorded)
+    # Shown as raise_for_error() shows it (own_frames: here werkzeug's write() is all there is,
+    # as the bad pair only fails when the server writes it); server.errors keeps its traceback.
+    shown = traceback.extract_tb(cause.__traceback__)
+    kept = traceback.extract_tb(recorded.__traceback__)
+    assert shown and shown[-1].name == "write"
+    assert [frame.name for frame in kept] == [frame.name for frame in shown]
