@@ -102,7 +102,7 @@ class StreamingRequestHandler(WSGIRequestHandler):
             # The headers failed half-way (a malformed header from the app: the error is in
             # Server.errors) and were never sent. Close the connection, so the client learns at
             # once instead of waiting, on a kept-alive connection, for an answer never coming.
-            self._headers_buffer = []
+            self._headers_buffer: list[bytes] = []
             self.close_connection = True
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
