@@ -200,7 +200,11 @@ def _check_file_blocks(answer: Any) -> str:
             f"peak: more than a few blocks were in memory at once. Read one block, yield it, then "
             f"read the next."
         )
-    return f"The file went out in {plural(pieces(trace), 'block')} of at most 64 KiB, with memory to spare."
+    return (
+        f"The file went out in {plural(pieces(trace), 'block')} of at most 64 KiB, and serving it "
+        f"raised this kernel's memory by {peak / 1024:,.0f} KiB at the peak, for a "
+        f"{FILE_SIZE / 1024:,.0f} KiB file."
+    )
 
 
 def _peak_while(run: Any, metered: PeakMemory) -> int:
