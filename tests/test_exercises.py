@@ -301,3 +301,22 @@ def test_the_app_error_is_shown_instead_of_a_bare_timeout() -> None:
     kept = traceback.extract_tb(recorded.__traceback__)
     assert shown and shown[-1].name == "write"
     assert [frame.name for frame in kept] == [frame.name for frame in shown]
+
+
+def test_right_answers_leave_no_thread_either() -> None:
+    baseline = {t.ident for t in threading.enumerate()}
+    for exercise in ALL:
+        if exercise.lesson in ("07", "09"):  # nginx and Chromium: processes of their own
+            continue
+        if exercise.lesson == "08" and importlib.util.find_spec("starlette") is None:
+            continue
+        namespace: dict[str, Any] = {"__name__": "solution"}
+        module = __import__(f"streamkit.exercises.lesson{exercise.lesson}", fromlist=["SETUP"])
+        try:
+            exec(getattr(module, "SETUP", ""), namespace)
+            exec(exercise.solution_code, namespace)
+            exercise.check(namespace[exercise.answer_name])  # passing is test_solution_passes's job
+        finally:
+            if namespace.get("server") is not None:
+                namespace["server"].stop()
+    assert _threads_after(baseline) == []

@@ -204,6 +204,8 @@ def where_raised(exc: BaseException) -> str:
         for root in {sys.prefix, sys.base_prefix, os.path.dirname(os.path.dirname(__file__))}
     )
     for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        if frame.filename.startswith("<frozen "):  # the standard library's frozen modules
+            continue
         if not os.path.abspath(frame.filename).startswith(library):
             return f" in {frame.name}(), line {frame.lineno}"
     return ""

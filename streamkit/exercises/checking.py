@@ -83,6 +83,8 @@ def kind_of(value: Any) -> str:
         kind = "method"
     elif inspect.isfunction(value):
         kind = "function"
+    elif isinstance(value, bytes):
+        kind = "bytes object"
     else:
         kind = type(value).__name__
     return f"{'an' if kind[:1].lower() in 'aeiou' else 'a'} {kind}"
