@@ -11,6 +11,7 @@ from ..response import Response
 from ..trace import error_text, plural
 from . import Exercise, Wrong, where_raised
 from .checking import (
+    MAX_SECONDS,
     app_with_view,
     calling,
     fetch,
@@ -182,7 +183,7 @@ def _check_export(answer: Any) -> str:
         if pieces(good) < 3:
             raise Wrong("/?rows=3 sent its rows together; yield one row at a time.")
         for path in _BAD:
-            trace = server.get(path, timeout=5, max_seconds=10)
+            trace = server.get(path, timeout=5, max_seconds=MAX_SECONDS)
             if trace.status == 400:
                 continue
             if trace.status == 200 and (trace.server_error is not None or trace.verdict == "broken"):

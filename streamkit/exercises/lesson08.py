@@ -17,7 +17,16 @@ from typing import Any
 from ..server import Server
 from ..trace import Trace, error_text, plural
 from . import Exercise, NotAttempted, Wrong
-from .checking import fetch, is_placeholder, is_untouched, pieces, require_function, served, spread
+from .checking import (
+    MAX_SECONDS,
+    fetch,
+    is_placeholder,
+    is_untouched,
+    pieces,
+    require_function,
+    served,
+    spread,
+)
 from .guard import Guard, call
 
 LESSON = "08"
@@ -272,7 +281,7 @@ def _check_progress(answer: Any) -> str:
     func = require_function(answer, "progress")
     Starlette, _StreamingResponse, Route = _starlette()
     with served(Starlette(routes=[Route("/progress", func)])) as server:
-        trace = server.get("/progress", timeout=5, max_seconds=10)
+        trace = server.get("/progress", timeout=5, max_seconds=MAX_SECONDS)
         error = trace.server_error or (server.errors[-1] if server.errors else None)
         if error is None and trace.status == 200 and not trace.stopped:
             first, second = two_requests(server, "/progress", who="progress()")
@@ -297,7 +306,8 @@ def _check_progress(answer: Any) -> str:
     if trace.status != 200:
         raise Wrong(f"GET /progress answered {trace.status}; expected 200.")
     if trace.stopped or trace.error:
-        raise Wrong(f"The response did not end cleanly ({trace.error or 'still open after 10 s'}).")
+        why = trace.error or f"still open after {MAX_SECONDS:g} s"
+        raise Wrong(f"The response did not end cleanly ({why}).")
     content_type = trace.headers.get("Content-Type", "")
     if not content_type.startswith("text/event-stream"):
         raise Wrong(
