@@ -99,6 +99,19 @@ ROWS = [
     ),
     Row(
         "00.2",
+        "a stream that never ends",
+        "import time\nfrom streamkit import Response\n"
+        "def countdown():\n"
+        "    def lines():\n"
+        "        while True:\n"
+        '            yield "3\\n"\n'
+        "            time.sleep(0.1)\n"
+        '    return Response(lines(), mimetype="text/plain")',
+        ("had not ended after 8 s", "Give the stream an end"),
+        slow=True,
+    ),
+    Row(
+        "00.2",
         "an endless loop in the view",
         "def countdown():\n    n = 3\n    while n > 0:\n        line = f'{n}\\n'",
         ("countdown() did not return within", "loop"),
