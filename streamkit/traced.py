@@ -11,13 +11,14 @@ Layer: measuring (it uses the probe, and the recording of the serving layer belo
 
 from __future__ import annotations
 
+import copy
 import uuid
 from typing import TYPE_CHECKING, Any
 
 from . import recording
 from .browser import browse
-from .probe import read_response
-from .trace import Event, Trace, arrivals
+from .probe import ProbeError, read_response
+from .trace import Event, Trace, arrivals, error_text, own_frames
 
 if TYPE_CHECKING:
     from .server import Server
@@ -57,22 +58,27 @@ def get_traced(
         # The server's side arrives at the end: keep room for its lanes from the start.
         view = live_view(reserve=() if server.runs_elsewhere else ("produced", "written"))
     traced = recording.start(trace_id)
+    known_errors = {id(error) for error in server.errors}
     try:
-        if browser:
-            if follow is not None and not follow.startswith(("/", "http:", "https:")):
-                follow = "/" + follow
-            # The token cookie too: the page's own requests (its EventSource) carry it.
-            cookies = {server.gate.cookie_name: server.gate.token} if server.gate is not None else None
-            trace = browse(
-                server.url + path, headers=headers, follow=follow, cookies=cookies, **probe_options
-            )
-        else:
-            trace = read_response(
-                server.url + path,
-                headers=headers,
-                on_chunk=view.update if view is not None else None,
-                **probe_options,
-            )
+        try:
+            if browser:
+                if follow is not None and not follow.startswith(("/", "http:", "https:")):
+                    follow = "/" + follow
+                # The token cookie too: the page's own requests (its EventSource) carry it.
+                cookies = {server.gate.cookie_name: server.gate.token} if server.gate is not None else None
+                trace = browse(
+                    server.url + path, headers=headers, follow=follow, cookies=cookies, **probe_options
+                )
+            else:
+                trace = read_response(
+                    server.url + path,
+                    headers=headers,
+                    on_chunk=view.update if view is not None else None,
+                    **probe_options,
+                )
+        except ProbeError as no_response:
+            raise_with_app_error(no_response, traced.error or _new_error(server, known_errors))
+            raise
         # The client has it all; the server closes the response moments later (after
         # noting its last write: the app's own body may have been closed long before).
         done = server.runs_elsewhere or traced.sent.wait(0.5 if (trace.error or trace.stopped) else 2.0)
@@ -88,6 +94,32 @@ def get_traced(
     if view is not None:
         view.close(trace)
     return trace
+
+
+def _new_error(server: Server, known: set[int]) -> BaseException | None:
+    """The newest exception the server recorded that is not one of ``known`` (their ids)."""
+    new = [error for error in list(server.errors) if id(error) not in known]
+    return new[-1] if new else None
+
+
+def raise_with_app_error(no_response: ProbeError, error: BaseException | None) -> None:
+    """When the app raised while the probe waited, raise ``no_response`` again naming it.
+
+    The app's exception becomes the cause, in its own frames (as ``Trace.raise_for_error()``
+    shows it), so the traceback ends in the code that failed rather than in the probe.
+    """
+    __tracebackhide__ = True
+    if error is None:
+        return
+    named = ProbeError(no_response.url, f"{no_response.reason}; the app raised {error_text(error, 300)}")
+    # A copy carries the short traceback, so server.errors keeps every frame (as raise_for_error).
+    try:
+        shown = copy.copy(error)
+    except Exception:
+        shown = error
+    else:
+        shown.__cause__, shown.__context__ = error.__cause__, error.__context__
+    raise named from shown.with_traceback(own_frames(error.__traceback__))
 
 
 def add_server_side(trace: Trace, traced: recording.Recording, done: bool) -> None:

@@ -8,25 +8,19 @@ on 127.0.0.1, so these tests do too.
 
 from __future__ import annotations
 
+import importlib.util
+import linecache
+import threading
 import time
+import traceback
+from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 
-from streamkit import Response, render_template_string, request, stream_template_string
-from streamkit.exercises import (
-    Exercise,
-    lesson00,
-    lesson01,
-    lesson02,
-    lesson03,
-    lesson04,
-    lesson05,
-    lesson06,
-    lessons,
-)
-from tests.conftest import needs_marks, wrong
+from streamkit.exercises import Exercise, lesson00, lesson06, lessons
+from tests.conftest import needs_marks
+from tests.exercise_cases import RIGHT, ROWS, Row
 
 ALL = [exercise for exercises in lessons().values() for exercise in exercises]
 
@@ -93,192 +87,236 @@ def test_not_implemented_counts_as_not_attempted() -> None:
 
 def test_hint_and_solution_show_text() -> None:
     for exercise in ALL:
+        exercise.hints_shown = 0
         assert exercise.hint_text and exercise.hint()._repr_markdown_().startswith("**Hint")
         shown = exercise.solution()
         assert exercise.solution_code.strip() in shown._repr_markdown_()
         assert exercise.answer_name in exercise.solution_code
+        exercise.hints_shown = 0
 
 
-# -- typical mistakes, lesson by lesson ------------------------------------------------------
-
-
-def test_00_wrong_answers() -> None:
-    namespace: dict[str, Any] = {}
-    exec(lesson00.SETUP, namespace)
+@pytest.mark.parametrize("exercise", ALL, ids=lambda e: f"{e.lesson}.{e.number}")
+def test_hints_are_graded_a_nudge_then_more_then_the_solution(exercise: Exercise) -> None:
+    exercise.hints_shown = 0
     try:
-        wrong(lesson00.q1, namespace["server"].get("/count"), "?n=3")
-        wrong(lesson00.q1, 3, "Trace")
+        shown = [exercise.hint() for _ in range(len(exercise.hints) + 2)]
     finally:
-        namespace["server"].stop()
-
-    def joined() -> str:
-        return "3\n2\n1\nliftoff!\n"
-
-    def no_pause() -> Response:
-        return Response(iter(["3\n", "2\n", "1\n", "liftoff!\n"]))
-
-    def crashes() -> Response:
-        raise KeyError("oops")
-
-    wrong(lesson00.q2, joined, "1 piece")
-    wrong(lesson00.q2, no_pause, "time.sleep")
-    wrong(lesson00.q2, crashes, "KeyError", "crashes()")
+        exercise.hints_shown = 0
+    texts = [repr(hint) for hint in shown]
+    assert len(exercise.hints) >= 2
+    assert texts[0].startswith("Hint: ") and "hint 1 of" in texts[0] and "again for more" in texts[0]
+    assert texts[len(exercise.hints) - 1].endswith("again for the solution)")
+    assert len(set(texts[: len(exercise.hints)])) == len(exercise.hints)  # each call tells more
+    # The nudge is not the answer: it does not hold the solution's code.
+    assert exercise.solution_code.strip() not in texts[0]
+    for after in texts[len(exercise.hints) :]:
+        assert after.startswith("Solution:") and exercise.solution_code.strip() in after
 
 
-def test_01_wrong_answers() -> None:
-    def csv_lines(rows: Any) -> Any:
-        lines = ["id,name,score\n"] + [f"{i},{n},{s}\n" for i, n, s in rows]
-        yield "".join(lines)
-
-    wrong(lesson01.q1, csv_lines, "as soon as")
-
-    def reads_every_row_first(rows: Any) -> Any:
-        rows = list(rows)  # one line per row goes out, but only once the last row is in
-        yield "id,name,score\n"
-        for i, n, s in rows:
-            yield f"{i},{n},{s}\n"
-
-    wrong(lesson01.q1, reads_every_row_first, "list(rows)", "inside that loop")
-
-    def report_streamed() -> Response:
-        return Response("".join(lesson01.csv_text(lesson01.slow_rows())), mimetype="text/csv")
-
-    wrong(lesson01.q2, report_streamed, "one go")
-
-    def lines_as_they_come(url: str) -> Any:
-        with requests.get(url, stream=True) as response:
-            for line in response.iter_lines():
-                yield line.decode()
-
-    wrong(lesson01.q3, lines_as_they_come, "read1")
+def test_the_lessons_hint_cells_run_as_they_stand() -> None:
+    """Every exercise's hint cell in every lesson source is code, not a comment."""
+    root = Path(__file__).resolve().parent.parent / "tools" / "notebooks"
+    for exercise in ALL:
+        source = next(root.glob(f"{exercise.lesson}_*.py")).read_text(encoding="utf-8")
+        assert f"\nex.q{exercise.number}.hint()" in source, (exercise.lesson, exercise.number)
+        assert f"# ex.q{exercise.number}.hint()" not in source
 
 
-def test_02_wrong_answers() -> None:
-    def rendered() -> Response:
-        return Response(render_template_string(lesson02.MENU, dishes=lesson02.DISHES))
+# -- typical mistakes: every row of tests/exercise_cases.py ---------------------------------
 
-    def chained() -> Response:
-        return Response(stream_template_string(lesson02.MENU, dishes=lesson02.DISHES).enable_buffering(5))
-
-    def ungrouped() -> Response:
-        return Response(stream_template_string(lesson02.MENU, dishes=lesson02.DISHES))
-
-    wrong(lesson02.q1, rendered, "stream_template_string")
-    wrong(lesson02.q1, chained, "returns None")
-    wrong(lesson02.q1, ungrouped, "32 pieces")
-    wrong(lesson02.q2, 4, "too few")
-    wrong(lesson02.q2, 14, "too many")
-    wrong(lesson02.q2, "5", "whole number")
-    wrong(lesson02.q3, lambda: ["Streamkit Café", "EUR"], "dict")
-    wrong(lesson02.q3, lambda: {"shop": "Streamkit Café"}, "'currency'")
+LONGEST_CHECK = 15.0  # seconds: no check may take longer, even when it runs out of time
 
 
-def test_03_wrong_answers() -> None:
-    def greet() -> Response:
-        def generate() -> Any:
-            yield "Hello, "
-            yield request.args["name"]
-            yield "!\n"
-
-        return Response(generate(), mimetype="text/plain")
-
-    wrong(lesson03.q1, greet, "RuntimeError", "stream_with_context")
-    wrong(lesson03.q2, ["view returned", "teardown", "generator started", "generator finished"], "differ")
-    wrong(lesson03.q2, ["teardown"], "four")
-
-    def shout() -> Response:
-        def letters() -> Any:
-            for letter in request.headers["X-Name"].upper():
-                yield letter + "\n"
-
-        return Response(letters(), mimetype="text/plain")
-
-    wrong(lesson03.q3, shout, "RuntimeError")
+def _exercise(key: str) -> Exercise:
+    lesson, number = key.split(".")
+    return lessons()[lesson][int(number) - 1]
 
 
-def test_04_wrong_answers() -> None:
-    def buffering_stamp(app: Any) -> Any:
+def _row_param(row: Row) -> Any:
+    module = __import__(f"streamkit.exercises.lesson{row.exercise[:2]}", fromlist=["NEEDS"])
+    marks = list(needs_marks(getattr(module, "NEEDS", ())))
+    if row.exercise.startswith("08"):
+        marks.append(
+            pytest.mark.skipif(importlib.util.find_spec("starlette") is None, reason="needs starlette")
+        )
+    return pytest.param(row, marks=marks, id=f"{row.exercise}-{row.mistake}")
+
+
+def learner_answer(row: Row, namespace: dict[str, Any]) -> Any:
+    """Run the row's code as a notebook cell would (its source readable by inspect)."""
+    exercise = _exercise(row.exercise)
+    module = __import__(f"streamkit.exercises.lesson{row.exercise[:2]}", fromlist=["SETUP"])
+    namespace.update({"__name__": "learner", "ex": module})
+    setup = getattr(module, "SETUP", "")
+    if setup:
+        exec(setup, namespace)
+    filename = f"<learner {row.exercise} {row.mistake}>"
+    linecache.cache[filename] = (len(row.code), None, row.code.splitlines(keepends=True), filename)
+    exec(compile(row.code, filename, "exec"), namespace)
+    if row.answer is not None:
+        return eval(row.answer, namespace)
+    return namespace[exercise.answer_name]
+
+
+def judge(row: Row) -> tuple[Any, float]:
+    namespace: dict[str, Any] = {}
+    try:
+        answer = learner_answer(row, namespace)
+        started = time.monotonic()
+        result = _exercise(row.exercise).check(answer)
+        return result, time.monotonic() - started
+    finally:
+        server = namespace.get("server")
+        if server is not None:
+            server.stop()
+
+
+@pytest.mark.parametrize("row", [_row_param(row) for row in ROWS])
+def test_wrong_answer_is_rejected_naming_the_mistake(row: Row) -> None:
+    result, seconds = judge(row)
+    assert result.status == "wrong", str(result)
+    for word in row.words:
+        assert word in result.message, (word, result.message)
+    assert "\n" not in result.message.strip(), result.message  # one paragraph, no traceback
+    assert seconds < LONGEST_CHECK, (seconds, result.message)
+
+
+@pytest.mark.parametrize("row", [_row_param(row) for row in RIGHT])
+def test_a_right_answer_written_another_way_passes(row: Row) -> None:
+    result, _seconds = judge(row)
+    assert result.status == "correct", str(result)
+
+
+def test_every_exercise_has_a_table_of_wrong_answers() -> None:
+    counts = {f"{lesson}.{e.number}": 0 for lesson, exercises in lessons().items() for e in exercises}
+    for row in ROWS:
+        counts[row.exercise] += 1
+    assert all(count >= 5 for count in counts.values()), counts
+
+
+def test_not_implemented_counts_as_not_attempted_here_too() -> None:
+    def sse(data: Any, event: Any = None, id: Any = None) -> str:
+        raise NotImplementedError
+
+    assert lesson06.q1.check(sse).status == "not attempted"
+
+
+# -- no hangs, no leftovers ------------------------------------------------------------------
+
+
+def _idle_cpu(seconds: float = 1.0) -> float:
+    """CPU seconds this process used while the test slept for ``seconds``."""
+    started = time.process_time()
+    time.sleep(seconds)
+    return time.process_time() - started
+
+
+def _threads_after(baseline: set[int], wait: float = 3.0) -> list[str]:
+    """Threads started since ``baseline`` that are still running after up to ``wait`` s."""
+    deadline = time.monotonic() + wait
+    while True:
+        left = [t.name for t in threading.enumerate() if t.ident not in baseline and t.is_alive()]
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.05)
+
+
+def test_fifty_wrong_answers_in_one_process_leave_no_thread_and_no_busy_cpu() -> None:
+    """Like a learner in one kernel: 50 wrong answers, among them every one that runs out of
+    time (a loop without yield, an endless b"" stream, an endless loop in a view)."""
+    local = [
+        row
+        for row in ROWS
+        if not row.exercise.startswith(("07", "09"))  # nginx and Chromium are processes of their own
+        and (not row.exercise.startswith("08") or importlib.util.find_spec("starlette") is not None)
+    ]
+    hanging = [row for row in local if row.slow]
+    chosen = (hanging + [row for row in local if not row.slow])[:50]
+    assert len(chosen) == 50 and len(hanging) >= 4
+    baseline = {t.ident for t in threading.enumerate()}
+    idle_before = _idle_cpu()
+    longest = 0.0
+    for row in chosen:
+        result, seconds = judge(row)
+        assert result.status == "wrong", (row.exercise, row.mistake, str(result))
+        longest = max(longest, seconds)
+    assert longest < LONGEST_CHECK
+    assert _threads_after(baseline) == []
+    # A stopped server thread spinning on an endless b"" would burn a whole CPU second here.
+    assert _idle_cpu() < idle_before + 0.25
+
+
+def test_a_check_that_runs_out_of_time_says_so_in_one_line() -> None:
+    def ticker(log: list) -> None:
+        while True:
+            log = log  # the yield was forgotten: a plain function that never returns
+
+    baseline = {t.ident for t in threading.enumerate()}
+    started = time.monotonic()
+    result = lesson06.q2.check(ticker)
+    took = time.monotonic() - started
+    assert result.status == "wrong"
+    assert result.message.startswith("ticker(log) did not return within 5 s")
+    assert "a loop without yield never gives control back" in result.message
+    assert "\n" not in result.message
+    assert took < 8
+    assert _threads_after(baseline) == []
+
+
+def test_the_app_error_is_shown_instead_of_a_bare_timeout() -> None:
+    """§4: a malformed header in middleware: the check names the app's ValueError, and its
+    cause is that error in the learner's own frames; Server.get's error names it too."""
+    from streamkit import serve
+    from streamkit.exercises import lesson04
+    from streamkit.probe import ProbeError
+
+    def stamp(app: Any) -> Any:
         def middleware(environ: Any, start_response: Any) -> Any:
             def start(status: str, headers: list, exc_info: Any = None) -> Any:
-                return start_response(status, headers + [("X-Stamp", "streamkit")], exc_info)
+                headers.append("X-Stamp: streamkit")
+                return start_response(status, headers, exc_info)
 
-            return [b"".join(app(environ, start))]
+            return app(environ, start)
 
         return middleware
 
-    def no_header(app: Any) -> Any:
-        return app
+    result = lesson04.q1.check(stamp)
+    assert result.status == "wrong"
+    assert "ValueError" in result.message and "(name, value) pair" in result.message
+    assert "ProbeError" not in result.message
 
-    wrong(lesson04.q1, buffering_stamp, "buffered")
-    wrong(lesson04.q1, no_header, "X-Stamp")
-
-    def slow_start() -> Response:
-        return Response(lesson04.slow_report(), mimetype="text/plain")
-
-    wrong(lesson04.q2, slow_start, 'yield b""')
-
-    def export() -> Response:
-        raw = request.args.get("rows", "")
-
-        def generate() -> Any:
-            for n in range(1, int(raw) + 1):
-                yield f"row {n}\n"
-
-        return Response(generate(), mimetype="text/plain")
-
-    wrong(lesson04.q3, export, "abort(400)")
-
-
-def test_05_wrong_answers() -> None:
-    def one_per_line(lines: Any, size: int) -> Any:
-        yield from lines
-
-    def drops_the_rest(lines: Any, size: int) -> Any:
-        batch = []
-        for line in lines:
-            batch.append(line)
-            if len(batch) == size:
-                yield "".join(batch)
-                batch = []
-
-    wrong(lesson05.q1, one_per_line, "10,500 chunks")
-    wrong(lesson05.q1, drops_the_rest, "last 500 lines")
-
-    def whole_file(path: str, block_size: int = 64 * 1024) -> Any:
-        with open(path, "rb") as file:
-            data = file.read()
-        for start in range(0, len(data), block_size):
-            yield data[start : start + block_size]
-
-    def one_block(path: str, block_size: int = 64 * 1024) -> Any:
-        with open(path, "rb") as file:
-            yield file.read()
-
-    wrong(lesson05.q2, whole_file, "memory")
-    wrong(lesson05.q2, one_block, "64 KiB")
+    with serve(stamp(lesson04.five_parts_app()), name="exercise-error-shown") as server:
+        started = time.monotonic()
+        with pytest.raises(ProbeError, match="the app raised ValueError") as raised:
+            server.get("/", timeout=20)
+        # The server closes the connection of a response whose headers failed: no 20 s wait.
+        assert time.monotonic() - started < 10
+        recorded = server.errors[-1]
+    cause = raised.value.__cause__
+    assert isinstance(cause, ValueError) and isinstance(recorded, ValueError)
+    assert str(cause) == str(recorded)
+    # Shown as raise_for_error() shows it (own_frames: here werkzeug's write() is all there is,
+    # as the bad pair only fails when the server writes it); server.errors keeps its traceback.
+    shown = traceback.extract_tb(cause.__traceback__)
+    kept = traceback.extract_tb(recorded.__traceback__)
+    assert shown and shown[-1].name == "write"
+    assert [frame.name for frame in kept] == [frame.name for frame in shown]
 
 
-def test_06_wrong_answers() -> None:
-    def no_blank_line(data: str, event: Any = None, id: Any = None) -> str:
-        return f"data: {data}\n"
-
-    def one_data_line(data: str, event: Any = None, id: Any = None) -> str:
-        head = (f"event: {event}\n" if event else "") + (f"id: {id}\n" if id else "")
-        return f"{head}data: {data}\n\n"
-
-    wrong(lesson06.q1, no_blank_line, "blank line")
-    wrong(lesson06.q1, one_data_line, "data: ")
-
-    def no_cleanup(log: list) -> Any:
-        while True:
-            yield "data: tick\n\n"
-            time.sleep(0.1)
-
-    def ends(log: list) -> Any:
+def test_right_answers_leave_no_thread_either() -> None:
+    baseline = {t.ident for t in threading.enumerate()}
+    for exercise in ALL:
+        if exercise.lesson in ("07", "09"):  # nginx and Chromium: processes of their own
+            continue
+        if exercise.lesson == "08" and importlib.util.find_spec("starlette") is None:
+            continue
+        namespace: dict[str, Any] = {"__name__": "solution"}
+        module = __import__(f"streamkit.exercises.lesson{exercise.lesson}", fromlist=["SETUP"])
         try:
-            yield "data: tick\n\n"
+            exec(getattr(module, "SETUP", ""), namespace)
+            exec(exercise.solution_code, namespace)
+            exercise.check(namespace[exercise.answer_name])  # passing is test_solution_passes's job
         finally:
-            log.append("closed")
-
-    wrong(lesson06.q2, no_cleanup, "finally")
-    wrong(lesson06.q2, ends, "while True")
+            if namespace.get("server") is not None:
+                namespace["server"].stop()
+    assert _threads_after(baseline) == []

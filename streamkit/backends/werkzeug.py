@@ -99,6 +99,12 @@ class StreamingRequestHandler(WSGIRequestHandler):
         if self.request_version != "HTTP/1.1":
             self.protocol_version = "HTTP/1.0"
         super().run_wsgi()
+        if getattr(self, "_headers_buffer", None):
+            # The headers failed half-way (a malformed header from the app: the error is in
+            # Server.errors) and were never sent. Close the connection, so the client learns at
+            # once instead of waiting, on a kept-alive connection, for an answer never coming.
+            self._headers_buffer: list[bytes] = []
+            self.close_connection = True
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         """No access log."""

@@ -9,8 +9,8 @@ Each lesson has a module here (``lesson00``, ``lesson01``, ...) whose exercises 
         ...  # your code here
 
     ex.q1.check(csv_lines)   # Not attempted yet / Not quite: ... / Correct: ...
-    ex.q1.hint()             # a nudge
-    ex.q1.solution()         # one way to do it
+    ex.q1.hint()             # a nudge; run it again for more, and the third time the solution
+    ex.q1.solution()         # one way to do it, at once
 
 A check runs the learner's code for real: a view is served on a background server on
 127.0.0.1 and read with the probe, a generator is fed slow data, a client function reads a
@@ -20,7 +20,8 @@ any code that behaves right passes, however it is written.
 Three outcomes, told apart on purpose:
 
 * **not attempted**: the placeholder ``...`` is still there (the answer is ``...`` or ``None``,
-  or the function returns one of those, or raises ``NotImplementedError``);
+  or the function's body is still only ``...``, or it raises ``NotImplementedError``); a
+  function with code in it that returns nothing is a forgotten ``return``, which is wrong;
 * **wrong**: the code ran and did something else; the message says what was measured and
   what to change;
 * **correct**.
@@ -32,7 +33,7 @@ import html
 import os
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..trace import error_text
@@ -120,7 +121,7 @@ class Exercise:
         title: str,
         answer_name: str,
         checker: Callable[[Any], str],
-        hint: str,
+        hint: str | Sequence[str],
         solution_code: str,
         task: str = "",
     ) -> None:
@@ -129,9 +130,17 @@ class Exercise:
         self.title = title
         self.answer_name = answer_name
         self.checker = checker
-        self.hint_text = hint.strip()
+        self.hints = [hint.strip()] if isinstance(hint, str) else [text.strip() for text in hint]
+        if not self.hints or not all(self.hints):
+            raise ValueError(f"exercise {lesson}.{number} needs at least one hint")
+        self.hints_shown = 0
         self.solution_code = solution_code.strip() + "\n"
         self.task = task.strip()
+
+    @property
+    def hint_text(self) -> str:
+        """The first hint, the nudge."""
+        return self.hints[0]
 
     @property
     def label(self) -> str:
@@ -165,12 +174,19 @@ class Exercise:
     def _fill_in(self) -> str:
         return (
             f"Replace the ... in {self.answer_name} with your code, run that cell, then run "
-            f"this check again. Stuck? Run the hint() cell below."
+            f"this check again. Stuck? Run the hint cell below; each run of it tells more."
         )
 
     def hint(self) -> _Shown:
-        """A nudge in the right direction."""
-        return _Shown(f"**Hint ({self.label}):** {self.hint_text}", f"Hint: {self.hint_text}")
+        """A nudge first; each further call tells more, and after the last hint the solution."""
+        shown = self.hints_shown
+        self.hints_shown += 1
+        if shown >= len(self.hints):
+            return self.solution()
+        total = len(self.hints) + 1  # the solution comes last
+        text = self.hints[shown]
+        more = f" (hint {shown + 1} of {total - 1}; run hint() again for {'more' if shown + 2 < total else 'the solution'})"
+        return _Shown(f"**Hint ({self.label}):** {text}{more}", f"Hint: {text}{more}")
 
     def solution(self) -> _Shown:
         """One correct answer, as code you can paste."""
@@ -188,6 +204,8 @@ def where_raised(exc: BaseException) -> str:
         for root in {sys.prefix, sys.base_prefix, os.path.dirname(os.path.dirname(__file__))}
     )
     for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        if frame.filename.startswith("<frozen "):  # the standard library's frozen modules
+            continue
         if not os.path.abspath(frame.filename).startswith(library):
             return f" in {frame.name}(), line {frame.lineno}"
     return ""

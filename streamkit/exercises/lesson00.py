@@ -10,6 +10,7 @@ from . import Exercise, Wrong
 from .checking import (
     app_with_view,
     fetch,
+    kind_of,
     pieces,
     require_function,
     served,
@@ -43,9 +44,10 @@ server = serve(app, name="welcome")
 
 def _check_trace(answer: Any) -> str:
     if not isinstance(answer, Trace):
+        called = " (server.get itself, not called)" if callable(answer) else ""
         raise Wrong(
             f"my_trace should be the Trace that server.get(...) returns, but it is "
-            f"{type(answer).__name__}. Did you store the result: my_trace = server.get(...)?"
+            f"{kind_of(answer)}{called}. Did you store the result: my_trace = server.get(...)?"
         )
     parts = urlsplit(answer.url)
     if parts.path != "/count":
@@ -68,8 +70,12 @@ q1 = Exercise(
     "your own trace",
     "my_trace",
     _check_trace,
-    hint="server.get(path) requests a path on the running server and returns a Trace. The path "
-    'may carry a query string, such as "/count?n=3".',
+    hint=[
+        "server.get(...) requests a path on the running server and gives back a Trace; store "
+        "what it returns in my_trace.",
+        'The path may carry a query string: the view reads n from "/count?n=3". So: '
+        'my_trace = server.get("/count?n=3").',
+    ],
     solution_code="""
 my_trace = server.get("/count?n=3")
 my_trace
@@ -88,17 +94,20 @@ def _check_countdown(answer: Any) -> str:
     if trace.body != _COUNTDOWN:
         raise Wrong(f"The body should be {_COUNTDOWN!r}, but it was {trace.body!r:.80}.")
     received = pieces(trace)
-    if received < 4:
+    made = [event for event in trace.produced or () if event.size]
+    if len(made) < 4:
         raise Wrong(
-            f"The four lines arrived in {plural(received, 'piece')}. Yield each line on its own "
-            f"(a generator with one yield per line) instead of returning them joined."
+            f"Your view handed the server the four lines as {plural(len(made), 'item')}, so they "
+            f"arrived in {plural(received, 'piece')}. Yield each line on its own (a generator "
+            f"with one yield per line) instead of returning them joined."
         )
     if spread(trace) < 0.15:
         raise Wrong(
-            "All four lines arrived within a few milliseconds. Pause between them: "
-            "time.sleep(0.1) after each yield."
+            f"The four lines were {plural(len(made), 'item')}, but all arrived within "
+            f"{spread(trace) * 1000:.0f} ms (in {plural(received, 'piece')}): nothing made them wait. "
+            f"Pause between them: time.sleep(0.1) after each yield."
         )
-    return f"Your countdown streamed: {plural(received, 'chunk')}, spread over time."
+    return f"Your countdown streamed: {plural(received, 'chunk')} over {spread(trace):.2f} s, one per line."
 
 
 q2 = Exercise(
@@ -107,9 +116,12 @@ q2 = Exercise(
     "a first stream",
     "countdown",
     _check_countdown,
-    hint='Write a generator inside the view that yields "3\\n", "2\\n", "1\\n" and '
-    '"liftoff!\\n", calling time.sleep(0.1) after each yield, and return '
-    'Response(generator(), mimetype="text/plain").',
+    hint=[
+        "Look at the count() view above: a generator inside the view, handed to Response.",
+        'Write a generator inside countdown() that yields "3\\n", "2\\n", "1\\n" and '
+        '"liftoff!\\n", calling time.sleep(0.1) after each yield, and return '
+        'Response(generator(), mimetype="text/plain").',
+    ],
     solution_code="""
 import time
 from streamkit import Response

@@ -9,14 +9,17 @@ from typing import Any
 from ..app import App
 from ..response import Response
 from ..trace import Trace, plural
-from . import Exercise, NotAttempted, Wrong
+from . import Exercise, Wrong
 from .checking import (
     app_with_view,
+    calling,
     fetch,
-    is_placeholder,
+    kind_of,
     pieces,
+    require_attempt,
     require_function,
     served,
+    source_of,
     timed,
     try_view,
 )
@@ -59,13 +62,22 @@ def _first_difference(got: str, expected: str) -> str:
 def _check_csv_lines(answer: Any) -> str:
     func = require_function(answer, "csv_lines")
     probe_rows = list(slow_rows(n=6, batch=1, pause=0))
-    made = func(iter(probe_rows))
-    if is_placeholder(made):
-        raise NotAttempted()
+    made = calling(func, iter(probe_rows))
+    require_attempt(func, made, "csv_lines(rows)")
     if isinstance(made, (str, bytes)):
         raise Wrong(
             "csv_lines returned one string. Make it a generator: yield the header line, then "
             "yield each row's line as soon as you have it."
+        )
+    if isinstance(made, Response):
+        raise Wrong(
+            "csv_lines returned a Response, but it is not a view: it is the generator a view "
+            "hands to Response. Yield the lines; the check wraps them in a Response itself."
+        )
+    if isinstance(made, (list, tuple)):
+        raise Wrong(
+            f"csv_lines returned {kind_of(made)}, which exists only once every row has been read. "
+            f"Make it a generator: yield each line inside the loop over rows."
         )
 
     app = App(__name__, template_folder=None)
@@ -121,8 +133,11 @@ q1 = Exercise(
     "yield as you go",
     "csv_lines",
     _check_csv_lines,
-    hint='A generator function: first yield "id,name,score\\n", then loop over rows and '
-    'yield f"{i},{name},{score}\\n" for each one. No list, no join.',
+    hint=[
+        "Make csv_lines a generator function: yield instead of return, one line at a time.",
+        'First yield "id,name,score\\n", then loop over rows and yield '
+        'f"{i},{name},{score}\\n" for each one. No list, no join.',
+    ],
     solution_code="""
 def csv_lines(rows):
     yield "id,name,score\\n"
@@ -165,9 +180,13 @@ q2 = Exercise(
     "stream the report",
     "report_streamed",
     _check_report,
-    hint="Keep the loop over slow_rows(), but move it into a generator that yields each line; "
-    'return Response(that_generator(), mimetype="text/csv"). Your csv_lines() from exercise 1 '
-    "does most of the work.",
+    hint=[
+        "The view must return before the report is built: hand Response a generator instead "
+        "of a finished string.",
+        "Keep the loop over slow_rows(), but move it into a generator that yields each line; "
+        'return Response(that_generator(), mimetype="text/csv"). Your csv_lines() from '
+        "exercise 1 does most of the work.",
+    ],
     solution_code="""
 from streamkit import Response
 from streamkit.exercises.lesson01 import slow_rows
@@ -208,30 +227,67 @@ def _sized_app() -> App:
 def _check_reader(answer: Any) -> str:
     func = require_function(answer, "lines_as_they_come")
     with served(_sized_app()) as server:
-        made = func(server.url + "/")
-        if is_placeholder(made):
-            raise NotAttempted()
-        if isinstance(made, (list, tuple)):
+        started = time.monotonic()
+        made = calling(func, server.url + "/", doing="the check called it with the URL")
+        called_for = time.monotonic() - started
+        require_attempt(func, made, "lines_as_they_come(url)")
+        if isinstance(made, (list, tuple, str, bytes)):
             raise Wrong(
-                "lines_as_they_come returned a list, which only exists once every line is in. "
-                "Make it a generator: yield each line as soon as it has arrived."
+                f"lines_as_they_come returned {kind_of(made)}, which only exists once every line "
+                f"is in. Make it a generator: yield each line as soon as it has arrived."
             )
-        seen = timed(made)
-    lines = [line.decode("utf-8") if isinstance(line, bytes) else line for _, line in seen]
-    lines = [line.rstrip("\r\n") for line in lines]
-    if lines != _LINES:
-        raise Wrong(f"Expected the lines {_LINES}, got {lines!r:.120}.")
+        seen = timed(made, limit=5.0, what="lines_as_they_come(url)")
+    items = [line for _, line in seen]
+    if not items:
+        raise Wrong("lines_as_they_come(url) yielded nothing; yield each line of the response.")
+    if any(isinstance(line, bytes) for line in items):
+        raise Wrong(
+            f"The lines should be str, but your generator yielded bytes ({items[0]!r:.30}): "
+            f"decode each line, line.decode('utf-8')."
+        )
+    if any(not isinstance(line, str) for line in items):
+        raise Wrong(f"The lines should be str; your generator yielded {kind_of(items[0])}.")
+    if items != _LINES:
+        if [line.rstrip("\r\n") for line in items] == _LINES:
+            raise Wrong(
+                f"Each line kept its line end ({items[0]!r}); yield it without its \\n, as {_LINES[0]!r}."
+            )
+        raise Wrong(
+            f"Expected the lines {_LINES}, got {items!r:.120}. Split what arrives at each \\n, and "
+            f"keep an unfinished line for the next read."
+        )
     first, last = seen[0][0], seen[-1][0]
     # The server sends a line every 0.15 s: read as they come, the first line is in long
     # before the last one; read in blocks, all of them reach the code together at the end.
-    if first > last / 2:
+    if first > last / 2 or (called_for > 0.5 and first < 0.05):
+        waited = max(first, called_for)
         raise Wrong(
-            f"The first line reached your code only at {first:.2f} s, together with the last one "
-            f"({last:.2f} s): this response has a Content-Length, so iter_lines() and "
-            f"iter_content() wait to fill a whole block. Read what has arrived with "
-            f"response.raw.read1(size) and split it into lines yourself."
+            f"The first line reached your code only after {waited:.2f} s, together with the last "
+            f"one: your code waited for the whole response. {_reader_advice(func)}"
         )
-    return "Your code saw each line as it arrived, not all of them at the end."
+    return (
+        f"Your code saw each line as it arrived: the first after {first:.2f} s, the last after {last:.2f} s."
+    )
+
+
+def _reader_advice(func: Any) -> str:
+    """What to change, from what the learner's code calls (when its source can be read)."""
+    code = source_of(func)
+    if code and "stream=True" not in code.replace(" ", ""):
+        return (
+            "Without stream=True, requests.get() reads the whole body before it returns. Open "
+            "it with stream=True and read what has arrived with response.raw.read1(size)."
+        )
+    if code and ("iter_lines" in code or "iter_content" in code):
+        return (
+            "This response has a Content-Length, so iter_lines() and iter_content() wait to "
+            "fill a whole block. Read what has arrived with response.raw.read1(size) and split "
+            "it into lines yourself."
+        )
+    return (
+        "Open the response with stream=True and read what has arrived with "
+        "response.raw.read1(size), splitting it into lines yourself."
+    )
 
 
 q3 = Exercise(
@@ -240,9 +296,13 @@ q3 = Exercise(
     "read lines as they come",
     "lines_as_they_come",
     _check_reader,
-    hint="Open the response with requests.get(url, stream=True). r.raw.read1(65536) returns "
-    'whatever bytes have arrived (at least one), and b"" at the end. Keep the unfinished '
-    "tail of the last line for the next round.",
+    hint=[
+        "Open the response with requests.get(url, stream=True), and read it yourself instead "
+        "of iter_lines() (which waits for whole blocks here).",
+        'r.raw.read1(65536) returns whatever bytes have arrived (at least one), and b"" at the '
+        "end. Split them at b'\\n', decode each complete line, and keep the unfinished tail "
+        "for the next round.",
+    ],
     solution_code="""
 import requests
 

@@ -11,12 +11,14 @@ from ..app import App
 from ..response import Response
 from ..templating import stream_template_string
 from ..trace import plural
-from . import Exercise, NotAttempted, Wrong
+from . import Exercise, Wrong
 from .checking import (
     app_with_view,
+    calling,
     fetch,
-    is_placeholder,
+    kind_of,
     pieces,
+    require_attempt,
     require_function,
     served,
     try_view,
@@ -99,9 +101,13 @@ q1 = Exercise(
     "groups of five",
     "menu",
     _check_menu,
-    hint="stream = stream_template_string(ex.MENU, dishes=ex.DISHES), then "
-    "stream.enable_buffering(5), then return Response(stream). enable_buffering changes the "
-    "stream in place and returns None.",
+    hint=[
+        "Stream the template (stream_template_string), and ask the stream to group its parts "
+        "five at a time before you return it.",
+        "stream = stream_template_string(ex.MENU, dishes=ex.DISHES), then "
+        "stream.enable_buffering(5) on its own line, then return Response(stream). "
+        "enable_buffering changes the stream in place and returns None.",
+    ],
     solution_code="""
 from streamkit import Response, stream_template_string
 from streamkit.exercises import lesson02 as ex
@@ -131,8 +137,16 @@ def _measure_groups_of_three() -> int:
 
 
 def _check_prediction(answer: Any) -> str:
+    if isinstance(answer, str) and answer.strip().isdigit():
+        raise Wrong(
+            f"prediction should be a number, not the text {answer!r}: write {answer.strip()} without quotes."
+        )
+    if isinstance(answer, float) and answer.is_integer():
+        raise Wrong(f"prediction should be a whole number (an int): write {int(answer)}, not {answer!r}.")
     if isinstance(answer, bool) or not isinstance(answer, int):
-        raise Wrong(f"prediction should be a whole number of chunks, such as 4, not {answer!r:.40}.")
+        raise Wrong(
+            f"prediction should be a whole number of chunks (an int), but it is {kind_of(answer)}: {answer!r:.40}."
+        )
     measured = _measure_groups_of_three()
     if answer < measured:
         raise Wrong(f"{answer} is too few. Count the parts of MENU for 4 dishes, then group them in threes.")
@@ -150,9 +164,12 @@ q2 = Exercise(
     "predict the chunks",
     "prediction",
     _check_prediction,
-    hint='MENU yields "<ul>", then "<li>", the dish and "</li>" for every dish, then '
-    '"</ul>". How many parts is that for 4 dishes? enable_buffering(3) joins three non-empty '
-    "parts per chunk, and sends what is left at the end.",
+    hint=[
+        "Count the template's parts for 4 dishes first, then group them in threes.",
+        'MENU yields "<ul>", then "<li>", the dish and "</li>" for every dish, then '
+        '"</ul>". How many parts is that for 4 dishes? enable_buffering(3) joins three '
+        "non-empty parts per chunk, and sends what is left at the end.",
+    ],
     solution_code="""
 import math
 
@@ -170,9 +187,8 @@ _SIGN = "{{ shop }}: prices in {{ currency }}"
 
 def _check_processor(answer: Any) -> str:
     func = require_function(answer, "shop_context")
-    values = func()
-    if is_placeholder(values):
-        raise NotAttempted()
+    values = calling(func)
+    require_attempt(func, values, "shop_context()")
     if not isinstance(values, dict):
         raise Wrong(
             f"A context processor returns a dict of names to values; shop_context() returned {type(values).__name__}."
@@ -213,8 +229,12 @@ q3 = Exercise(
     "a context processor",
     "shop_context",
     _check_processor,
-    hint='def shop_context(): return {"shop": "Streamkit Café", "currency": "EUR"}. '
-    "The check registers it with app.context_processor itself.",
+    hint=[
+        "A context processor is a function without arguments that returns a dict: its keys "
+        "become names every template can use.",
+        'Return a dict with two keys, "shop" and "currency", holding the values the sign '
+        "should show. The check registers the function with app.context_processor itself.",
+    ],
     solution_code="""
 def shop_context():
     return {"shop": "Streamkit Café", "currency": "EUR"}

@@ -15,20 +15,96 @@ from .checking import app_with_view, fetch, pieces, require_function, served, tr
 
 LESSON = "03"
 
+
+class Reads:
+    """When the view returned, and when the request's ``key`` was read from the environ.
+
+    Serve ``reads.app(view)``: the view is wrapped to note when it returns, and each request
+    notes every read of ``key``: ``"args"`` for ``request.args``, an environ key such as
+    ``HTTP_X_NAME`` for ``request.headers["X-Name"]``.
+    """
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        self.returned: float | None = None
+        self.read_at: list[float] = []
+
+    def app(self, view: Any) -> Any:
+        def noted_view() -> Any:
+            if self.key == "args":  # request.args parses a copy made earlier: note the reads
+                current = request._get_current_object()  # type: ignore[attr-defined]
+                current.__class__ = _noting_args(type(current), self)
+            try:
+                return view()
+            finally:
+                self.returned = time.monotonic()
+
+        noted_view.__name__ = view.__name__
+        inner = app_with_view(noted_view)
+
+        def noting(environ: dict[str, Any], start_response: Any) -> Any:
+            return inner(_NotingEnviron(environ, self), start_response)
+
+        return noting
+
+    def after_return(self) -> bool:
+        """True when the key was read after the view had returned (by the generator)."""
+        return self.returned is not None and any(t > self.returned for t in self.read_at)
+
+    def before_return(self) -> bool:
+        return any(self.returned is None or t <= self.returned for t in self.read_at)
+
+
+def _noting_args(base: type, reads: Reads) -> type:
+    """A subclass of the request class whose ``args`` notes when it is read."""
+
+    def args(self: Any) -> Any:
+        reads.read_at.append(time.monotonic())
+        return base.args.__get__(self, base)  # type: ignore[attr-defined]
+
+    return type(base.__name__, (base,), {"args": property(args)})
+
+
+class _NotingEnviron(dict[str, Any]):
+    def __init__(self, environ: dict[str, Any], reads: Reads) -> None:
+        super().__init__(environ)
+        self._reads = reads
+
+    def __getitem__(self, key: str) -> Any:
+        if key == self._reads.key:
+            self._reads.read_at.append(time.monotonic())
+        return super().__getitem__(key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        if key == self._reads.key:
+            self._reads.read_at.append(time.monotonic())
+        return super().get(key, default)
+
+
 # -- q1 ------------------------------------------------------------------------------------
 
 
 def _check_greet(answer: Any) -> str:
     view = require_function(answer, "greet")
-    app = app_with_view(view)
-    try_view(app, view, "/?name=Ada")
-    with served(app) as server:
+    try_view(app_with_view(view), view, "/?name=Ada")
+    reads = Reads("args")
+    with served(reads.app(view)) as server:
         trace = fetch(server, "/?name=Ada", who="greet()")
     if trace.body != b"Hello, Ada!\n":
         raise Wrong(f"For ?name=Ada the body should be b'Hello, Ada!\\n', but it was {trace.body!r:.80}.")
     if pieces(trace) < 2:
         raise Wrong("The greeting arrived in one piece; keep the generator, with its separate yields.")
-    return f"The generator kept its request: no RuntimeError, {plural(pieces(trace), 'chunk')} streamed."
+    if not reads.after_return():
+        raise Wrong(
+            "The greeting is right, but the name was read in the view, before it returned, so the "
+            "generator never needed the request. This exercise is about keeping it: read "
+            'request.args["name"] inside the generator, and wrap the generator with '
+            "stream_with_context(...)."
+        )
+    return (
+        f"The generator read the request after the view had returned, and streamed "
+        f"{plural(pieces(trace), 'chunk')} without a RuntimeError: it kept its request."
+    )
 
 
 q1 = Exercise(
@@ -37,8 +113,12 @@ q1 = Exercise(
     "keep the request",
     "greet",
     _check_greet,
-    hint="Same view as greet_broken, but return Response(stream_with_context(generate()), ...): "
-    "the wrapper must be created inside the view, while the request is active.",
+    hint=[
+        "Keep greet_broken's generator, which reads the name while it streams; what is missing "
+        "is something that keeps the request alive for it.",
+        "Return Response(stream_with_context(generate()), ...): the wrapper must be created "
+        "inside the view, while the request is active.",
+    ],
     solution_code="""
 import time
 from streamkit import Response, request, stream_with_context
@@ -94,11 +174,26 @@ def _check_order(answer: Any) -> str:
     measured = measure_order()
     if list(answer) != measured:
         position = next(i for i, (a, b) in enumerate(zip(answer, measured)) if a != b)
-        raise Wrong(
-            f"Your first {position} step(s) match what the server did; from {answer[position]!r} on they "
-            f"differ. Remember: the view returns before the server pulls the first item."
+        start = (
+            f"Your order starts with {answer[0]!r}, but the server began with {measured[0]!r}"
+            if position == 0
+            else f"The first {plural(position, 'step')} match ({' -> '.join(measured[:position])}); "
+            f"then the server went on with {measured[position]!r}, where you wrote {answer[position]!r}"
         )
+        raise Wrong(f"{start}. {_order_reminder(answer[position], measured[position])}")
     return "That is the order a real request went through: " + " -> ".join(measured) + "."
+
+
+def _order_reminder(yours: str, actual: str) -> str:
+    if yours == "teardown":
+        return (
+            "With stream_with_context the request, and so its teardown, lasts until the "
+            "generator has finished. (Flask 3.1.3 also runs teardown once when the view "
+            "returns, and again at the end; this server runs it once, at the end.)"
+        )
+    if actual == "view returned":
+        return "The view only builds the generator: it returns before the server pulls the first item."
+    return "The server pulls the generator's items after the view has returned."
 
 
 q2 = Exercise(
@@ -107,8 +202,12 @@ q2 = Exercise(
     "when teardown runs",
     "order",
     _check_order,
-    hint="The view builds the generator and returns it without running it. The server then "
-    "pulls items out, one at a time. When does the request count as finished?",
+    hint=[
+        "The view builds the generator and returns it without running it. The server then "
+        "pulls items out, one at a time.",
+        "With stream_with_context, the request counts as finished only when the generator "
+        "has finished; teardown runs then.",
+    ],
     solution_code="""
 order = ["view returned", "generator started", "generator finished", "teardown"]
 """,
@@ -120,9 +219,9 @@ order = ["view returned", "generator started", "generator finished", "teardown"]
 
 def _check_shout(answer: Any) -> str:
     view = require_function(answer, "shout")
-    app = app_with_view(view)
-    try_view(app, view, "/", headers={"X-Name": "ada"})
-    with served(app) as server:
+    try_view(app_with_view(view), view, "/", headers={"X-Name": "ada"})
+    reads = Reads("HTTP_X_NAME")
+    with served(reads.app(view)) as server:
         trace = fetch(server, "/", who="shout()", headers={"X-Name": "ada"})
     if trace.body != b"A\nD\nA\n":
         raise Wrong(
@@ -130,7 +229,16 @@ def _check_shout(answer: Any) -> str:
         )
     if pieces(trace) < 3:
         raise Wrong("The letters arrived together; yield one line per letter.")
-    return f"The header was read in the view and the generator streamed {plural(pieces(trace), 'letter')}."
+    if reads.after_return() or not reads.before_return():
+        raise Wrong(
+            "The letters are right, but the header was read inside the generator, after the view "
+            "had returned (stream_with_context kept the request for it). Read it in the view, "
+            "name = request.headers['X-Name'], and give name to the generator."
+        )
+    return (
+        f"The header was read while the view ran, and the generator streamed "
+        f"{plural(pieces(trace), 'letter')} without touching the request."
+    )
 
 
 q3 = Exercise(
@@ -139,8 +247,11 @@ q3 = Exercise(
     "read before streaming",
     "shout",
     _check_shout,
-    hint='In the view, name = request.headers["X-Name"]. Give name to the generator as an '
-    "argument; then the generator never touches request.",
+    hint=[
+        "Read everything the generator needs from the request while the view runs.",
+        'In the view, name = request.headers["X-Name"]. Give name to the generator as an '
+        "argument; then the generator never touches request.",
+    ],
     solution_code="""
 import time
 from streamkit import Response, request

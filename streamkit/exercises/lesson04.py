@@ -9,12 +9,15 @@ from typing import Any
 from ..app import App
 from ..response import Response
 from ..trace import error_text, plural
-from . import Exercise, NotAttempted, Wrong
+from . import Exercise, Wrong, where_raised
 from .checking import (
+    MAX_SECONDS,
     app_with_view,
+    calling,
     fetch,
-    is_placeholder,
+    kind_of,
     pieces,
+    require_attempt,
     require_function,
     served,
     try_view,
@@ -51,12 +54,11 @@ def slow_report() -> Iterator[str]:
 
 def _check_stamp(answer: Any) -> str:
     func = require_function(answer, "stamp")
-    wrapped = func(five_parts_app())
-    if is_placeholder(wrapped):
-        raise NotAttempted()
+    wrapped = calling(func, five_parts_app(), doing="the check wrapped an app with it")
+    require_attempt(func, wrapped, "stamp(app)")
     if not callable(wrapped):
         raise Wrong(
-            f"stamp(app) should return a WSGI application (something callable), not {type(wrapped).__name__}."
+            f"stamp(app) should return a WSGI application (something callable), not {kind_of(wrapped)}."
         )
     with served(wrapped) as server:
         trace = fetch(server, "/", who="the stamped app")
@@ -82,9 +84,14 @@ q1 = Exercise(
     "a middleware that does not buffer",
     "stamp",
     _check_stamp,
-    hint="Inside stamp(app) define middleware(environ, start_response) with its own "
-    "start_response(status, headers, exc_info=None) that appends the header and calls the real "
-    "one. Then return app(environ, your_start_response) unchanged, and return middleware.",
+    hint=[
+        "A WSGI middleware is a function (environ, start_response) that calls the app. The "
+        "headers go out through start_response, so that is the place to add one.",
+        "Inside stamp(app) define middleware(environ, start_response) with its own "
+        "start_response(status, headers, exc_info=None) that adds the header as a pair, "
+        "('X-Stamp', 'streamkit'), and calls the real one. Then return app(environ, "
+        "your_start_response) unchanged, and return middleware.",
+    ],
     solution_code="""
 def stamp(app):
     def middleware(environ, start_response):
@@ -109,6 +116,12 @@ def _check_slow_start(answer: Any) -> str:
         trace = fetch(server, "/", who="slow_start()")
     if trace.body != b"row 1\nrow 2\nrow 3\n":
         raise Wrong(f"The body should be the three rows of slow_report(), but it was {trace.body!r:.80}.")
+    mimetype = (trace.headers.get("Content-Type") or "").split(";")[0].strip()
+    if mimetype != "text/plain":
+        raise Wrong(
+            f"The rows went out as {mimetype or 'unlabelled'}; stream them as text/plain: "
+            f'Response(..., mimetype="text/plain").'
+        )
     if trace.ttfb is None or trace.ttfb < 0.3:
         raise Wrong("The rows came at once; keep slow_report() as it is (its 0.4 s stands for a slow query).")
     if trace.headers_at is None or trace.headers_at > trace.ttfb / 2:
@@ -116,7 +129,10 @@ def _check_slow_start(answer: Any) -> str:
             "The headers waited for the first row. werkzeug sends them with the first item, "
             'so make the first item an empty one: yield b"" before the slow work starts.'
         )
-    return "The headers arrived at once; the rows followed when they were ready."
+    return (
+        f"The headers arrived after {trace.headers_at * 1000:.0f} ms; the rows followed when they "
+        f"were ready ({trace.ttfb:.2f} s)."
+    )
 
 
 q2 = Exercise(
@@ -125,8 +141,12 @@ q2 = Exercise(
     "send the headers first",
     "slow_start",
     _check_slow_start,
-    hint='Wrap slow_report() in a generator of your own that first yields b"" and then '
-    "yields from slow_report().",
+    hint=[
+        "werkzeug sends the headers together with the first item of the body. What first item "
+        "could go out at once, without changing the body?",
+        'Wrap slow_report() in a generator of your own that first yields b"" and then '
+        'yields from slow_report(); return it in a Response with mimetype="text/plain".',
+    ],
     solution_code="""
 from streamkit import Response
 from streamkit.exercises.lesson04 import slow_report
@@ -144,6 +164,12 @@ def slow_start():
 # -- q3 ------------------------------------------------------------------------------------
 
 _BAD = ["/?rows=abc", "/?rows=0", "/?rows=101", "/"]
+_VALUE_OF = {
+    "/?rows=abc": "a value that is not a number",
+    "/?rows=0": "0, which is below the range",
+    "/?rows=101": "101, which is above the range",
+    "/": "a request without rows",
+}
 
 
 def _check_export(answer: Any) -> str:
@@ -157,16 +183,28 @@ def _check_export(answer: Any) -> str:
         if pieces(good) < 3:
             raise Wrong("/?rows=3 sent its rows together; yield one row at a time.")
         for path in _BAD:
-            trace = server.get(path, timeout=5, max_seconds=10)
+            trace = server.get(path, timeout=5, max_seconds=MAX_SECONDS)
             if trace.status == 400:
                 continue
-            if trace.status == 200:
+            if trace.status == 200 and (trace.server_error is not None or trace.verdict == "broken"):
                 raise Wrong(
-                    f"{path} got status 200{' and a broken stream' if trace.verdict == 'broken' else ''}. "
-                    f"By the time the generator finds a bad value the 200 has been sent: check rows "
-                    f"in the view and abort(400) before returning the Response."
+                    f"{path} got status 200 and then a broken stream"
+                    f"{f' ({error_text(trace.server_error)})' if trace.server_error else ''}. By the "
+                    f"time the generator finds a bad value the 200 has been sent: check rows in "
+                    f"the view and abort(400) before returning the Response."
                 )
-            raised = f" (the app raised {error_text(trace.server_error)})" if trace.server_error else ""
+            if trace.status == 200:
+                rows = trace.body.count(b"row ")
+                raise Wrong(
+                    f"{path} got status 200 and {plural(rows, 'row')}: your view let "
+                    f"{_VALUE_OF[path]} through. rows must be a whole number from 1 to 100; "
+                    f"anything else gets abort(400)."
+                )
+            raised = (
+                f" (the app raised {error_text(trace.server_error)}{where_raised(trace.server_error)})"
+                if trace.server_error
+                else ""
+            )
             raise Wrong(
                 f"{path} got status {trace.status}{raised}; a bad rows value should give 400. Check "
                 f"rows in the view and abort(400) when it is missing, not a number, or out of range."
@@ -182,9 +220,13 @@ q3 = Exercise(
     "validate before streaming",
     "export",
     _check_export,
-    hint='In the view: rows = request.args.get("rows", type=int) gives None for a missing '
-    "or non-numeric value. If rows is None or not 1 <= rows <= 100, abort(400). Only then "
-    "build the generator and return the Response.",
+    hint=[
+        "Once the first byte has gone the status cannot change: decide about the 400 in the "
+        "view, before you return the Response.",
+        'In the view: rows = request.args.get("rows", type=int) gives None for a missing '
+        "or non-numeric value. If rows is None or not 1 <= rows <= 100, abort(400). Only then "
+        "build the generator and return the Response.",
+    ],
     solution_code="""
 from streamkit import Response, abort, request
 

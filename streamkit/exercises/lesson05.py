@@ -11,8 +11,8 @@ from typing import Any
 from ..app import App
 from ..response import Response
 from ..trace import plural
-from . import Exercise, NotAttempted, Wrong
-from .checking import fetch, is_placeholder, pieces, require_function, served
+from . import Exercise, Wrong
+from .checking import calling, fetch, kind_of, pieces, require_attempt, require_function, served
 from .measure import PeakMemory
 
 LESSON = "05"
@@ -25,14 +25,54 @@ def _numbered_lines(n: int) -> Iterator[str]:
         yield f"{i}\n"
 
 
+class _Counted:
+    """Lines handed out one by one, counting how many have been taken."""
+
+    def __init__(self, n: int) -> None:
+        self.taken = 0
+        self._lines = _numbered_lines(n)
+
+    def __iter__(self) -> Iterator[str]:
+        return self
+
+    def __next__(self) -> str:
+        line = next(self._lines)
+        self.taken += 1
+        return line
+
+
 def _check_batches(answer: Any) -> str:
     func = require_function(answer, "batches")
-    made = func(_numbered_lines(3), 2)
-    if is_placeholder(made):
-        raise NotAttempted()
-    if isinstance(made, (str, bytes)):
-        raise Wrong("batches() returned one string; make it a generator that yields one string per batch.")
-    list(made)  # runs the learner's code once on a tiny input, so its errors show up here
+    made = calling(func, _numbered_lines(3), 2)
+    require_attempt(func, made, "batches(lines, size)")
+    if isinstance(made, (str, bytes, list, tuple)):
+        raise Wrong(
+            f"batches() returned {kind_of(made)}; make it a generator that yields one string per batch."
+        )
+    calling(list, made, what="batches(lines, 2)", doing="the check read its batches")  # errors show up here
+
+    # How much of the input a batch needs: the first batch should leave after size lines.
+    source = _Counted(10_500)
+    first = calling(
+        next, func(source, 1000), what="batches(lines, 1000)", doing="the check read the first batch"
+    )
+    if source.taken > 1001:
+        raise Wrong(
+            f"Before the first batch came out, your code had read {source.taken:,} lines of "
+            f"10,500: every line was in memory first (lines = list(lines), or a loop that collects "
+            f"them all?). Loop over lines itself and yield each batch as soon as it is full."
+        )
+    if not isinstance(first, str):
+        raise Wrong(f"Each batch should be one str (the lines joined), but the first was {kind_of(first)}.")
+    batch_lines = [
+        item.count("\n")
+        for item in calling(
+            list,
+            func(_numbered_lines(10_500), 1000),
+            what="batches(lines, 1000)",
+            doing="the check read its batches",
+        )
+    ]
 
     app = App(__name__, template_folder=None)
 
@@ -60,9 +100,19 @@ def _check_batches(answer: Any) -> str:
         raise Wrong(
             "Everything arrived as one piece, so the whole text was built in memory first. Yield every size lines."
         )
+    if batch_lines != [1000] * 10 + [500]:
+        sizes = sorted(set(batch_lines[:-1]))
+        raise Wrong(
+            f"Your batches held {', '.join(f'{n:,}' for n in sizes)} lines each (and "
+            f"{batch_lines[-1]:,} in the last one): a full batch holds exactly size (1,000) lines. "
+            f"Yield when the list holds size lines, before adding the next."
+        )
     if received != 11:
         raise Wrong(f"10,500 lines in batches of 1000 should make 11 chunks, not {received}.")
-    return "10,500 lines went out as 11 chunks: ten full batches and one of 500."
+    return (
+        f"10,500 lines went out as {received} chunks: {batch_lines.count(1000)} batches of 1,000 "
+        f"lines and one of {batch_lines[-1]:,}, the first after reading {source.taken:,} lines."
+    )
 
 
 q1 = Exercise(
@@ -71,8 +121,11 @@ q1 = Exercise(
     "batches",
     "batches",
     _check_batches,
-    hint='Keep a list; append each line; when it holds size lines, yield "".join(it) and start '
-    "a new list. After the loop, yield what is left if the list is not empty.",
+    hint=[
+        "Loop over lines once, keeping only the current batch: never the whole input.",
+        'Keep a list; append each line; when it holds size lines, yield "".join(it) and start '
+        "a new list. After the loop, yield what is left if the list is not empty.",
+    ],
     solution_code="""
 def batches(lines, size):
     batch = []
@@ -109,9 +162,8 @@ def _check_file_blocks(answer: Any) -> str:
     func = require_function(answer, "file_blocks")
     with tempfile.TemporaryDirectory(prefix="streamkit-exercise-") as folder:
         path = _write_test_file(folder)
-        made = func(path)
-        if is_placeholder(made):
-            raise NotAttempted()
+        made = calling(func, path, doing="the check called it with a file's path")
+        require_attempt(func, made, "file_blocks(path)")
         if isinstance(made, (bytes, str)):
             raise Wrong(
                 "file_blocks() returned the whole file at once; make it a generator that yields blocks."
@@ -148,7 +200,11 @@ def _check_file_blocks(answer: Any) -> str:
             f"peak: more than a few blocks were in memory at once. Read one block, yield it, then "
             f"read the next."
         )
-    return f"The file went out in {plural(pieces(trace), 'block')} of at most 64 KiB, with memory to spare."
+    return (
+        f"The file went out in {plural(pieces(trace), 'block')} of at most 64 KiB, and serving it "
+        f"raised this kernel's memory by {peak / 1024:,.0f} KiB at the peak, for a "
+        f"{FILE_SIZE / 1024:,.0f} KiB file."
+    )
 
 
 def _peak_while(run: Any, metered: PeakMemory) -> int:
@@ -173,9 +229,12 @@ q2 = Exercise(
     "a file in blocks",
     "file_blocks",
     _check_file_blocks,
-    hint='with open(path, "rb") as file: then loop: block = file.read(block_size); stop when '
-    'block is b""; otherwise yield block. The with block closes the file even when the client '
-    "leaves early.",
+    hint=[
+        "Open the file in binary mode and read it a block at a time, yielding each block.",
+        'with open(path, "rb") as file: then loop: block = file.read(block_size); stop when '
+        'block is b""; otherwise yield block. The with block closes the file even when the '
+        "client leaves early.",
+    ],
     solution_code="""
 def file_blocks(path, block_size=64 * 1024):
     with open(path, "rb") as file:

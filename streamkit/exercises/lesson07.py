@@ -8,17 +8,21 @@ from typing import Any
 
 from ..backends import ServerStartError, ServerUnavailable
 from ..demos import create_app
+from ..response import Response
 from ..server import Server, serve
 from ..trace import error_text, plural
-from . import Exercise, NotAttempted, Wrong
+from . import Exercise, Wrong
 from .checking import (
     SERVER_NAME,
+    calling,
     fetch,
-    is_placeholder,
+    kind_of,
     pieces,
+    require_attempt,
     require_function,
     served,
 )
+from .guard import Guard, GuardedApp
 
 LESSON = "07"
 #: System programs this lesson, its solutions and its checks run (see streamkit.programs): the
@@ -28,16 +32,31 @@ EVENTS = "/events?count=4&delay_ms=120"  # four events over about 0.36 s
 PROXY_OPTIONS = ("gzip", "buffering", "read_timeout")
 
 
+FEED = "/feed"  # a second event stream, at another path than the demo's /events
+
+
+def _with_feed(app: Any) -> Any:
+    """The demo app with one more event stream, at :data:`FEED`."""
+
+    def feed() -> Response:
+        return Response(iter(["data: 1\n\n", "data: 2\n\n"]), mimetype="text/event-stream")
+
+    app.add_url_rule(FEED, endpoint="exercise_feed", view_func=feed)
+    return app
+
+
 @contextmanager
 def behind_nginx(app: Any, proxy_options: dict[str, Any] | None = None) -> Iterator[Server]:
     """Serve ``app`` with a real nginx in front for the length of a ``with`` block."""
+    guard = Guard()  # the learner's middleware runs under it: nothing runs on after the check
     try:
-        server = serve(app, behind="nginx", proxy_options=proxy_options, name=SERVER_NAME)
+        server = serve(GuardedApp(app, guard), behind="nginx", proxy_options=proxy_options, name=SERVER_NAME)
     except ServerUnavailable as exc:
         raise Wrong(f"This check needs nginx, which is not installed here: {exc}") from None
     try:
         yield server
     finally:
+        guard.end()
         server.stop()
 
 
@@ -53,23 +72,30 @@ def _held_back(trace: Any) -> str:
 
 def _check_no_proxy_buffering(answer: Any) -> str:
     func = require_function(answer, "no_proxy_buffering")
-    wrapped = func(create_app())
-    if is_placeholder(wrapped):
-        raise NotAttempted()
+    wrapped = calling(func, _with_feed(create_app()), doing="the check wrapped an app with it")
+    require_attempt(func, wrapped, "no_proxy_buffering(app)")
     if not callable(wrapped):
         raise Wrong(
             f"no_proxy_buffering(app) should return a WSGI application (something callable), "
-            f"not {type(wrapped).__name__}."
+            f"not {kind_of(wrapped)}."
         )
     # First the app server alone: nginx removes the header, so look at it before nginx does.
     with served(wrapped) as server:
         events = fetch(server, "/events?count=2&delay_ms=0", who="your middleware")
+        feed = fetch(server, FEED, who="your middleware")
         text = fetch(server, "/csv?rows=2&inline=1", who="your middleware")
     if events.headers.get("X-Accel-Buffering") != "no":
         raise Wrong(
             f"A text/event-stream response has X-Accel-Buffering: "
-            f"{events.headers.get('X-Accel-Buffering')!r}; it should be 'no'. Add the header in "
-            f"your own start_response, when the Content-Type starts with text/event-stream."
+            f"{events.headers.get('X-Accel-Buffering')!r}; it should be 'no'. Its Content-Type "
+            f"is {events.headers.get('Content-Type')!r}: add the header in your own "
+            f"start_response when the Content-Type starts with text/event-stream (it may carry "
+            f"a charset after it)."
+        )
+    if feed.headers.get("X-Accel-Buffering") != "no":
+        raise Wrong(
+            f"/events got X-Accel-Buffering, but the event stream at {FEED} did not: decide by "
+            f"the Content-Type ({feed.headers.get('Content-Type')!r}), not by the path."
         )
     if "X-Accel-Buffering" in text.headers:
         raise Wrong(
@@ -97,10 +123,13 @@ q1 = Exercise(
     "a middleware that tells the proxy",
     "no_proxy_buffering",
     _check_no_proxy_buffering,
-    hint="Like the stamp() middleware of lesson 04: wrap start_response in your own "
-    "function that looks for the Content-Type in headers, and appends ('X-Accel-Buffering', "
-    "'no') when it starts with text/event-stream. Return app(environ, your_start_response) "
-    "unchanged.",
+    hint=[
+        "Like the stamp() middleware of lesson 04, but add the header only to event streams: "
+        "the Content-Type tells which response is one.",
+        "Wrap start_response in your own function that looks for the Content-Type in headers, "
+        "and appends ('X-Accel-Buffering', 'no') when it starts with text/event-stream. "
+        "Return app(environ, your_start_response) unchanged.",
+    ],
     solution_code="""
 def no_proxy_buffering(app):
     def middleware(environ, start_response):
@@ -123,8 +152,7 @@ def no_proxy_buffering(app):
 def _check_proxy_options(answer: Any) -> str:
     if not isinstance(answer, dict):
         raise Wrong(
-            f"proxy_options should be a dict such as {{'gzip': True}}, not "
-            f"{type(answer).__name__}: {answer!r:.60}"
+            f"proxy_options should be a dict such as {{'gzip': True}}, not {kind_of(answer)}: {answer!r:.60}"
         )
     unknown = sorted(set(answer) - set(PROXY_OPTIONS))
     if unknown:
@@ -156,9 +184,12 @@ q2 = Exercise(
     "fix it in the proxy",
     "proxy_options",
     _check_proxy_options,
-    hint="Either switch nginx's gzip off ({'gzip': False}), or switch proxy buffering off "
-    "({'buffering': False}), which also makes nginx flush its gzip output after every read. "
-    "read_timeout only limits the pause between two pieces.",
+    hint=[
+        "Two of nginx's settings collect output before sending it; one of them is enough to switch off.",
+        "Either switch nginx's gzip off ({'gzip': False}), or switch proxy buffering off "
+        "({'buffering': False}), which also makes nginx flush its gzip output after every "
+        "read. read_timeout only limits the pause between two pieces.",
+    ],
     solution_code="""
 proxy_options = {"buffering": False}  # {"gzip": False} works too
 """,

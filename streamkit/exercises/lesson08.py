@@ -17,7 +17,17 @@ from typing import Any
 from ..server import Server
 from ..trace import Trace, error_text, plural
 from . import Exercise, NotAttempted, Wrong
-from .checking import fetch, is_placeholder, pieces, require_function, served
+from .checking import (
+    MAX_SECONDS,
+    fetch,
+    is_placeholder,
+    is_untouched,
+    pieces,
+    require_function,
+    served,
+    spread,
+)
+from .guard import Guard, call
 
 LESSON = "08"
 GAP = 0.1  # seconds between the items the checks ask for
@@ -60,11 +70,29 @@ def _starlette() -> Any:
     return Starlette, StreamingResponse, Route
 
 
-def _run(coroutine: Any) -> Any:
+def _run(coroutine: Any, name: str) -> Any:
     """Run a coroutine to its end on a loop of its own, in a worker thread (a notebook's
-    thread already runs the kernel's loop)."""
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coroutine).result()
+    thread already runs the kernel's loop), under the time limit."""
+    return call(
+        asyncio.run,
+        coroutine,
+        what=f"{name}(...)",
+        doing="the check awaited it",
+        likely="a loop that never awaits or yields blocks forever",
+    )
+
+
+async def _until_ended(items: AsyncIterator[Any], guard: Guard) -> AsyncIterator[Any]:
+    """The learner's async generator, item by item, until the check has ended."""
+    try:
+        async for item in items:
+            if guard.ended:
+                return
+            yield item
+    finally:
+        close = getattr(items, "aclose", None)
+        if close is not None:
+            await close()
 
 
 def _require_async_generator_function(answer: Any, name: str, args: tuple[Any, ...]) -> Callable[..., Any]:
@@ -72,10 +100,16 @@ def _require_async_generator_function(answer: Any, name: str, args: tuple[Any, .
     func = require_function(answer, name)
     if inspect.isasyncgenfunction(func):
         return func
-    result = func(*args)
+    result = call(
+        func,
+        *args,
+        what=f"{name}(...)",
+        doing="the check called it",
+        likely="a loop without yield never gives control back",
+    )
     if inspect.iscoroutine(result):
-        result = _run(result)
-        if is_placeholder(result):
+        result = _run(result, name)
+        if result is Ellipsis or (result is None and is_untouched(func)):
             raise NotAttempted()
         raise Wrong(
             f"{name} is an async def function that returns instead of yielding: make it an async "
@@ -89,11 +123,13 @@ def _require_async_generator_function(answer: Any, name: str, args: tuple[Any, .
     )
 
 
-def _serve_generator(make: Callable[[], AsyncIterator[Any]], media_type: str = "text/plain") -> Any:
+def _serve_generator(
+    make: Callable[[], AsyncIterator[Any]], guard: Guard, media_type: str = "text/plain"
+) -> Any:
     Starlette, StreamingResponse, Route = _starlette()
 
     async def endpoint(request: Any) -> Any:
-        return StreamingResponse(make(), media_type=media_type)
+        return StreamingResponse(_until_ended(make(), guard), media_type=media_type)
 
     return Starlette(routes=[Route("/", endpoint)])
 
@@ -105,7 +141,8 @@ def _check_stream_shares_the_loop(
     name: str,
     blocking_hint: str,
 ) -> tuple[Trace, Trace]:
-    with served(_serve_generator(lambda: func(*args))) as server:
+    guard = Guard()
+    with served(_serve_generator(lambda: func(*args), guard), guard) as server:
         a, b = two_requests(server, "/", who=f"{name}()")
     for trace in (a, b):
         if trace.body != expected:
@@ -114,6 +151,12 @@ def _check_stream_shares_the_loop(
         raise Wrong(
             f"{name} arrived in {plural(pieces(a), 'piece')}: yield each line on its own, with the "
             f"pause between yields."
+        )
+    if spread(a) < GAP:
+        raise Wrong(
+            f"All of {name}'s lines arrived within {spread(a) * 1000:.0f} ms: the pauses did not "
+            f"happen. asyncio.sleep(0.1) pauses only when it is awaited (await asyncio.sleep(0.1)); "
+            f"without await it makes a coroutine that never runs."
         )
     if not overlap(a, b):
         raise Wrong(
@@ -149,9 +192,11 @@ q1 = Exercise(
     "a countdown that shares the loop",
     "countdown",
     _check_countdown,
-    hint="An async generator: async def countdown(n), a for loop from n down to 1 that "
-    "yields f'{i}\\n', and between items await asyncio.sleep(0.1) (never time.sleep, which "
-    "stops the whole event loop).",
+    hint=[
+        "An async generator (async def with yield) whose pauses let the event loop serve others meanwhile.",
+        "async def countdown(n), a for loop from n down to 1 that yields f'{i}\\n', and between "
+        "items await asyncio.sleep(0.1) (never time.sleep, which stops the whole event loop).",
+    ],
     solution_code="""
 import asyncio
 
@@ -192,9 +237,12 @@ q2 = Exercise(
     "a blocking call, kept off the loop",
     "definitions",
     _check_definitions,
-    hint="asyncio.to_thread(func, *args) runs a blocking function in a worker thread and lets "
-    "you await its result: meaning = await asyncio.to_thread(slow_lookup, word), then yield "
-    "f'{word}: {meaning}\\n'. (anyio.to_thread.run_sync does the same, Starlette's way.)",
+    hint=[
+        "slow_lookup blocks; run it somewhere the event loop is not, and await its result.",
+        "asyncio.to_thread(func, *args) runs a blocking function in a worker thread and lets "
+        "you await its result: meaning = await asyncio.to_thread(slow_lookup, word), then yield "
+        "f'{word}: {meaning}\\n'. (anyio.to_thread.run_sync does the same, Starlette's way.)",
+    ],
     solution_code="""
 import asyncio
 
@@ -233,18 +281,33 @@ def _check_progress(answer: Any) -> str:
     func = require_function(answer, "progress")
     Starlette, _StreamingResponse, Route = _starlette()
     with served(Starlette(routes=[Route("/progress", func)])) as server:
-        trace = server.get("/progress", timeout=5, max_seconds=10)
-    error = trace.server_error or (server.errors[-1] if server.errors else None)
+        trace = server.get("/progress", timeout=5, max_seconds=MAX_SECONDS)
+        error = trace.server_error or (server.errors[-1] if server.errors else None)
+        if error is None and trace.status == 200 and not trace.stopped:
+            first, second = two_requests(server, "/progress", who="progress()")
+        else:
+            first = second = trace
     if isinstance(error, NotImplementedError) or (
         isinstance(error, TypeError) and "'NoneType' object is not callable" in str(error)
     ):
-        raise NotAttempted()  # the endpoint returned None: the placeholder is still there
+        if is_untouched(func) or isinstance(error, NotImplementedError):
+            raise NotAttempted()  # the endpoint returned None: the placeholder is still there
+        raise Wrong(
+            "progress(request) returned None: return StreamingResponse(your_generator(), "
+            "media_type='text/event-stream')."
+        )
+    if isinstance(error, TypeError) and "'async_generator' object is not callable" in str(error):
+        raise Wrong(
+            "progress(request) returned the async generator itself; an endpoint returns a "
+            "response: StreamingResponse(your_generator(), media_type='text/event-stream')."
+        )
     if error is not None:
         raise Wrong(f"Requesting /progress: your endpoint raised {error_text(error)}.")
     if trace.status != 200:
         raise Wrong(f"GET /progress answered {trace.status}; expected 200.")
     if trace.stopped or trace.error:
-        raise Wrong(f"The response did not end cleanly ({trace.error or 'still open after 10 s'}).")
+        why = trace.error or f"still open after {MAX_SECONDS:g} s"
+        raise Wrong(f"The response did not end cleanly ({why}).")
     content_type = trace.headers.get("Content-Type", "")
     if not content_type.startswith("text/event-stream"):
         raise Wrong(
@@ -263,7 +326,17 @@ def _check_progress(answer: Any) -> str:
             f"The 5 events arrived {trace.verdict}, in {plural(pieces(trace), 'piece')}: yield each "
             f"event on its own, with await asyncio.sleep(0.1) between them."
         )
-    return f"5 progress events, as text/event-stream, each in its own piece ({trace.verdict})."
+    if not overlap(first, second):
+        raise Wrong(
+            f"Two requests sent {LATER:g} s apart did not overlap: the second got its first byte "
+            f"only after the first had its last. Something in progress blocks the event loop "
+            f"while it waits: time.sleep does; await asyncio.sleep(0.1) lets the loop serve "
+            f"the other request meanwhile."
+        )
+    return (
+        f"5 progress events, as text/event-stream, each in its own piece ({trace.verdict}), and "
+        f"two requests {LATER:g} s apart were served at the same time."
+    )
 
 
 q3 = Exercise(
@@ -272,9 +345,12 @@ q3 = Exercise(
     "progress as server-sent events",
     "progress",
     _check_progress,
-    hint="Inside progress(request), define an async generator that yields f'data: {n}\\n\\n' for "
-    "n from 1 to 5 with await asyncio.sleep(0.1) in between, and return "
-    "StreamingResponse(that_generator(), media_type='text/event-stream').",
+    hint=[
+        "An endpoint that returns a StreamingResponse of an async generator, labelled as an event stream.",
+        "Inside progress(request), define an async generator that yields f'data: {n}\\n\\n' "
+        "for n from 1 to 5 with await asyncio.sleep(0.1) in between, and return "
+        "StreamingResponse(that_generator(), media_type='text/event-stream').",
+    ],
     solution_code="""
 import asyncio
 

@@ -29,6 +29,11 @@ def slow_log() -> Iterator[str]:
             time.sleep(GAP)
 
 
+def slow_log_lines() -> list[str]:
+    """The lines :func:`slow_log` yields, without its pauses."""
+    return [f"step {n}\n" for n in range(1, LINES + 1)]
+
+
 def steps(trace: Any) -> list[Any]:
     """The moments the page's visible text grew (the first paint of an empty page left out)."""
     return [event for event in trace.browser_shown or () if event.size > 0]
@@ -57,16 +62,31 @@ def _check_log_view(answer: Any) -> str:
         raise Wrong(
             f"The page got {plural(body.count('step'), 'line')} of the log; send all {LINES} lines of slow_log()."
         )
+    log = "".join(slow_log_lines())
+    if body != log:
+        extra = len(trace.body) - len(log.encode())
+        raise Wrong(
+            f"The page got {extra:,} bytes more than the log's {len(log.encode())}: padding "
+            f"changes the log itself. Send the log as it is, and tell the browser not to guess "
+            f"instead."
+        )
     produced = [event.t for event in trace.produced or () if event.size]
     shown = steps(trace)
     if not shown:
         raise Wrong("The page never showed any text.")
     if len(produced) < 3 or shown[0].t >= produced[-1]:
+        sniff = trace.headers.get("X-Content-Type-Options")
+        told = (
+            f" The response says X-Content-Type-Options: {sniff!r}; Chromium obeys only the "
+            f"exact value 'nosniff'."
+            if sniff is not None and sniff.strip().lower() != "nosniff"
+            else ""
+        )
         raise Wrong(
             f"Chromium showed the first text {shown[0].t * 1000:,.0f} ms after the request, when "
             f"the app had already made its last line ({produced[-1] * 1000:,.0f} ms): it held the "
             "small text/plain body while it guessed what kind of content it was. Tell it not "
-            "to guess."
+            f"to guess.{told}"
         )
     if len(shown) < 3:
         raise Wrong(
@@ -84,9 +104,13 @@ q1 = Exercise(
     "a log the browser shows line by line",
     "log_view",
     _check_log_view,
-    hint='Return Response(slow_log(), mimetype="text/plain") and add one response header that '
-    'forbids content sniffing: response.headers["X-Content-Type-Options"] = "nosniff". '
-    "(Sending 1 KiB of padding first would also do, but it changes the log.)",
+    hint=[
+        "The browser holds a small text/plain body while it guesses what kind of content it "
+        "is. One response header forbids the guessing.",
+        'Return Response(slow_log(), mimetype="text/plain") and set '
+        'response.headers["X-Content-Type-Options"] = "nosniff". (Sending 1 KiB of padding '
+        "first would also do, but it changes the log, so the check refuses it.)",
+    ],
     solution_code="""
 from streamkit import Response
 from streamkit.exercises.lesson09 import slow_log

@@ -146,8 +146,9 @@ live_trace = server.get("/count?n=5", live=True)
 # - **Not quite**: your code ran, and the message says what was measured and what to change;
 # - **Correct!**
 #
-# Stuck? `hint()` gives a nudge, `solution()` shows one way to do it. Every solution is also in
-# `notebooks/solutions/`.
+# Stuck? The cell after each check runs `hint()`: its first run gives a nudge, each run again
+# tells more, and the last one shows a solution (`solution()` shows it at once). Every solution
+# is also in `notebooks/solutions/`.
 
 # %%
 from streamkit.exercises import lesson00 as ex
@@ -165,8 +166,7 @@ my_trace = ...  # your code here
 ex.q1.check(my_trace)
 
 # %%
-# ex.q1.hint()
-# ex.q1.solution()
+ex.q1.hint()  # run this cell again for more; the last run shows a solution
 
 # %% [markdown]
 # ### Exercise 2: a first stream
@@ -184,8 +184,7 @@ def countdown():
 ex.q2.check(countdown)
 
 # %%
-# ex.q2.hint()
-# ex.q2.solution()
+ex.q2.hint()  # run this cell again for more; the last run shows a solution
 
 # %% [markdown]
 # ## 4. Where to get help

@@ -329,8 +329,7 @@ def csv_lines(rows):
 ex.q1.check(csv_lines)
 
 # %%
-# ex.q1.hint()
-# ex.q1.solution()
+ex.q1.hint()  # run this cell again for more; the last run shows a solution
 
 # %% [markdown]
 # ### Exercise 2: stream the report
@@ -348,8 +347,7 @@ def report_streamed():
 ex.q2.check(report_streamed)
 
 # %%
-# ex.q2.hint()
-# ex.q2.solution()
+ex.q2.hint()  # run this cell again for more; the last run shows a solution
 
 # %% [markdown]
 # ### Exercise 3: read lines as they come
@@ -368,8 +366,7 @@ def lines_as_they_come(url):
 ex.q3.check(lines_as_they_come)
 
 # %%
-# ex.q3.hint()
-# ex.q3.solution()
+ex.q3.hint()  # run this cell again for more; the last run shows a solution
 
 # %% [markdown]
 # ## Checks

@@ -277,8 +277,7 @@ def menu():
 ex.q1.check(menu)
 
 # %%
-# ex.q1.hint()
-# ex.q1.solution()
+ex.q1.hint()  # run this cell again for more; the last run shows a solution
 
 # %% [markdown]
 # ### Exercise 2: predict the chunks
@@ -293,8 +292,7 @@ prediction = ...  # a whole number
 ex.q2.check(prediction)
 
 # %%
-# ex.q2.hint()
-# ex.q2.solution()
+ex.q2.hint()  # run this cell again for more; the last run shows a solution
 
 # %% [markdown]
 # ### Exercise 3: a context processor
@@ -312,8 +310,7 @@ def shop_context():
 ex.q3.check(shop_context)
 
 # %%
-# ex.q3.hint()
-# ex.q3.solution()
+ex.q3.hint()  # run this cell again for more; the last run shows a solution
 
 # %% [markdown]
 # ## Checks

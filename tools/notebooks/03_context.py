@@ -207,8 +207,7 @@ def greet():
 ex.q1.check(greet)
 
 # %%
-# ex.q1.hint()
-# ex.q1.solution()
+ex.q1.hint()  # run this cell again for more; the last run shows a solution
 
 # %% [markdown]
 # ### Exercise 2: when teardown runs
@@ -224,8 +223,7 @@ order = ...  # a list of the four steps
 ex.q2.check(order)
 
 # %%
-# ex.q2.hint()
-# ex.q2.solution()
+ex.q2.hint()  # run this cell again for more; the last run shows a solution
 
 # %% [markdown]
 # ### Exercise 3: read before streaming
@@ -243,8 +241,7 @@ def shout():
 ex.q3.check(shout)
 
 # %%
-# ex.q3.hint()
-# ex.q3.solution()
+ex.q3.hint()  # run this cell again for more; the last run shows a solution
 
 # %% [markdown]
 # ## Checks

@@ -413,8 +413,7 @@ def stamp(app):
 ex.q1.check(stamp)
 
 # %%
-# ex.q1.hint()
-# ex.q1.solution()
+ex.q1.hint()  # run this cell again for more; the last run shows a solution
 
 # %% [markdown]
 # ### Exercise 2: send the headers first
@@ -431,8 +430,7 @@ def slow_start():
 ex.q2.check(slow_start)
 
 # %%
-# ex.q2.hint()
-# ex.q2.solution()
+ex.q2.hint()  # run this cell again for more; the last run shows a solution
 
 # %% [markdown]
 # ### Exercise 3: validate before streaming
@@ -449,8 +447,7 @@ def export():
 ex.q3.check(export)
 
 # %%
-# ex.q3.hint()
-# ex.q3.solution()
+ex.q3.hint()  # run this cell again for more; the last run shows a solution
 
 # %% [markdown]
 # ## Checks

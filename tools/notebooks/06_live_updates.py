@@ -247,8 +247,7 @@ def sse(data, event=None, id=None):
 ex.q1.check(sse)
 
 # %%
-# ex.q1.hint()
-# ex.q1.solution()
+ex.q1.hint()  # run this cell again for more; the last run shows a solution
 
 # %% [markdown]
 # ### Exercise 2: clean up after a client
@@ -266,8 +265,7 @@ def ticker(log):
 ex.q2.check(ticker)
 
 # %%
-# ex.q2.hint()
-# ex.q2.solution()
+ex.q2.hint()  # run this cell again for more; the last run shows a solution
 
 # %% [markdown]
 # ## Checks

@@ -411,8 +411,7 @@ def no_proxy_buffering(app):
 ex.q1.check(no_proxy_buffering)
 
 # %%
-# ex.q1.hint()
-# ex.q1.solution()
+ex.q1.hint()  # run this cell again for more; the last run shows a solution
 
 # %% [markdown]
 # ### Exercise 2: fix it in the proxy
@@ -430,8 +429,7 @@ proxy_options = ...  # your code here
 ex.q2.check(proxy_options)
 
 # %%
-# ex.q2.hint()
-# ex.q2.solution()
+ex.q2.hint()  # run this cell again for more; the last run shows a solution
 
 # %% [markdown]
 # ## Checks

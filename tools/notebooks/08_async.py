@@ -568,8 +568,7 @@ async def countdown(n):
 ex.q1.check(countdown)
 
 # %%
-# ex.q1.hint()
-# ex.q1.solution()
+ex.q1.hint()  # run this cell again for more; the last run shows a solution
 
 # %% [markdown]
 # ### Exercise 2: a blocking call, kept off the loop
@@ -593,8 +592,7 @@ async def definitions(words):
 ex.q2.check(definitions)
 
 # %%
-# ex.q2.hint()
-# ex.q2.solution()
+ex.q2.hint()  # run this cell again for more; the last run shows a solution
 
 # %% [markdown]
 # ### Exercise 3: progress as server-sent events
@@ -612,8 +610,7 @@ async def progress(request):
 ex.q3.check(progress)
 
 # %%
-# ex.q3.hint()
-# ex.q3.solution()
+ex.q3.hint()  # run this cell again for more; the last run shows a solution
 
 # %% [markdown]
 # ## Checks

@@ -351,8 +351,7 @@ def log_view():
 ex.q1.check(log_view)
 
 # %%
-# ex.q1.hint()
-# ex.q1.solution()
+ex.q1.hint()  # run this cell again for more; the last run shows a solution
 
 # %% [markdown]
 # ## Checks

@@ -1,0 +1,187 @@
+"""Run a learner's code under a time limit, so that no check can block the kernel.
+
+A learner's function may never return: a forgotten ``yield`` turns an endless generator into a
+plain function whose loop never ends, and a view can loop forever before it returns. A check
+therefore never calls learner code in the kernel's own thread:
+
+* :func:`call` runs one call in a worker thread and waits at most a few seconds for it;
+* :class:`Guard` watches the threads that run a served app's code (the view, and each step
+  of its response body) and, when the check is over, ends them: a body that would go on
+  forever (an endless ``yield b""`` never meets a closed socket) stops at its next item.
+
+Python cannot kill a thread, but it can raise an exception inside one (CPython's
+``PyThreadState_SetAsyncExc``): the exception arrives at the thread's next bytecode, so a
+busy loop stops at once and a ``time.sleep`` when it returns. That is how both stop code that
+has run out of time; the learner's ``finally:`` blocks still run.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from . import Wrong
+
+__all__ = ["CALL_LIMIT", "Guard", "GuardedApp", "Stopped", "call", "stop_thread"]
+
+CALL_LIMIT = 5.0  # seconds a learner's function may take before the check gives up on it
+STOP_WAIT = 1.0  # seconds to wait for a stopped thread to finish
+
+
+class Stopped(BaseException):
+    """Raised inside a thread that runs learner code after its check has ended.
+
+    A BaseException, so that a learner's ``except Exception:`` does not swallow it.
+    """
+
+
+def raise_in_thread(ident: int, exception: type[BaseException] | None) -> None:
+    """Make ``exception`` happen at the next bytecode of thread ``ident`` (None: cancel that)."""
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(
+        ctypes.c_ulong(ident), ctypes.py_object(exception) if exception is not None else None
+    )
+
+
+def stop_thread(thread: threading.Thread, wait: float = STOP_WAIT) -> bool:
+    """Raise :class:`Stopped` in ``thread`` until it ends (up to ``wait`` s); True if it ended."""
+    rounds = 10
+    for _ in range(rounds):
+        if not thread.is_alive() or thread.ident is None:
+            return True
+        raise_in_thread(thread.ident, Stopped)
+        thread.join(wait / rounds)
+    return not thread.is_alive()
+
+
+def call(
+    func: Callable[..., Any],
+    *args: Any,
+    what: str,
+    doing: str,
+    likely: str,
+    limit: float = CALL_LIMIT,
+) -> Any:
+    """``func(*args)`` in a worker thread; what it returns, or what it raised, raised here.
+
+    When it has not returned after ``limit`` seconds it is stopped, and the check says so in
+    one line: ``what`` did not return within ``limit`` s while ``doing``: ``likely``.
+    """
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = func(*args)
+        except Stopped:
+            pass
+        except BaseException as error:  # raised again in the checking thread
+            outcome["error"] = error
+
+    worker = threading.Thread(target=run, name="streamkit-exercise-call", daemon=True)
+    worker.start()
+    worker.join(limit)
+    if worker.is_alive():
+        stop_thread(worker)
+        raise Wrong(f"{what} did not return within {limit:g} s while {doing}: {likely}")
+    if "error" in outcome:
+        error = outcome["error"]
+        raise error.with_traceback(error.__traceback__)
+    return outcome.get("value")
+
+
+class Guard:
+    """Notes which threads are running learner code right now, and ends them on :meth:`end`."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._inside: dict[int, threading.Thread] = {}
+        self._signalled: set[int] = set()
+        self.ended = False
+
+    @contextmanager
+    def inside(self) -> Iterator[None]:
+        """Around a call into learner code; raises :class:`Stopped` once the check has ended."""
+        ident = threading.get_ident()
+        with self._lock:
+            if self.ended:
+                raise Stopped()
+            self._inside[ident] = threading.current_thread()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._inside.pop(ident, None)
+                if ident in self._signalled:
+                    self._signalled.discard(ident)
+                    raise_in_thread(ident, None)  # not delivered yet: no longer wanted
+
+    def end(self, wait: float = STOP_WAIT) -> list[threading.Thread]:
+        """Stop every thread inside learner code; return those still running after ``wait`` s."""
+        with self._lock:
+            self.ended = True
+            threads = list(self._inside.items())
+            for ident, _thread in threads:
+                self._signalled.add(ident)
+                raise_in_thread(ident, Stopped)
+        for _ident, thread in threads:
+            thread.join(wait / max(1, len(threads)))
+        with self._lock:
+            return [thread for thread in self._inside.values() if thread.is_alive()]
+
+
+class GuardedApp:
+    """A WSGI app whose view and response body run under a :class:`Guard`.
+
+    After ``guard.end()`` the body ends at its next item (the server then closes it, so the
+    learner's ``finally:`` runs), and a view still running is stopped where it is.
+    """
+
+    def __init__(self, app: Callable[..., Iterable[bytes]], guard: Guard) -> None:
+        self.app = app
+        self.guard = guard
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        try:
+            with self.guard.inside():
+                body = self.app(environ, start_response)
+        except Stopped:
+            return []
+        return GuardedBody(body, self.guard)
+
+
+class GuardedBody:
+    """A response body passed through item by item, under a :class:`Guard`."""
+
+    def __init__(self, body: Iterable[bytes], guard: Guard) -> None:
+        self._body = body
+        self._guard = guard
+        self._items: Iterator[bytes] | None = None
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        try:
+            with self._guard.inside():
+                if self._items is None:
+                    self._items = iter(self._body)
+                return next(self._items)
+        except Stopped:
+            raise StopIteration from None
+
+    def close(self) -> None:
+        close = getattr(self._body, "close", None)
+        if close is None:
+            return
+        try:
+            with self._guard.inside() if not self._guard.ended else _nothing():
+                close()
+        except Stopped:
+            pass
+
+
+@contextmanager
+def _nothing() -> Iterator[None]:
+    yield
