@@ -336,8 +336,11 @@ class ChunkedReader(_Body):
         # With nothing to decode or parse, a chunk is recorded right here: this loop runs once
         # per chunk, and a method call per chunk is a measurable share of it.
         plain = self.decoder is None and self.events is None
+        # Events without decoding: the chunk's bytes go to the parser straight from here.
+        sink = self.events.feed if self.decoder is None and self.events is not None else None
         keep = self.keep
-        append = self.chunks.append
+        chunks = self.chunks
+        append = chunks.append
         find = buf.find
         while True:
             if state == _SIZE:
@@ -362,6 +365,10 @@ class ChunkedReader(_Body):
                     # The whole chunk and its CRLF are here.
                     if plain:
                         append(Chunk(t, size, buf[pos:stop] if keep else None, size, read))
+                    elif sink is not None:
+                        piece = buf[pos:stop]
+                        append(Chunk(t, size, piece if keep else None, size, read))
+                        sink(piece, t, len(chunks) - 1, read)
                     else:
                         self.record(buf[pos:stop], size, t, read)
                     self.count += 1
