@@ -312,21 +312,34 @@ class LiveRows:
         self.head = False
         self.chunks = 0
         self.events = 0
+        self.comments = 0
 
     def _print(self, line: str) -> None:
         print(_terminal(line), file=self.out, flush=True)
 
     def update(self, trace: Trace) -> None:
-        from .text_timeline import live_event_row, live_head, live_row
+        from .text_timeline import live_comment_row, live_event_row, live_head, live_row
 
         if not self.head:
             self.head = True
             for line in live_head(trace):
                 self._print(line)
         if trace.event_framing is not None:
-            for index in range(self.events, len(trace.events)):
-                self._print(live_event_row(trace, index))
+            # New events and comments (keep-alives), in the order they arrived.
+            rows = [
+                (event.t, event.chunk, live_event_row(trace, i))
+                for i in range(self.events, len(trace.events))
+                for event in [trace.events[i]]
+            ]
+            rows += [
+                (comment.t, comment.chunk, live_comment_row(trace, i))
+                for i in range(self.comments, len(trace.comments))
+                for comment in [trace.comments[i]]
+            ]
+            for _, _, row in sorted(rows, key=lambda row: row[:2]):
+                self._print(row)
             self.events = len(trace.events)
+            self.comments = len(trace.comments)
         else:
             for index in range(self.chunks, len(trace.chunks)):
                 self._print(live_row(trace, index))

@@ -257,6 +257,8 @@ def test_probe_in_a_terminal_prints_each_event_as_it_arrives(url: str) -> None:
     assert second - first > 0.3  # printed as it came, not at the end
     assert verdict >= second
     assert any(text.startswith("first event:") for text in texts)
+    ping = next(i for i, text in enumerate(texts) if "(comment)" in text and '": ping"' in text)
+    assert ping < next(i for i, text in enumerate(texts) if '"Hel"' in text)  # the keep-alive came first
 
 
 def test_probe_not_in_a_terminal_prints_the_timeline_at_the_end(url: str) -> None:
