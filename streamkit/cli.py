@@ -279,7 +279,8 @@ def _cmd_probe(args: argparse.Namespace) -> int:
         trace = read_response(
             args.url, timeout=args.timeout, max_seconds=args.max_seconds, keep_body=False,
             events=None if args.events == "none" else args.events, content=args.content,
-            on_chunk=rows.update if rows is not None else None, **options,
+            on_chunk=rows.update if rows is not None else None,
+            on_head=rows.update if rows is not None else None, **options,
         )  # fmt: skip
     except ProbeError as exc:
         print(f"streamkit probe: {_terminal(str(exc))}", file=sys.stderr)
