@@ -123,7 +123,12 @@ def serve_demo(host: str = "127.0.0.1", port: int = 5000, out: TextIO | None = N
     try:
         print(f"Serving the streamkit demos at {server.url}/  (press Ctrl-C to stop)", file=out)
         for demo in DEMOS:
-            print(f"  {server.url}{demo.path}\n      {demo.watch}", file=out)
+            if demo.method == "GET":
+                print(f"  {server.url}{demo.path}\n      {demo.watch}", file=out)
+            else:
+                command = demo.curl.replace("$URL", server.url)
+                print(f"  {demo.method} {server.url}{demo.path}  ({demo.title})", file=out)
+                print(f"      {command}\n      {demo.watch}", file=out)
         out.flush()
         threading.Event().wait()  # until Ctrl-C
     except KeyboardInterrupt:
