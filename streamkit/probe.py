@@ -23,6 +23,7 @@ Layer: measuring.
 from __future__ import annotations
 
 import http.client
+import json as jsonlib
 import re
 import socket
 import ssl
@@ -35,6 +36,7 @@ from urllib.parse import urlsplit
 
 from werkzeug.datastructures import Headers
 
+from .events import FRAMINGS, EventParser, content_path, framing_for, parser_for
 from .trace import Chunk, Trace
 
 __all__ = [
@@ -42,6 +44,7 @@ __all__ = [
     "Request",
     "check_url",
     "decoder_available",
+    "request_body",
     "prepare_request",
     "probe",
     "read_here",
@@ -88,15 +91,29 @@ class _BodyBroken(Exception):
 def probe(
     url: str,
     *,
-    method: str = "GET",
+    method: str | None = None,
+    data: bytes | str | None = None,
+    json: Any = None,
     headers: Mapping[str, str] | None = None,
     timeout: float = 10,
     max_seconds: float | None = None,
     keep_body: bool = True,
     live: bool = False,
     browser: bool = False,
+    events: str | None = "auto",
+    content: str | None = None,
 ) -> Trace:
     """Request ``url`` and return a :class:`~streamkit.trace.Trace` of the response's arrival.
+
+    ``data`` (bytes, or text sent as UTF-8) or ``json`` (any JSON-able value, sent with
+    ``Content-Type: application/json`` unless ``headers`` set one) is the request body; a body
+    without a ``method`` is a POST, as in curl, and no body a GET.
+
+    ``events`` says how to split the body into events (``trace.events``): ``"auto"`` (the
+    default) from its Content-Type (``text/event-stream``, ``application/x-ndjson``, ...),
+    ``"sse"``, ``"jsonl"`` or ``"json-seq"`` whatever it says, None not at all. ``content``
+    names where a JSON event keeps its text (``"message.text"``), for formats the kit does not
+    recognise (see :mod:`streamkit.events`); ``trace.first_content`` is when the first came.
 
     ``timeout`` bounds the wait for the connection and the response headers together, and then
     any silence in the body. ``max_seconds`` ends the read of an endless stream (``trace.stopped``).
@@ -108,8 +125,10 @@ def probe(
     (``browser_shown``); see :func:`streamkit.browser.browse`.
     """
     if browser:
-        if method.upper() != "GET":
-            raise ValueError(f"probe(browser=True) loads the page with GET, not {method}")
+        if data is not None or json is not None or (method is not None and method.upper() != "GET"):
+            raise ValueError(
+                f"probe(browser=True) loads the page with GET, not {method or 'POST'} with a body"
+            )
         from .browser import browse  # same layer; browser imports this module's ProbeError
 
         return browse(url, headers=headers, timeout=timeout, max_seconds=max_seconds, keep_body=keep_body)
@@ -122,11 +141,15 @@ def probe(
     trace = read_response(
         url,
         method=method,
+        data=data,
+        json=json,
         headers=headers,
         timeout=timeout,
         max_seconds=max_seconds,
         keep_body=keep_body,
         on_chunk=view.update if view is not None else None,
+        events=events,
+        content=content,
     )
     if view is not None:
         view.close(trace)
@@ -136,12 +159,16 @@ def probe(
 def read_response(
     url: str,
     *,
-    method: str = "GET",
+    method: str | None = None,
+    data: bytes | str | None = None,
+    json: Any = None,
     headers: Mapping[str, str] | None = None,
     timeout: float = 10,
     max_seconds: float | None = None,
     keep_body: bool = True,
     on_chunk: Callable[[Trace], Any] | None = None,
+    events: str | None = "auto",
+    content: str | None = None,
 ) -> Trace:
     """What :func:`probe` does, with ``on_chunk(trace)`` called after every chunk.
 
@@ -149,7 +176,17 @@ def read_response(
     :mod:`streamkit.reader`), so that a busy thread in this process cannot make pieces look
     late; bad arguments and dead URLs raise here all the same.
     """
-    request = prepare_request(url, method=method, headers=headers, timeout=timeout, max_seconds=max_seconds)
+    request = prepare_request(
+        url,
+        method=method,
+        data=data,
+        json=json,
+        headers=headers,
+        timeout=timeout,
+        max_seconds=max_seconds,
+        events=events,
+        content=content,
+    )
     from .reader import read  # the reader imports this module
 
     return read(request, keep_body=keep_body, on_chunk=on_chunk)
@@ -168,18 +205,53 @@ class Request:
     headers: dict[str, str]
     timeout: float
     max_seconds: float | None
+    body: bytes | None = None
+    events: str | None = "auto"  # "auto" (from the Content-Type), one of events.FRAMINGS, or None
+    content: tuple[str | int, ...] | None = None  # where JSON events keep their text
+
+
+def request_body(data: bytes | str | None = None, json: Any = None) -> tuple[bytes | None, str | None]:
+    """The body to send and the Content-Type it implies: ``data`` as bytes (text as UTF-8),
+    or ``json`` encoded (``application/json``). ValueError or TypeError saying what is wrong."""
+    if data is not None and json is not None:
+        raise ValueError("give the body as data= or as json=, not both")
+    if json is not None:
+        try:
+            text = jsonlib.dumps(json, ensure_ascii=False, separators=(",", ":"))
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"json= must be a JSON-able value: {exc}") from None
+        return text.encode("utf-8"), "application/json"
+    if data is None:
+        return None, None
+    if isinstance(data, str):
+        return data.encode("utf-8"), None
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        return bytes(data), None
+    raise TypeError(f"data= must be bytes or str, got {type(data).__name__} (use json= for a JSON body)")
 
 
 def prepare_request(
     url: str,
     *,
-    method: str = "GET",
+    method: str | None = None,
+    data: bytes | str | None = None,
+    json: Any = None,
     headers: Mapping[str, str] | None = None,
     timeout: float = 10,
     max_seconds: float | None = None,
+    events: str | None = "auto",
+    content: str | None = None,
 ) -> Request:
-    """Check the arguments (ValueError, TypeError) and build the request's headers."""
+    """Check the arguments (ValueError, TypeError) and build the request's headers and body."""
     parts = _check_url(url)
+    body, body_type = request_body(data, json)
+    if method is None:
+        method = "GET" if body is None else "POST"
+    if not isinstance(method, str) or not method.strip() or not method.strip().isalpha():
+        raise ValueError(f"method must be an HTTP method such as 'GET' or 'POST', got {method!r}")
+    if events is not None and events != "auto" and events not in FRAMINGS:
+        raise ValueError(f"events must be 'auto', {', '.join(map(repr, FRAMINGS))} or None, got {events!r}")
+    path = content_path(content) if content is not None else None
     if timeout is None or timeout <= 0:
         raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
     if max_seconds is not None and max_seconds <= 0:
@@ -190,9 +262,11 @@ def prepare_request(
         for known in [key for key in request_headers if key.lower() == name.lower()]:
             del request_headers[known]
         request_headers[name] = value
+    if body_type is not None and not any(name.lower() == "content-type" for name in request_headers):
+        request_headers["Content-Type"] = body_type
     return Request(
         url=url,
-        method=method.upper(),
+        method=method.strip().upper(),
         scheme=parts.scheme,
         host=parts.hostname,
         port=parts.port,
@@ -200,6 +274,9 @@ def prepare_request(
         headers=request_headers,
         timeout=timeout,
         max_seconds=max_seconds,
+        body=body,
+        events=events,
+        content=path,
     )
 
 
@@ -230,10 +307,26 @@ def read_here(
         trace.status = response.status
         trace.headers = Headers(list(response.headers.items()))
         trace.headers_at = now - trace.started  # set last: a reader in another thread polls it
+        framing = (
+            framing_for(trace.headers.get("Content-Type")) if request.events == "auto" else request.events
+        )
+        parser = parser_for(framing, request.content) if framing is not None else None
+        trace.event_framing = framing
+        if parser is not None:  # the same lists: the trace's events grow as the body is read
+            trace.events = parser.events
+            trace.comments = parser.comments
         if on_head is not None:
             on_head(trace)
         _read_body(
-            trace, response, sock, request.timeout, request.max_seconds, keep_body, on_chunk, before_read
+            trace,
+            response,
+            sock,
+            request.timeout,
+            request.max_seconds,
+            keep_body,
+            on_chunk,
+            before_read,
+            parser,
         )
     finally:
         response.close()
@@ -278,7 +371,7 @@ def _send(
         connection.connect()
         sock = connection.sock
         sock.settimeout(max(deadline - time.monotonic(), 0.001))
-        connection.request(request.method, request.target, headers=request.headers)
+        connection.request(request.method, request.target, body=request.body, headers=request.headers)
         return connection.getresponse(), sock
     except socket.gaierror as exc:
         reason = f"unknown host {host!r} ({exc.strerror})"
@@ -407,6 +500,7 @@ def _read_body(
     keep_body: bool,
     on_chunk: Callable[[Trace], Any] | None,
     before_read: Callable[[socket.socket], Any] | None = None,
+    parser: EventParser | None = None,
 ) -> None:
     started = trace.started
     no_body = trace.method == "HEAD" or trace.status in (204, 304) or 100 <= (trace.status or 0) < 200
@@ -415,13 +509,15 @@ def _read_body(
         sock.settimeout(max(stop_at - time.monotonic(), 0.001))
     else:
         sock.settimeout(timeout)
-    reader = _Reader(trace, response.fp, sock, timeout, stop_at, keep_body, _decoder_for(trace), on_chunk)
+    reader = _Reader(
+        trace, response.fp, sock, timeout, stop_at, keep_body, _decoder_for(trace), on_chunk, parser
+    )
     if before_read is not None:
         reader.hook_reads(before_read)
     try:
         if no_body:
             pass
-        elif response.chunked and not keep_body and reader.decoder is None:
+        elif response.chunked and not keep_body and reader.decoder is None and parser is None:
             reader.read_chunked_sizes()
         elif response.chunked:
             reader.read_chunked()
@@ -447,6 +543,9 @@ def _read_body(
     trace.duration = time.monotonic() - started
     if trace.ttfb is None and trace.chunks:
         trace.ttfb = trace.chunks[0].t
+    if parser is not None and not no_body:
+        parser.eof()
+        trace.unterminated = parser.unterminated
 
 
 class _Stop(Exception):
@@ -466,7 +565,9 @@ class _Reader:
         keep_body: bool,
         decoder: _Decoder | _LibraryDecoder | None,
         on_chunk: Callable[[Trace], Any] | None,
+        parser: EventParser | None = None,
     ) -> None:
+        self.parser = parser
         self.trace = trace
         self.fp = fp
         self.sock = sock
@@ -502,7 +603,10 @@ class _Reader:
             trace.ttfb = now - trace.started
         data = self.decoder.decode(wire) if self.decoder is not None else wire
         kept = data if self.keep_body else None
-        trace.chunks.append(Chunk(now - trace.started, len(data), kept, len(wire)))
+        index = len(trace.chunks)
+        trace.chunks.append(Chunk(now - trace.started, len(data), kept, len(wire), index))
+        if self.parser is not None:
+            self.parser.feed(data, now - trace.started, index, index)
         if self.on_chunk is not None:
             self.on_chunk(trace)
         if self.stop_at is not None:
@@ -535,6 +639,8 @@ class _Reader:
                 last.size += len(rest)
                 if last.data is not None:
                     last.data += rest
+                if self.parser is not None:
+                    self.parser.feed(rest, last.t, len(self.trace.chunks) - 1, last.read)
 
     def read_plain(self, length: int | None) -> None:
         """A Content-Length body (``length``) or one that ends when the server closes (None)."""
@@ -566,7 +672,9 @@ class _Reader:
         add = self.add
         # With nothing to decode, report or watch, a small chunk is recorded right here: this
         # loop runs once per chunk, and a method call per chunk is a measurable share of it.
-        plain = self.decoder is None and self.on_chunk is None and self.stop_at is None
+        plain = (
+            self.decoder is None and self.on_chunk is None and self.stop_at is None and self.parser is None
+        )
         keep = self.keep_body
         append = self.trace.chunks.append
         started = self.trace.started

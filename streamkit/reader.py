@@ -44,6 +44,7 @@ from typing import Any
 
 from werkzeug.datastructures import Headers
 
+from .events import CommentRecord, EventRecord
 from .probe import ProbeError, Request, read_here
 from .reader_worker import HEADER, frame
 from .trace import Chunk, Trace
@@ -468,11 +469,15 @@ def _read_in(
 
     def on_message(message: tuple[Any, ...]) -> None:
         if message[0] == "head":
-            _, trace.started, trace.headers_at, trace.status, headers = message
+            _, trace.started, trace.headers_at, trace.status, headers, trace.event_framing = message
             trace.headers = Headers(headers)
             return
-        _, times, sizes, wire, data = message
-        new = list(map(Chunk, times, sizes, data or repeat(None), wire or sizes))
+        if message[0] == "events":
+            trace.events.extend(EventRecord(*fields) for fields in message[1])
+            trace.comments.extend(CommentRecord(*fields) for fields in message[2])
+            return
+        _, times, sizes, wire, data, reads = message
+        new = list(map(Chunk, times, sizes, data or repeat(None), wire or sizes, reads))
         if trace.ttfb is None and new:
             trace.ttfb = new[0].t
         if on_chunk is None:
@@ -504,6 +509,8 @@ def _read_in(
     trace.started = result["started"]
     if result["last"] is not None and len(chunks) == result["count"]:
         chunks[-1] = Chunk(*result["last"])  # the end of a compressed body may have grown it
+    if result["unterminated"] is not None:
+        trace.unterminated = EventRecord(*result["unterminated"])
     trace.ttfb = result["ttfb"]
     trace.duration = result["duration"]
     trace.error = result["error"]
