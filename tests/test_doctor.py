@@ -243,18 +243,21 @@ def test_nginx_with_x_accel_buffering_no_is_not_blamed():
 # -- doctor itself ---------------------------------------------------------------------------
 
 
-def test_doctor_lets_caller_headers_win_and_sends_no_duplicate():
+def test_doctor_lets_caller_headers_win_but_keeps_its_own_encodings_and_sends_no_duplicate():
     with serve(app) as server:
         diagnosis = doctor(
             server.url + "/parts",
             headers={"accept-encoding": "identity", "X-Test": "1"},
         )
-    sent = [t for t in diagnosis.traces]
-    # identity and browser-encodings variants became the request as given: sent once
-    assert len(sent) == 2
-    assert all(
-        "identity" in label or "event-stream" in label or label == "as given" for label in diagnosis.labels
+    # The caller's Accept-Encoding made "as given" the identity request: sent once. The browser
+    # encodings are the doctor's own, whatever the caller asked for.
+    assert len(diagnosis.traces) == 3
+    assert diagnosis.labels[0].startswith("as given")
+    assert any(
+        label.startswith("browser encodings (Accept-Encoding: gzip, deflate, br, zstd")
+        for label in diagnosis.labels
     )
+    assert_clean(diagnosis)
 
 
 def test_doctor_runs_the_variants_at_once_and_bounds_endless_streams():
