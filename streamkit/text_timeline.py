@@ -48,6 +48,13 @@ def to_text(trace: Trace, *, width: int = 24) -> str:
     else:
         rows = _text_rows(received)
         biggest = max(received.ends[stop - 1] - received.bytes_before(start) for start, stop in rows)
+        per_chunk: dict[int, int] = {}
+        for event in trace.events:
+            per_chunk[event.chunk] = per_chunk.get(event.chunk, 0) + 1
+        comments: dict[int, int] = {}
+        for comment in trace.comments:
+            comments[comment.chunk] = comments.get(comment.chunk, 0) + 1
+        first_content = trace.first_content
         for start, stop in rows:
             size = received.ends[stop - 1] - received.bytes_before(start)
             name = str(start + 1) if stop - start == 1 else f"{start + 1}-{stop}"
@@ -57,7 +64,21 @@ def to_text(trace: Trace, *, width: int = 24) -> str:
             line = f"{name:>13}  {when:>19}  {size:>9,}  {bar:<{width}}"
             if len(produced):
                 line += "  " + _carried(produced, received, start, stop)
+            if trace.event_framing is not None:
+                count = sum(per_chunk.get(k, 0) for k in range(start, stop))
+                said = []
+                if count:
+                    said.append(
+                        plural(count, "event") + (" in one chunk" if count > 1 and stop - start == 1 else "")
+                    )
+                quiet = sum(comments.get(k, 0) for k in range(start, stop))
+                if quiet:
+                    said.append(plural(quiet, "comment"))
+                if said:
+                    line += f"  [{', '.join(said)}]"
             lines.append(line.rstrip())
+            if first_content is not None and t0 - 1e-9 <= first_content <= t1 + 1e-9:
+                lines.append(f"{'':>13}  {fmt_ms(first_content):>19}  first content (time to first token)")
 
     if trace.browser_shown:
         lines += _shown_rows(trace, received, width)
@@ -84,6 +105,8 @@ def to_text(trace: Trace, *, width: int = 24) -> str:
         lines.append(line)
     if len(written):
         lines.append(f"server sent: {plural(len(written), 'write')}, {written.total:,} bytes")
+    if trace.event_framing is not None:
+        lines.append(_events_line(trace))
     if trace.browser_shown is not None:
         grew = [event for event in trace.browser_shown if event.size]
         lines.append(
@@ -162,3 +185,25 @@ def _carried(produced: Series, received: Series, start: int, stop: int) -> str:
     if parts != count:
         text += f" ({parts:,} parts)"
     return f"{text} at {fmt_range(produced.ts[k0], produced.ts[k1 - 1])}"
+
+
+def _events_line(trace: Trace) -> str:
+    """The events in one line: how many, how many with content, the comments, the first
+    content against the first byte, and the most events one chunk completed."""
+    with_content = sum(1 for event in trace.events if event.content)
+    line = f"events: {len(trace.events):,} ({with_content:,} with content"
+    if trace.comments:
+        line += f", and {plural(len(trace.comments), 'comment')}"
+    line += ")"
+    if trace.first_content is not None:
+        first_byte = fmt_ms(trace.ttfb) if trace.ttfb is not None else "-"
+        line += f"; first content {fmt_ms(trace.first_content)} (first byte {first_byte})"
+    per_chunk: dict[int, int] = {}
+    for event in trace.events:
+        per_chunk[event.chunk] = per_chunk.get(event.chunk, 0) + 1
+    most = max(per_chunk.values(), default=0)
+    if most > 1:
+        line += f"; up to {most:,} events in one chunk"
+    if trace.unterminated is not None:
+        line += "; the body ended inside an event"
+    return line
