@@ -5,7 +5,7 @@ probes it. A thread that computes without pause holds the GIL, and a probe threa
 piece of body only when it gets the GIL back, milliseconds after the piece arrived: the app's
 CPU work would look like buffering. So :func:`streamkit.probe` and :meth:`streamkit.Server.get`
 read the socket in a worker process, with the probe's own parser
-(:func:`streamkit.probe.read_here`), and get the chunks back in batches while the body comes
+(:func:`streamkit.client.read_here`), and get the chunks back in batches while the body comes
 in (``on_chunk`` and live views still follow along, only a few ms behind).
 
 The worker stamps ``time.monotonic()``: CLOCK_MONOTONIC on Linux, which is one clock for the
@@ -44,8 +44,8 @@ from typing import Any
 
 from werkzeug.datastructures import Headers
 
+from .client import ProbeError, Request, read_here
 from .events import CommentRecord, EventRecord
-from .probe import ProbeError, Request, read_here
 from .reader_worker import HEADER, frame
 from .trace import Chunk, Trace
 
@@ -514,6 +514,7 @@ def _read_in(
     trace.ttfb = result["ttfb"]
     trace.duration = result["duration"]
     trace.error = result["error"]
+    trace.error_kind = result["error_kind"]
     trace.stopped = result["stopped"]
     trace.note = result["note"]
     trace.reader = worker.clock_check

@@ -7,7 +7,7 @@ hold this interpreter's GIL while a piece of body arrives: each piece is stamped
 ``time.monotonic()`` as soon as ``recv`` returns it.
 
 Jobs are calls of importable functions (``"module:function"``), each in a thread of its own. :func:`probe_job` is the
-probe's: it reads a response with :func:`streamkit.probe.read_here` and streams the trace back
+probe's: it reads a response with :func:`streamkit.client.read_here` and streams the trace back
 in batches while it reads. A thread watches the job pipe: when it closes (the parent exited,
 or was killed), this process exits at once, even in the middle of a read.
 """
@@ -74,7 +74,7 @@ class _Output:
 
 def _exception_message(error: BaseException) -> tuple[Any, ...]:
     """How a job's exception travels back: pickled when it survives that, else as text."""
-    from .probe import ProbeError
+    from .client import ProbeError
 
     if isinstance(error, ProbeError):
         return ("probe_error", error.url, error.reason)
@@ -177,8 +177,8 @@ class _Batcher:
 
 
 def probe_job(emit: Callable[[Any], None], request: Any, keep_body: bool) -> dict[str, Any]:
-    """Read ``request`` (a :class:`streamkit.probe.Request`); stream its chunks; return the rest."""
-    from .probe import read_here
+    """Read ``request`` (a :class:`streamkit.client.Request`); stream its chunks; return the rest."""
+    from .client import read_here
 
     batcher = _Batcher(emit)
 
@@ -208,6 +208,7 @@ def probe_job(emit: Callable[[Any], None], request: Any, keep_body: bool) -> dic
         "ttfb": trace.ttfb,
         "duration": trace.duration,
         "error": trace.error,
+        "error_kind": trace.error_kind,
         "stopped": trace.stopped,
         "note": trace.note,
     }
@@ -244,7 +245,7 @@ def main() -> None:
         fcntl.fcntl(out_fd, fcntl.F_SETPIPE_SZ, 1 << 20)  # room for batches: Linux only
     except (ImportError, AttributeError, OSError):
         pass
-    import streamkit.probe  # noqa: F401 - imported before "ready", so the first job is quick
+    import streamkit.client  # noqa: F401 - imported before "ready", so the first job is quick
 
     output = _Output(out_fd)
     output.send(("ready", os.getpid(), time.monotonic()))

@@ -111,7 +111,8 @@ class Trace:
     * ``status``, ``headers`` (case-insensitive), ``headers_at`` (s when they arrived);
     * ``chunks``: one :class:`Chunk` per HTTP chunk, or per read for other bodies;
     * ``ttfb`` (s when the first body byte arrived), ``duration`` (s until the body ended,
-      broke or was stopped), ``error`` (why the body broke, as text), ``stopped`` (``max_seconds``
+      broke or was stopped), ``error`` (why the body broke, as text) and ``error_kind`` (how:
+      one of :data:`streamkit.http1.ERROR_KINDS`), ``stopped`` (``max_seconds``
       ended the read), ``interrupted`` (Ctrl-C or a notebook interrupt ended it);
     * ``started``: the ``time.monotonic()`` value every ``t`` is counted from;
     * ``reader``: where the arrival times were taken: in the reader worker process (and how its
@@ -158,6 +159,7 @@ class Trace:
     ttfb: float | None = None
     duration: float = 0.0
     error: str | None = None
+    error_kind: str | None = None
     stopped: bool = False
     interrupted: bool = False
     produced: list[Event] | None = None
@@ -777,7 +779,7 @@ def _decodable(encoding: str) -> bool:
     """True when the probe decodes this Content-Encoding (see streamkit.probe)."""
     if encoding in ("identity", "gzip", "x-gzip", "deflate"):
         return True
-    from .probe import decoder_available
+    from .http1 import decoder_available
 
     return decoder_available(encoding)
 

@@ -22,6 +22,8 @@ LAYERS = {
     "serving": ["server", "backends", "recording", "recording_asgi", "programs"],
     "measuring": [
         "events",
+        "http1",
+        "client",
         "probe",
         "trace",
         "traced",
