@@ -89,8 +89,8 @@ class Failed:
 @dataclass(frozen=True)
 class Wait:
     """A request (``later``) whose headers came only when another one's stream (``earlier``)
-    ended: ``waited`` seconds after it was sent; ``open_for`` how long the earlier stream ran
-    after the later request was sent. ``gave_up``: the later request timed out waiting."""
+    ended: ``waited`` seconds after it was sent; ``open_for`` how long after the later request was sent
+    the earlier stream ended. ``gave_up``: the later request timed out waiting."""
 
     earlier: str
     later: str
@@ -263,17 +263,19 @@ def _waits(requests: Sequence[Measured], failed: Sequence[Failed]) -> list[Wait]
         came = later.headers_came
         if came is None or not later.streams or came - later.sent < QUEUED:
             continue
-        for earlier in streamed:
-            if earlier is later or earlier.headers_came is None:
-                continue
-            open_for = earlier.ended - later.sent
-            if (
-                open_for >= QUEUED
-                and earlier.ended - earlier.headers_came >= QUEUED
-                and came >= earlier.ended - TOGETHER
-            ):
-                found.append(Wait(earlier.label, later.label, came - later.sent, open_for))
-                break
+        # The stream it waited for: the last to end before its headers came.
+        candidates = [
+            earlier
+            for earlier in streamed
+            if earlier is not later
+            and earlier.headers_came is not None
+            and earlier.ended - later.sent >= QUEUED
+            and earlier.ended - earlier.headers_came >= QUEUED
+            and came >= earlier.ended - TOGETHER
+        ]
+        if candidates:
+            earlier = max(candidates, key=lambda r: r.ended)
+            found.append(Wait(earlier.label, later.label, came - later.sent, earlier.ended - later.sent))
     for fail in failed:
         if not fail.timed_out:
             continue

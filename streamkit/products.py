@@ -469,12 +469,18 @@ PRODUCTS: tuple[Product, ...] = (
         "Django",
         "framework",
         (),
-        (Behaviour("under ASGI, StreamingHttpResponse collects a sync iterator before sending it"),),
+        (
+            Behaviour("under ASGI, StreamingHttpResponse collects a sync iterator before sending it"),
+            Behaviour(
+                "GZipMiddleware's compress_sequence writes each item into a GzipFile without flushing "
+                "(newer releases flush each item)"
+            ),
+        ),
         {
             "buffering": "under ASGI give StreamingHttpResponse an async iterator (async def generator)",
             "compression": (
-                "keep GZipMiddleware off streaming responses (it compresses StreamingHttpResponse): "
-                "drop it, or set Content-Encoding yourself so it skips them"
+                "keep GZipMiddleware off streaming responses (it skips a response that already has a "
+                "Content-Encoding), or upgrade to a Django whose compress_sequence flushes each item"
             ),
         },
         ("StreamingHttpResponse", "GZipMiddleware"),
@@ -485,7 +491,10 @@ PRODUCTS: tuple[Product, ...] = (
         (),
         (),
         {
-            "compression": "with Flask-Compress, set COMPRESS_STREAMS = False (it compresses streamed responses whole)"
+            "compression": (
+                "with Flask-Compress before 1.21, set COMPRESS_STREAMS = False (it compressed streamed "
+                "responses whole); 1.21 and later compress streams as they go"
+            )
         },
         ("COMPRESS_STREAMS",),
     ),

@@ -373,3 +373,82 @@ def test_a_layer_that_streams_only_accept_event_stream_is_found_by_comparison():
     with serve(only_event_stream(app)) as server:
         diagnosis = doctor(server.url + "/events")
     assert_held(diagnosis, "proxy", "proxy-needs-event-stream")
+
+
+# -- hops, requests served one at a time, cuts after silence (issue 17) ---------------------
+
+
+@needs_nginx
+def test_the_hop_comparison_names_the_proxy_between_the_app_port_and_nginx():
+    options = {"gzip": False, "http_version": "1.0"}
+    with serve(app, behind="nginx", proxy_options=options) as server:
+        doctored = doctor(server.url + "/parts", upstream=[server.backend.url + "/parts"])
+        clean = doctor(server.url + "/accel-off", upstream=[server.backend.url + "/accel-off"])
+    assert_held(doctored, "proxy", "proxy-buffering")
+    first = doctored.findings[0]
+    assert "proxy_http_version 1.1" in first.fix  # Server: nginx proves it at the front hop
+    assert any(fact.startswith("hop 1: ") and "streamed" in fact for fact in first.evidence)
+    assert any(server.url in fact and "held it" in fact for fact in first.evidence)
+    assert len(doctored.hops) == 1 and doctored.to_dict()["hops"][0]["verdict"] == "streamed"
+    assert_clean(clean)
+
+
+def test_a_sync_gunicorn_worker_serves_one_stream_at_a_time_and_threads_do_not():
+    path = "/parts?count=5&gap=0.2"
+    with serve("production_app:app", server="gunicorn", cwd=APPS, worker_class="sync", workers=1) as server:
+        one = doctor(server.url + path)
+    with serve("production_app:app", server="gunicorn", cwd=APPS, worker_class="gthread", threads=8) as server:
+        side = doctor(server.url + path)
+    assert_clean(one)  # each request streamed: only the queue is reported
+    queued = next(f for f in one.findings if f.code == "served-one-at-a-time")
+    assert queued.warning and queued.culprit == "server"
+    assert "--worker-class gthread" in queued.fix and "server-sent events" in " ".join(queued.evidence)
+    assert sum("its headers waited" in fact for fact in queued.evidence) >= 2  # 4 requests, 1 worker
+    assert_clean(side)
+    assert "served-one-at-a-time" not in side.codes
+
+
+@needs_nginx
+def test_a_cut_after_silence_names_nginx_when_the_hop_behind_kept_going():
+    def pause_app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain"), ("X-Content-Type-Options", "nosniff")])
+
+        def body():
+            yield b"first\n"
+            time.sleep(0.2)
+            yield b"second\n"
+            time.sleep(2.5)  # silent longer than nginx's proxy_read_timeout below
+            yield b"after the silence\n"
+
+        return body()
+
+    options = {"gzip": False, "buffering": False, "read_timeout": 1}
+    with serve(pause_app, behind="nginx", proxy_options=options) as server:
+        alone = doctor(server.url + "/")
+        compared = doctor(server.url + "/", upstream=[server.backend.url + "/"])
+    for diagnosis in (alone, compared):
+        assert not diagnosis.streams and diagnosis.findings[0].code == "cut-after-silence", diagnosis
+    assert alone.culprit == "proxy"  # Server: nginx proves the proxy: consistent with its timeout
+    assert compared.culprit == "proxy" and "proxy_read_timeout" in compared.findings[0].fix
+    assert any("kept going" in fact for fact in compared.findings[0].evidence)
+    assert any("nothing arrived for" in fact for fact in compared.findings[0].evidence)
+
+
+def test_doctor_sends_the_same_method_and_body_to_every_variant_and_hop():
+    seen: list[tuple[str, bytes, str]] = []
+
+    def echo_app(environ, start_response):
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length)
+        seen.append((environ["REQUEST_METHOD"], body, environ.get("HTTP_HOST", "")))
+        start_response("200 OK", [("Content-Type", "text/plain"), ("X-Content-Type-Options", "nosniff")])
+        return (part.encode() for part in zoo.parts())
+
+    with serve(echo_app) as front, serve(echo_app) as behind:
+        diagnosis = doctor(front.url + "/", json={"q": 1}, upstream=[behind.url + "/"])
+    assert_clean(diagnosis)
+    assert len(seen) == len(diagnosis.traces) + 1 == 5  # four variants and one hop
+    assert {(method, body) for method, body, _ in seen} == {("POST", b'{"q":1}')}
+    hosts = {host for _, _, host in seen}
+    assert hosts == {front.url.split("//")[1], behind.url.split("//")[1]}  # only Host differs
+    assert all(trace.method == "POST" for trace in diagnosis.traces + diagnosis.hops)

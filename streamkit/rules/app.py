@@ -83,10 +83,14 @@ def makes_all_first(m: Measurements) -> list[Finding]:
 def late_first_byte(m: Measurements) -> list[Finding]:
     """Shape (warning): it streams, but the headers came only after a long wait.
 
-    Evidence: ``headers_at`` (or the first piece) at least 0.5 s after the request. Names the
-    app only when the server side shows the app's first item that late; otherwise nobody.
+    Evidence: ``headers_at`` (or the first piece) at least 0.5 s after the request, in a
+    request that was not queued behind another stream (that is the concurrency rule's). Names
+    the app only when the server side shows the app's first item that late; otherwise nobody.
     """
+    queued = {wait.later for wait in m.waits}
     for r in m.subjects:
+        if r.label in queued:
+            continue  # it waited for another stream: the concurrency rule says so
         found = _late(r)
         if found:
             return found

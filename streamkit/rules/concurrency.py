@@ -36,8 +36,8 @@ def served_one_at_a_time(m: Measurements) -> list[Finding]:
             )
         else:
             facts.append(
-                f"{wait.later}: its headers waited {seconds_text(wait.waited)}, until {wait.earlier} "
-                f"ended (that stream had {seconds_text(wait.open_for)} to run when it was sent)"
+                f"{wait.later}: its headers waited {seconds_text(wait.waited)}, until the stream of "
+                f"{wait.earlier} ended"
             )
     if server is not None:
         facts.append(f"{server.evidence} names {server.name}")

@@ -7,6 +7,7 @@ from ..finding import Finding
 from ..measurements import Measurements
 from ..products import fix_for
 from ..trace import seconds_text
+from .silence import silent_cut
 
 WARNINGS = frozenset({"close-delimited"})
 
@@ -98,7 +99,7 @@ def stream_cut(m: Measurements) -> list[Finding]:
     nothing was silent long before the cut (a silence points at an idle timeout: silence rules).
     """
     r = m.primary
-    if not r.cut:
+    if not r.cut or silent_cut(r):
         return []
     match = m.product("proxy")
     facts = [r.trace.verdict_text]

@@ -14,7 +14,7 @@ WARNINGS = frozenset({"sse-idle-gap", "long-silence"})
 
 # A cut after at least this much silence (and twice the longest gap before it) is a cut after
 # silence.
-SILENT_CUT = 1.0
+SILENT_CUT = 0.5
 # An event stream silent this long gets the heartbeat warning; any stream, at LONG_SILENCE.
 SSE_IDLE = 10.0
 LONG_SILENCE = 30.0
