@@ -317,7 +317,7 @@ def browse(
     the page. ``browser_reads`` then has one :class:`~streamkit.trace.Event` per read the page's
     reader got, ``browser_shown`` when the page showed it, and ``events`` the body's events.
     """
-    from .probe import request_body  # same layer
+    from .client import request_body  # same layer
 
     body, body_type = request_body(data, json)
     if method is None:
