@@ -96,7 +96,7 @@ def test_first_content_late_behind_a_role_event_and_keep_alives() -> None:
     late = next(f for f in found.findings if f.code == "first-content-late")
     assert late.culprit == "app" and late.warning
     assert "first byte came at 10 ms, the first content at 900 ms" in late.evidence[0]
-    assert "1 control event (message) and 2 comments" in late.evidence[0]
+    assert "1 event without content and 2 comments" in late.evidence[0]
     assert "made the first content at 900 ms" in late.evidence[1]
 
 
@@ -123,7 +123,11 @@ def test_server_sent_events_as_text_plain_or_with_a_length_are_the_wrong_type() 
     assert wrong.culprit == "app" and "text/plain; charset=utf-8 on a body of server-sent events" in wrong.evidence[0]
     sized = sse_trace(APART)
     sized.headers["Content-Length"] = str(SIZE * 8)
-    assert "Content-Length: 112 on an event stream" in str(diagnose(sized))
+    told = next(f for f in diagnose(sized).findings if f.code == "event-stream-type")
+    assert "Content-Length: 112 on an event stream" in told.evidence[0]
+    assert told.culprit is None  # from the client alone, who set it is not known
+    sized.produced = [Event(0.0, SIZE * 8)]  # the app made it all in one item
+    assert next(f for f in diagnose(sized).findings if f.code == "event-stream-type").culprit == "app"
     prose = sse_trace(APART, content_type="text/plain")
     for chunk in prose.chunks:
         chunk.data = b"just some text\n"
@@ -239,3 +243,16 @@ def test_nginx_defaults_glue_the_demo_reply_into_one_read_and_are_named() -> Non
     assert glued.culprit == "proxy" and "nginx" in glued.summary
     assert f"{len(trace.events)} of {len(trace.events)} events" in glued.evidence[0]
     assert trace.content == "".join(tokens()[:8])
+
+
+def test_a_collecting_gzip_middleware_is_not_blamed_on_the_app_for_its_content_length() -> None:
+    from streamkit import NaiveGzipMiddleware
+
+    app = event_app()
+    app.wsgi_app = NaiveGzipMiddleware(app.wsgi_app)
+    with serve(app) as server:
+        trace = server.get("/")
+    found = diagnose(trace)
+    assert found.culprit == "compression", str(found)
+    assert "event-stream-type" not in found.codes
+    assert next(f for f in found.findings if f.code == "events-glued").culprit == "compression"

@@ -166,7 +166,7 @@ def first_content_late(m: Measurements) -> list[Finding]:
         return []
     came = []
     if before:
-        came.append(plural(len(before), "control event") + f" ({before[0].type})")
+        came.append(plural(len(before), "event") + " without content")
     if comments:
         came.append(plural(len(comments), "comment") + f" ({comments[0].text.strip()[:30]!r})")
     facts = [
@@ -260,17 +260,22 @@ def event_stream_type(m: Measurements) -> list[Finding]:
             )
     is_events = r.mimetype == "text/event-stream" or bool(facts)
     length = r.header("Content-Length")
-    if is_events and length:
+    culprit: str | None = "app"
+    if is_events and length and not (r.held and r.holding is not None):
+        # (A layer that held a stream made over time set it: the held-back rules name that layer.)
         facts.append(
             f"Content-Length: {length} on an event stream: its length was known before the first "
             "byte was sent, so every event was made (or collected) first"
         )
+        items = [event for event in trace.produced or () if event.size]
+        if len(facts) == 1 and len(items) != 1:
+            culprit = None  # without the app's items, the layer that set it is not known
     if not facts:
         return []
     return [
         Finding(
             "event-stream-type",
-            "app",
+            culprit,
             "an event stream served with the wrong headers",
             facts,
             "send Content-Type: text/event-stream (EventSource accepts nothing else, and browsers "
