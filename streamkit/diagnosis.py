@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .finding import CULPRITS, Finding, printable
-from .measurements import Measurements, arrival_summary
+from .measurements import Measurements, arrival_summary, server_side_summary
 from .rules import RULES, WARNING_CODES
 from .trace import Trace
 
@@ -179,6 +179,7 @@ def _request_dict(label: str, trace: Trace) -> dict[str, Any]:
         "duration": trace.duration,
         "error": trace.error,
         "stopped": trace.stopped,
+        "server_side": server_side_summary(trace),
     }
 
 

@@ -48,6 +48,8 @@ VARIANTS: tuple[tuple[str, dict[str, str]], ...] = (
     ("event-stream", {"Accept": "text/event-stream"}),
 )
 
+# What the probe asks for when the caller gives no Accept-Encoding (see streamkit.probe).
+DEFAULT_ACCEPT_ENCODING = "gzip, deflate"
 # The headers a variant keeps whatever the caller sent: the encoding under test is the doctor's.
 DOCTORS_OWN = frozenset({"accept-encoding"})
 
@@ -112,6 +114,13 @@ class _Run:
             self.error = exc
         if self.error is not None:
             self.gave_up = time.monotonic()
+
+    def accept_encoding(self) -> str:
+        """The Accept-Encoding this request sent (the probe's own when none was given)."""
+        for name, value in self.headers.items():
+            if name.lower() == "accept-encoding":
+                return value
+        return DEFAULT_ACCEPT_ENCODING
 
     def pieces(self) -> int:
         trace = self.trace
@@ -204,8 +213,10 @@ def _judge(runs: list[_Run], hop_runs: list[_Run], *, interrupted: bool) -> Diag
     for run in runs + hop_runs:
         if interrupted and run.trace is not None:
             run.trace.interrupted = True
-    requests = [measure(run.label, run.trace) for run in done if run.trace is not None]
-    hops = [measure(run.label, run.trace, role="hop") for run in hop_runs if run.trace is not None]
+    requests = [
+        measure(run.label, run.trace, accept_encoding=run.accept_encoding()) for run in done if run.trace
+    ]
+    hops = [measure(run.label, run.trace, "hop", run.accept_encoding()) for run in hop_runs if run.trace]
     failed = [
         Failed(run.label, str(run.error), run.sent, run.gave_up, "timed out" in str(run.error))
         for run in runs + hop_runs

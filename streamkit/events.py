@@ -55,9 +55,10 @@ list indexes, dotted).
 from __future__ import annotations
 
 import json
+import json.scanner
 import math
 import statistics
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -192,6 +193,33 @@ def _known_content(event_type: str, value: Any) -> str | None:
     return _text(value.get("response"))  # Ollama /api/generate (the Responses API's is an object)
 
 
+_NOT_JSON: Any = object()
+# The scanner json.loads itself ends in (C when available), called directly.
+_scan: Callable[[str, int], tuple[Any, int]] = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[arg-type]
+
+
+def parse_json(text: str) -> Any:
+    """``json.loads(text)`` for the value of one event, a few frames shorter (this runs once per
+    event); :data:`_NOT_JSON` when the text is not one JSON value."""
+    try:
+        value, end = _scan(text, 0)
+    except (StopIteration, ValueError):
+        text = text.strip()
+        if not text:
+            return _NOT_JSON
+        try:
+            return json.loads(text)
+        except ValueError:
+            return _NOT_JSON
+    if end != len(text) and not text[end:].isspace():
+        return _NOT_JSON
+    return value
+
+
+# A JSON value of a recognised format carries its text under one of these keys.
+_KEYS = ('"choices"', '"delta"', '"message"', '"response"')
+
+
 def content_of(event_type: str, data: str, path: Sequence[str | int] | None = None) -> str | None:
     """The text an event carries, or None for a control event or an unknown format.
 
@@ -201,11 +229,13 @@ def content_of(event_type: str, data: str, path: Sequence[str | int] | None = No
     """
     if not data or data == DONE:
         return None
-    if path is None and data[0] not in "{[":
-        return data if event_type == "message" else None
-    try:
-        value = json.loads(data)
-    except ValueError:
+    if path is None:
+        if data[0] not in "{[":
+            return data if event_type == "message" else None
+        if not any(key in data for key in _KEYS) and "\\u" not in data:
+            return None  # none of the keys a known format keeps its text under (no escapes)
+    value = parse_json(data)
+    if value is _NOT_JSON:
         return None if path is not None else (data if event_type == "message" else None)
     if path is not None:
         return _follow(value, path)
@@ -255,6 +285,15 @@ class SSEParser:
         if self._rest:
             data = self._rest + data
             self._rest = b""
+        if (
+            not self._first
+            and not self._data
+            and not self._type
+            and data[-2:] == b"\n\n"
+            and b"\r" not in data
+        ):
+            self._blocks(data, t, chunk, read)  # whole events with LF line ends: the usual case
+            return
         lines = data.splitlines()
         last = data[-1]
         if last != 10:
@@ -272,6 +311,26 @@ class SSEParser:
                 line_fn(line, t, chunk, read)
             else:
                 self._dispatch(t, chunk, read)
+
+    def _blocks(self, data: bytes, t: float, chunk: int, read: int) -> None:
+        """Bytes that hold whole events and end with a blank line (LF line ends only): an event
+        of one ``data`` line is made at once; any other block goes line by line."""
+        append = self.events.append
+        path = self.path
+        for block in data[:-2].split(b"\n\n"):
+            if block[:6] == b"data: " and b"\n" not in block:
+                text = block[6:].decode("utf-8", "replace")
+                self.last_id = self._id
+                append(
+                    EventRecord(t, "message", self._id, text, content_of("message", text, path), chunk, read)
+                )
+                continue
+            for line in block.split(b"\n"):
+                if line:
+                    self._line(line, t, chunk, read)
+                else:
+                    self._dispatch(t, chunk, read)
+            self._dispatch(t, chunk, read)
 
     def _line(self, raw: bytes, t: float, chunk: int, read: int) -> None:
         line = raw.decode("utf-8", "replace")
@@ -373,9 +432,8 @@ class JsonLinesParser:
     def _content(self, text: str) -> str | None:
         if text == DONE:
             return None
-        try:
-            value = json.loads(text)
-        except ValueError:
+        value = parse_json(text)
+        if value is _NOT_JSON:
             return None
         return _follow(value, self.path) if self.path is not None else _known_content("message", value)
 
@@ -391,9 +449,7 @@ class JsonLinesParser:
         else:
             self._record = [line]  # text before any RS: taken as a record of its own
         text = b"\n".join(self._record).lstrip(RS)
-        try:
-            json.loads(text)
-        except ValueError:
+        if parse_json(text.decode("utf-8", "replace")) is _NOT_JSON:
             return
         self._record = []
         self._add(text, t, chunk, read)

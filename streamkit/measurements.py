@@ -44,6 +44,8 @@ __all__ = [
     "measure",
 ]
 
+# How a trace's error starts when the probe itself stopped waiting for the next byte.
+CLIENT_GAVE_UP = "ReadTimeout:"
 # A wait shorter than this is a server's ordinary latency, not a queue.
 QUEUED = 0.2
 # Clock readings of two requests this close count as the same moment (threads start apart).
@@ -125,6 +127,17 @@ def arrival_summary(label: str, trace: Trace) -> str:
     )
 
 
+def encodings_fact(held: Sequence[Measured]) -> str:
+    """What the held requests asked for and got, in words: the encodings are named, never
+    counted ("every encoding tried" after one is not true)."""
+    asked = sorted({r.accept_encoding for r in held if r.accept_encoding}, key=len)
+    got = sorted({r.encoding or "identity" for r in held})
+    if asked:
+        tried = "; ".join(f"Accept-Encoding: {value}" for value in asked)
+        return f"held with every encoding tried ({tried}); the responses came as {', '.join(got)}"
+    return f"held in all {len(held)} requests; the responses came as {', '.join(got)}"
+
+
 def _items(events: Sequence[Any] | None) -> list[Any]:
     return [event for event in events or () if event.size]
 
@@ -159,7 +172,7 @@ def _silence(trace: Trace, pieces: Sequence[Chunk]) -> Silence | None:
         return None
     times = [trace.headers_at] + [piece.t for piece in pieces]
     cut = bool(trace.error) and trace.server_error is None
-    if cut or trace.stopped:
+    if cut or trace.stopped:  # (a cut here includes the probe's own timeout: time without data)
         times.append(max(trace.duration, times[-1]))
     best: Silence | None = None
     for index, (a, b) in enumerate(itertools.pairwise(times)):
@@ -176,6 +189,7 @@ class Measured:
     label: str
     trace: Trace
     role: str = "variant"  # "variant" or "hop"
+    accept_encoding: str | None = None  # what the request asked for, when known
     encoding: str = ""
     mimetype: str = ""
     content_type: str = ""
@@ -201,8 +215,10 @@ class Measured:
 
     @property
     def cut(self) -> bool:
-        """The body broke with no error from the app recorded."""
-        return bool(self.trace.error) and self.trace.server_error is None
+        """The body broke with no error from the app recorded, and not because the client
+        itself stopped waiting (its own ``timeout``: the stream may have gone on)."""
+        error = self.trace.error or ""
+        return bool(error) and self.trace.server_error is None and not error.startswith(CLIENT_GAVE_UP)
 
     def header(self, name: str) -> str:
         return _header(self.trace, name)
@@ -222,8 +238,8 @@ class Measured:
         return self.trace.started + self.trace.duration
 
 
-def measure(label: str, trace: Trace, role: str = "variant") -> Measured:
-    """Measure one trace once."""
+def measure(label: str, trace: Trace, role: str = "variant", accept_encoding: str | None = None) -> Measured:
+    """Measure one trace once; ``accept_encoding`` is what the request asked for, if known."""
     pieces = content_pieces(trace.chunks)
     framing = 0
     for chunk in trace.chunks:
@@ -235,6 +251,7 @@ def measure(label: str, trace: Trace, role: str = "variant") -> Measured:
         label=label,
         trace=trace,
         role=role,
+        accept_encoding=accept_encoding,
         encoding=encoding_of(trace),
         mimetype=content_type.split(";", 1)[0].strip().lower(),
         content_type=content_type,

@@ -135,8 +135,9 @@ def read_response(
     events: str | None = "auto",
     content: str | None = None,
 ) -> Trace:
-    """What :func:`probe` does, with ``on_chunk(trace)`` called after every read of the socket
-    that added chunks (the trace then holds them, and the events they completed).
+    """What :func:`probe` does, with ``on_chunk(trace)`` called once the headers are in, then
+    after every read of the socket that added chunks (the trace then holds them, and the
+    events they completed).
 
     The socket is read by the reader worker process when there is one (see
     :mod:`streamkit.reader`), so that a busy thread in this process cannot make pieces look

@@ -471,6 +471,8 @@ def _read_in(
         if message[0] == "head":
             _, trace.started, trace.headers_at, trace.status, headers, trace.event_framing = message
             trace.headers = Headers(headers)
+            if on_chunk is not None:
+                on_chunk(trace)  # the headers are in: a live view can say so
             return
         if message[0] == "events":
             trace.events.extend(EventRecord(*fields) for fields in message[1])

@@ -670,10 +670,11 @@ def _count(n: int, one: str, many: str | None = None) -> str:
     return f"{n:,} {one if n == 1 else (many or one + 's')}"
 
 
-def verdict_text(trace: Any, verdict: str | None = None) -> str:
+def verdict_text(trace: Any, verdict: str | None = None, *, events: bool = True) -> str:
     """The verdict as one sentence made from this trace's numbers, e.g. "Of the 5 items the app
     produced over 600 ms, 3 of the first 4 were held back ...". Every number in it is measured
-    in the trace. ``verdict`` may be given when it is already known."""
+    in the trace. ``verdict`` may be given when it is already known. For an event stream the
+    sentence ends with its event figures (:func:`events_text`), unless ``events=False``."""
     if verdict is None:
         verdict = trace.verdict
     chunks = list(trace.chunks)
@@ -710,7 +711,7 @@ def verdict_text(trace: Any, verdict: str | None = None) -> str:
         text += f"; reading stopped at max_seconds after {seconds_text(trace.duration)}, with the stream still going"
     if getattr(trace, "interrupted", False):
         text += f"; reading was interrupted after {seconds_text(trace.duration)}, so this is only what had arrived"
-    if getattr(trace, "event_framing", None) is not None:
+    if events and getattr(trace, "event_framing", None) is not None:
         text += "; " + events_text(trace)
     encoding = (trace.headers.get("Content-Encoding") or "").strip().lower()
     if encoding and not _decodable(encoding) and size:

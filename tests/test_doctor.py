@@ -452,3 +452,63 @@ def test_doctor_sends_the_same_method_and_body_to_every_variant_and_hop():
     hosts = {host for _, _, host in seen}
     assert hosts == {front.url.split("//")[1], behind.url.split("//")[1]}  # only Host differs
     assert all(trace.method == "POST" for trace in diagnosis.traces + diagnosis.hops)
+
+
+def test_the_callers_browser_encodings_do_not_replace_the_identity_request():
+    # "Copy as cURL" from a browser passes Accept-Encoding: gzip, deflate, br, zstd: the doctor
+    # still makes its identity request, names the compression, and names what it tried.
+    pytest.importorskip("flask_compress")
+    with serve(zoo.flask_compress_app("gzip")) as server:
+        doctored = doctor(server.url + "/parts", headers={"Accept-Encoding": "gzip, deflate, br, zstd"})
+    assert any(label.startswith("identity") for label in doctored.labels)
+    assert_held(doctored, "compression", "compression-no-flush")
+    assert any("identity" in fact and "streamed" in fact for fact in doctored.findings[0].evidence)
+
+
+def test_an_async_view_that_blocks_its_loop_is_named_as_the_app_under_uvicorn():
+    pytest.importorskip("uvicorn")
+
+    async def blocking_app(scope, receive, send):
+        if scope["type"] != "http":
+            return
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"text/plain"), (b"x-content-type-options", b"nosniff")]})  # fmt: skip
+        for i in range(5):
+            if i:
+                time.sleep(0.2)  # a blocking call in an async view: the loop serves nothing else
+            await send({"type": "http.response.body", "body": f"part {i}\n".encode(), "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    with uvicorn_server(blocking_app) as url:
+        diagnosis = doctor(url + "/")
+    assert_clean(diagnosis)
+    queued = next(f for f in diagnosis.findings if f.code == "served-one-at-a-time")
+    assert queued.culprit == "app" and "asyncio.to_thread" in queued.fix
+    assert "Server: uvicorn" in " ".join(queued.evidence)
+
+
+def test_wsgiref_serves_one_at_a_time_and_an_endless_stream_makes_the_others_time_out():
+    from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+    class Quiet(WSGIRequestHandler):
+        def log_message(self, *args):  # no access log on stderr
+            pass
+
+    httpd = make_server("127.0.0.1", 0, endless_text_app, handler_class=Quiet)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{httpd.server_port}/"
+        started = time.monotonic()
+        diagnosis = doctor(url, timeout=1.0, max_seconds=2.0)
+        took = time.monotonic() - started
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(5)
+    # One request got the only thread and streamed until max_seconds; the others gave up.
+    assert len(diagnosis.traces) >= 1 and diagnosis.streams
+    queued = next(f for f in diagnosis.findings if f.code == "served-one-at-a-time")
+    assert queued.culprit == "server" and "ThreadingMixIn" in queued.fix
+    assert any("no headers within" in fact for fact in queued.evidence)
+    assert took < 6  # bounded by max_seconds and the timeout, not by four streams in a row

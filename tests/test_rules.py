@@ -129,6 +129,30 @@ CLEAN = [
         hops=[("hop 1: http://127.0.0.1:9000/stream", trace(STREAM, url="http://127.0.0.1:9000/stream"))],
     ),
     Case(
+        # An app server that serves one request at a time streams the hop behind later: it
+        # ends later, but the front hop ended right after its last piece: no cut.
+        "a hop served after the front one is not a cut",
+        variants(trace(STREAM), trace(STREAM)),
+        True,
+        hops=[
+            (
+                "hop 1: http://127.0.0.1:9000/s",
+                trace([t + 0.8 for t in STREAM], headers_at=0.8, url="http://127.0.0.1:9000/s"),
+            )
+        ],
+        codes_lack=("cut-after-silence",),
+    ),
+    Case(
+        # Starlette's GZipMiddleware from 1.10.0 flushes each message (Z_SYNC_FLUSH): the same
+        # name as the case below that holds; the measurements decide.
+        "Starlette GZip that flushes each message",
+        variants(
+            trace(STREAM, sizes=[49] * 5, wire=[62, 12, 11, 11, 11], Server="uvicorn", **GZ),
+            trace(STREAM, sizes=[49] * 5, Server="uvicorn"),
+        ),
+        True,
+    ),
+    Case(
         "an event stream with heartbeats",
         one(trace([0.01, 5.0, 10.0, 15.0], Content_Type="text/event-stream", Cache_Control="no-cache")),
         True,
@@ -259,6 +283,43 @@ HELD = [
         ],
     ),
     Case(
+        # Caddy's read_timeout ends the body with a proper last chunk: only the hop behind,
+        # still sending, shows that it was cut.
+        "a hop that ended cleanly after a silence while the hop behind kept going",
+        variants(trace([0.01, 0.21], end=3.0, Server="Caddy"), trace([0.01, 0.21], end=3.0, Server="Caddy")),
+        False,
+        "proxy",
+        "cut-after-silence",
+        "read_timeout",
+        hops=[
+            ("hop 1: http://127.0.0.1:9000/s", trace([0.01, 0.21, 3.5, 3.7], url="http://127.0.0.1:9000/s"))
+        ],
+    ),
+    Case(
+        # The hop behind was still silent when the doctor's own timeout ended its read: it
+        # did not break, it was still going when the front hop broke.
+        "a hop cut while the hop behind was still silent (the doctor's own timeout ended it later)",
+        variants(
+            trace([0.01, 0.21], end=3.2, error="IncompleteRead"),
+            trace([0.01, 0.21], end=3.2, error="IncompleteRead"),
+        ),
+        False,
+        "proxy",
+        "cut-after-silence",
+        "read-timeout",
+        hops=[
+            (
+                "hop 1: http://127.0.0.1:9000/s",
+                trace(
+                    [0.01, 0.21],
+                    end=5.2,
+                    error="ReadTimeout: no data for 5 s in the middle of the body",
+                    url="http://127.0.0.1:9000/s",
+                ),
+            )
+        ],
+    ),
+    Case(
         "waitress holding 18,000 bytes",
         one(trace(AT_END, sizes=[50], headers_at=0.8, Server="waitress")),
         False,
@@ -284,6 +345,28 @@ HELD = [
         "self.flush()",
     ),
     Case(
+        "Django collects a sync iterator under ASGI (daphne)",
+        variants(
+            trace([0.8, 0.8005], headers_at=0.8, Server="daphne"),
+            trace([0.8, 0.8005], headers_at=0.8, Server="daphne"),
+        ),
+        False,
+        "app",
+        "app-collects-body",
+        "async",
+    ),
+    Case(
+        "waitress's send_bytes: a small body in several reads within a millisecond",
+        variants(
+            trace([0.8, 0.8002, 0.8004], headers_at=0.8, Server="waitress"),
+            trace([0.8, 0.8002, 0.8004], headers_at=0.8, Server="waitress"),
+        ),
+        False,
+        "server",
+        "server-holds-writes",
+        "send_bytes",
+    ),
+    Case(
         "held late, nothing named, one request",
         one(trace(AT_END, sizes=[50], headers_at=0.8)),
         False,
@@ -297,6 +380,19 @@ HELD = [
             trace([0.001, 0.81], sizes=[0, 50], wire=[10, 30], **GZ),
             trace(STREAM),
             trace([0.001, 0.81], sizes=[0, 50], wire=[10, 30], **GZ),
+        ),
+        False,
+        "compression",
+        "compression-no-flush",
+        "Z_SYNC_FLUSH",
+    ),
+    Case(
+        # Starlette's GZipMiddleware through 1.3.1: the 10-byte gzip header, then nothing until
+        # the end (measured with CPython 3.11's GzipFile).
+        "Starlette GZip that does not flush",
+        variants(
+            trace([0.001, 0.81], sizes=[0, 245], wire=[10, 60], Server="uvicorn", **GZ),
+            trace(STREAM, sizes=[49] * 5, Server="uvicorn"),
         ),
         False,
         "compression",
@@ -388,6 +484,12 @@ def _check_shape(diagnosis: Diagnosis) -> None:
         assert finding.warning == (finding.code in WARNING_CODES), finding
         assert "would usually name itself" not in str(finding)
     json.dumps(diagnosis.to_dict())  # JSON-ready
+
+
+def test_a_server_that_cannot_compress_is_not_named_as_the_compressor() -> None:
+    case = next(c for c in HELD if c.name == "Starlette GZip that does not flush")
+    first = judge(case.measurements()).findings[0]
+    assert "uvicorn" not in first.summary and first.summary.startswith("a compression layer")
 
 
 @pytest.mark.parametrize("case", CLEAN, ids=lambda case: case.name)

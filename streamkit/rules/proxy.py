@@ -6,7 +6,7 @@ from the hop comparison, the server side, or a header that proves it."""
 from __future__ import annotations
 
 from ..finding import Finding
-from ..measurements import Measurements, server_side_summary
+from ..measurements import Measurements, encodings_fact, server_side_summary
 from ..products import fix_for
 from ..trace import counts_wire_bytes
 from .middleware import writes_late
@@ -165,8 +165,7 @@ def named_proxy_held(m: Measurements) -> list[Finding]:
         return []
     facts = [r.summary if m.compared else r.trace.verdict_text for r in held]
     if m.compared:
-        encodings = sorted({r.encoding or "identity" for r in held})
-        facts.append(f"held with every encoding tried ({', '.join(encodings)})")
+        facts.append(encodings_fact(held))
     facts.append(f"{match.evidence} names {match.name}")
     return [
         Finding(

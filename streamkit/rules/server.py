@@ -85,6 +85,8 @@ def holds_writes(m: Measurements) -> list[Finding]:
                     *(r.summary if m.compared else r.trace.verdict_text for r in held),
                     match.evidence,
                     *consistent,
+                    "a proxy in front that adds no header of its own would pass this Server header on "
+                    "and could hold it the same way: the hop comparison (upstream=[...]) tells them apart",
                 ],
                 own,
             )

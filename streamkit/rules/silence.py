@@ -54,61 +54,13 @@ def cut_after_silence(m: Measurements) -> list[Finding]:
     hops, a proxy is named only when a header proves it, and only as consistent with its idle
     timeout. Never names a layer from the silence alone (``cut_unnamed`` says so).
     """
+    hops = m.hops
+    if len(hops) >= 2:
+        return _cut_between_hops(m)
     r = m.primary
     if not silent_cut(r):
         return []
     facts = [r.trace.verdict_text, _silence_fact(r)]
-    hops = m.hops
-    if len(hops) >= 2:
-        facts += [hop.summary for hop in hops]
-        for index in range(len(hops) - 1):
-            front, behind = hops[index], hops[index + 1]
-            if not front.cut:
-                continue
-            went_on = _last_content(behind) > front.ended + KEPT_GOING or (
-                not behind.cut and behind.ended > front.ended + KEPT_GOING
-            )
-            if not went_on:
-                continue
-            match = next(
-                (
-                    f
-                    for f in m.products
-                    if f.label == front.label and f.proof == "header" and f.product.kind == "proxy"
-                ),
-                None,
-            )
-            facts.append(
-                f"{behind.trace.url}, the hop behind, kept going after {front.trace.url} broke: "
-                f"the layer listening at {front.trace.url} cut it"
-            )
-            if match is not None:
-                facts.append(f"{match.evidence} names {match.name}")
-            return [
-                Finding(
-                    "cut-after-silence",
-                    "proxy",
-                    f"{match.name if match else 'the proxy at ' + front.trace.url} cut the stream after "
-                    f"{seconds_text(r.silence.length if r.silence else 0.0)} of silence: an idle timeout",
-                    facts,
-                    fix_for(match, "cut"),
-                )
-            ]
-        inner = hops[-1]
-        if inner.cut:
-            facts.append(
-                f"the innermost hop ({inner.trace.url}) broke too: the cut is at the app's server or behind it"
-            )
-            return [
-                Finding(
-                    "cut-after-silence",
-                    "server",
-                    "the server (or something behind the innermost hop) cut the stream after a silence",
-                    facts,
-                    fix_for(m.product("server", [inner]), "cut"),
-                )
-            ]
-        return []
     match = m.product("proxy")
     if match is None:
         return []
@@ -123,6 +75,76 @@ def cut_after_silence(m: Measurements) -> list[Finding]:
             fix_for(match, "cut"),
         )
     ]
+
+
+def _ended_early(front: Measured, behind: Measured) -> bool:
+    """The front hop's body ended (broke, or closed cleanly as Caddy's read_timeout does) while
+    the hop behind it still had content to come."""
+    if front.trace.stopped or front.trace.interrupted or front.trace.server_error is not None:
+        return False
+    if not (front.cut or front.trace.error is None):
+        return False
+    return _last_content(behind) > front.ended + KEPT_GOING or (
+        front.cut and not behind.cut and behind.ended > front.ended + KEPT_GOING
+    )
+
+
+def _cut_between_hops(m: Measurements) -> list[Finding]:
+    hops = m.hops
+    for front, behind in itertools.pairwise(hops):
+        if not _ended_early(front, behind):
+            continue
+        last = front.pieces[-1].t if front.pieces else (front.trace.headers_at or 0.0)
+        silent = front.trace.duration - last
+        if silent < SILENT_CUT:
+            continue
+        how = "broke" if front.cut else "ended (cleanly: no client can tell it from a whole body)"
+        facts = [
+            front.trace.verdict_text,
+            f"{front.label}: nothing arrived for {seconds_text(silent)}, from {seconds_text(last)}, then "
+            f"the body {how} at {seconds_text(front.trace.duration)}",
+            *(hop.summary for hop in hops),
+            f"{behind.trace.url}, the hop behind, kept going after {front.trace.url} {how.split(' ')[0]}: "
+            f"the layer listening at {front.trace.url} cut it",
+        ]
+        match = next(
+            (
+                f
+                for f in m.products
+                if f.label == front.label and f.proof == "header" and f.product.kind == "proxy"
+            ),
+            None,
+        )
+        if match is not None:
+            facts.append(f"{match.evidence} names {match.name}")
+        who = match.name if match else f"the proxy at {front.trace.url}"
+        return [
+            Finding(
+                "cut-after-silence",
+                "proxy",
+                f"{who} cut the stream after {seconds_text(silent)} of silence: an idle timeout",
+                facts,
+                fix_for(match, "cut"),
+            )
+        ]
+    inner = hops[-1]
+    if silent_cut(m.primary) and inner.cut and silent_cut(inner):
+        return [
+            Finding(
+                "cut-after-silence",
+                "server",
+                "the server (or something behind the innermost hop) cut the stream after a silence",
+                [
+                    m.primary.trace.verdict_text,
+                    _silence_fact(m.primary),
+                    *(hop.summary for hop in hops),
+                    f"the innermost hop ({inner.trace.url}) broke too, after its own silence: the cut is at "
+                    "the app's server or behind it",
+                ],
+                fix_for(m.product("server", [inner]), "cut"),
+            )
+        ]
+    return []
 
 
 def cut_unnamed(m: Measurements) -> list[Finding]:

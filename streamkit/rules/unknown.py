@@ -4,7 +4,7 @@ leaves no trace of (and what would tell), and a stream held only in part."""
 from __future__ import annotations
 
 from ..finding import Finding
-from ..measurements import Measured, Measurements
+from ..measurements import Measured, Measurements, encodings_fact
 from ..products import fix_for
 from ..trace import seconds_text
 from .middleware import FIX_MIDDLEWARE
@@ -78,8 +78,7 @@ def held_unnamed(m: Measurements) -> list[Finding]:
         ]
     facts = [x.summary if m.compared else x.trace.verdict_text for x in held]
     if m.compared:
-        encodings = sorted({x.encoding or "identity" for x in held})
-        facts.append(f"held with every encoding tried ({', '.join(encodings)}): not the compression alone")
+        facts.append(encodings_fact(held))
     else:
         if _first_late(r):
             facts.append(f"the first content byte came late, at {seconds_text(r.pieces[0].t)}")
