@@ -171,8 +171,14 @@ def _known_content(event_type: str, value: Any) -> str | None:
     """The text in a JSON value of a format the kit recognises (see the module docstring)."""
     if not isinstance(value, dict):
         return None
-    kind = value.get("type") if event_type == "message" else event_type
     choices = value.get("choices")
+    if type(choices) is list and len(choices) == 1:  # the usual OpenAI-compatible chunk
+        choice = choices[0]
+        delta = choice.get("delta") if type(choice) is dict else None
+        if type(delta) is dict:
+            text = delta.get("content")
+            return text if type(text) is str and text else None
+    kind = value.get("type") if event_type == "message" else event_type
     if isinstance(choices, list):  # OpenAI-compatible chat completions (or completions)
         texts = []
         for choice in choices:
@@ -216,10 +222,6 @@ def parse_json(text: str) -> Any:
     return value
 
 
-# A JSON value of a recognised format carries its text under one of these keys.
-_KEYS = ('"choices"', '"delta"', '"message"', '"response"')
-
-
 def content_of(event_type: str, data: str, path: Sequence[str | int] | None = None) -> str | None:
     """The text an event carries, or None for a control event or an unknown format.
 
@@ -232,8 +234,14 @@ def content_of(event_type: str, data: str, path: Sequence[str | int] | None = No
     if path is None:
         if data[0] not in "{[":
             return data if event_type == "message" else None
-        if not any(key in data for key in _KEYS) and "\\u" not in data:
-            return None  # none of the keys a known format keeps its text under (no escapes)
+        if not (
+            '"choices"' in data
+            or '"delta"' in data
+            or '"message"' in data
+            or '"response"' in data
+            or "\\u" in data
+        ):
+            return None  # none of the keys a known format keeps its text under (and no escapes)
     value = parse_json(data)
     if value is _NOT_JSON:
         return None if path is not None else (data if event_type == "message" else None)
@@ -270,12 +278,28 @@ class SSEParser:
         self._type = ""
         self._id = ""
         self._last: tuple[float, int, int] = (0.0, 0, 0)
+        self._clean = False  # nothing pending (no partial line, no fields buffered, not the start)
 
     def feed(self, data: bytes, t: float, chunk: int, read: int) -> None:
         """Take the next bytes of the body; ``t``, ``chunk`` and ``read`` say when they came."""
         if not data:
             return
         self._last = (t, chunk, read)
+        if (
+            self._clean
+            and data[:6] == b"data: "
+            and data.find(b"\n", 6) == len(data) - 2
+            and data[-1] == 10
+            and b"\r" not in data
+        ):
+            # The usual piece: one event of one data line, LF line ends, nothing pending.
+            text = data[6:-2].decode("utf-8", "replace")
+            self.last_id = self._id
+            self.events.append(
+                EventRecord(t, "message", self._id, text, content_of("message", text, self.path), chunk, read)
+            )
+            return
+        self._clean = False
         if self._after_cr:
             self._after_cr = False
             if data[0] == 10:
@@ -311,6 +335,7 @@ class SSEParser:
                 line_fn(line, t, chunk, read)
             else:
                 self._dispatch(t, chunk, read)
+        self._clean = not (self._first or self._rest or self._after_cr or self._data or self._type)
 
     def _blocks(self, data: bytes, t: float, chunk: int, read: int) -> None:
         """Bytes that hold whole events and end with a blank line (LF line ends only): an event
@@ -331,6 +356,7 @@ class SSEParser:
                 else:
                     self._dispatch(t, chunk, read)
             self._dispatch(t, chunk, read)
+        self._clean = not (self._data or self._type)
 
     def _line(self, raw: bytes, t: float, chunk: int, read: int) -> None:
         line = raw.decode("utf-8", "replace")
