@@ -65,7 +65,7 @@ def test_events_glued_after_the_socket_name_a_proxy() -> None:
     assert found.streams  # a warning: it streams, in bursts
     glued = next(f for f in found.findings if f.code == "events-glued")
     assert glued.culprit == "proxy" and glued.warning
-    assert "6 of 8 events reached the client in 3 socket reads" in glued.evidence[0]
+    assert "6 of 8 events reached the client in 3 socket reads, each completing several" in glued.evidence[0]
     assert "2 events made from 200 ms to 300 ms arrived together at 301 ms" in glued.evidence[1]
     assert "after the socket" in glued.evidence[2]
     assert "proxy_buffering off" in glued.fix
@@ -256,3 +256,18 @@ def test_a_collecting_gzip_middleware_is_not_blamed_on_the_app_for_its_content_l
     assert found.culprit == "compression", str(found)
     assert "event-stream-type" not in found.codes
     assert next(f for f in found.findings if f.code == "events-glued").culprit == "compression"
+
+
+@needs_nginx
+def test_doctor_with_hops_names_the_proxy_that_glued_the_events() -> None:
+    from streamkit import doctor
+
+    with serve(create_app(), behind="nginx") as server:
+        found = doctor(
+            server.url + "/v1/chat/completions",
+            json=chat(first_token_ms=0, tokens_per_second=20),
+            upstream=[server.backend.url + "/v1/chat/completions"],
+        )
+    glued = next(f for f in found.findings if f.code == "events-glued")
+    assert glued.culprit == "proxy" and "nginx" in glued.summary, str(found)
+    assert "the hop behind it" in glued.evidence[1]

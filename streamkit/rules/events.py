@@ -105,12 +105,12 @@ def events_glued(m: Measurements) -> list[Finding]:
         return []
     found = glued(trace)
     if not found:
-        return []
+        return _glued_between_hops(m)
     events = sum(glue.events for glue in found)
     worst = max(found, key=lambda glue: (glue.events, glue.made_to - glue.made_from))
     facts = [
-        f"{events} of {plural(len(trace.events), 'event')} reached the client in {plural(len(found), 'socket read')}, "
-        f"each completing several events that the server side shows made apart",
+        f"{events} of {plural(len(trace.events), 'event')} reached the client in {_reads(len(found))} "
+        f"several events that the server side shows made apart",
         f"e.g. {worst.events} events made from {seconds_text(worst.made_from)} to "
         f"{seconds_text(worst.made_to)} arrived together at {seconds_text(worst.t)}",
     ]
@@ -144,6 +144,74 @@ def events_glued(m: Measurements) -> list[Finding]:
         culprit, fix = None, fix_for(None, "buffering")
         summary = "events made apart reached the client together, in bursts"
     return [Finding("events-glued", culprit, summary, facts, fix, warning=True)]
+
+
+def _reads(count: int) -> str:
+    return "1 socket read that completed" if count == 1 else f"{count:,} socket reads, each completing"
+
+
+def _glued_between_hops(m: Measurements) -> list[Finding]:
+    """Events one hop got in one read that the hop behind it got apart (``upstream=[...]``).
+
+    The hops are separate requests for the same resource, so their events are matched by
+    their place in the stream, and times are compared within each hop only. The layer named
+    is the one listening at the front hop of the first pair (from the client) that shows it.
+    """
+    hops = m.hops
+    for front, behind in zip(hops, hops[1:]):
+        ahead, back = front.trace.events, behind.trace.events
+        if len(ahead) < 2 or len(ahead) != len(back):
+            continue
+        by_read: dict[int, list[int]] = defaultdict(list)
+        for index, event in enumerate(ahead):
+            by_read[event.read].append(index)
+        groups = []
+        for indexes in by_read.values():
+            if len(indexes) < 2:
+                continue
+            times = [back[i].t for i in indexes]
+            if max(times) - min(times) >= GLUED_APART and len({back[i].read for i in indexes}) > 1:
+                groups.append(indexes)
+        if not groups:
+            continue
+        events = sum(len(group) for group in groups)
+        worst = max(groups, key=len)
+        spread = max(back[i].t for i in worst) - min(back[i].t for i in worst)
+        names = {
+            match.name for match in m.products if match.label == behind.label and match.proof == "header"
+        }
+        match = next(
+            (
+                found
+                for found in m.products
+                if found.label == front.label
+                and found.proof == "header"
+                and found.name not in names
+                and found.product.kind == "proxy"
+            ),
+            None,
+        )
+        facts = [
+            f"{front.trace.url}: {events} of {plural(len(ahead), 'event')} came in {_reads(len(groups))} "
+            "several events",
+            f"{behind.trace.url}, the hop behind it: the same {len(worst)} events came over "
+            f"{seconds_text(spread)}, in several reads",
+        ]
+        if match is not None:
+            facts.append(f"{match.evidence} at that hop, not behind it: {match.name}")
+        who = match.name if match is not None else f"the proxy at {front.trace.url}"
+        compressing = bool(front.encoding and not behind.encoding)
+        return [
+            Finding(
+                "events-glued",
+                "proxy",
+                f"{who} glued events together: tokens reach the client in bursts, not as made",
+                facts,
+                fix_for(match, "compression" if compressing else "buffering"),
+                warning=True,
+            )
+        ]
+    return []
 
 
 def first_content_late(m: Measurements) -> list[Finding]:
