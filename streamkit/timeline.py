@@ -214,6 +214,7 @@ class DrawnLane:
     group_labels: list[GroupLabel]
     events: list[EventDot] = field(default_factory=list)
     event_labels: list[GroupLabel] = field(default_factory=list)
+    comments: list[EventDot] = field(default_factory=list)  # keep-alive comments: not events
 
 
 @dataclass
@@ -295,7 +296,7 @@ class Panel:
 class LegendItem:
     """One entry of the legend under the axis."""
 
-    kind: str  # "bar", "parts", "headers", "event", "first-content" or "connector"
+    kind: str  # "bar", "parts", "headers", "event", "comment", "first-content" or "connector"
     text: str
     x: float = 0.0
     y: float = 0.0
@@ -378,6 +379,8 @@ def _legend(panels: list[Panel], scale: _Scale, top: float) -> tuple[list[Legend
         legend.append(LegendItem("headers", "headers arrived"))
     if any(lane.events for p in panels for lane in p.lanes):
         legend.append(LegendItem("event", "event (filled: with content; hollow: control)"))
+    if any(lane.comments for p in panels for lane in p.lanes):
+        legend.append(LegendItem("comment", "comment (keep-alive)"))
     if any(p.first_content for p in panels):
         legend.append(LegendItem("first-content", "first content (time to first token)"))
     if any(p.connectors for p in panels):
@@ -518,6 +521,16 @@ def _panel(
     for lane in drawn:
         if lane.key == "received" and trace.event_framing is not None:
             lane.events, lane.event_labels = _event_dots(trace, lane, scale.span)
+            if len(trace.comments) <= MAX_EVENT_MARKS:
+                lane.comments = [
+                    EventDot(
+                        _x(comment.t, scale.span),
+                        round(lane.top + 13, 1),
+                        False,
+                        f"comment {shorten(comment.text.strip(), 40)!r} at {fmt_ms(comment.t)} (not an event)",
+                    )
+                    for comment in trace.comments
+                ]
             if lane.summary != ["nothing"]:
                 lane.summary[0] += f" \u00b7 {plural(len(trace.events), 'event')}"
     first_content = None

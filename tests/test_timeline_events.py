@@ -8,6 +8,8 @@ from __future__ import annotations
 import re
 import time
 
+import markupsafe
+
 from streamkit import display, serve
 from streamkit.demos import chat, create_app
 from streamkit.events import CommentRecord, EventRecord
@@ -40,6 +42,8 @@ def test_the_svg_marks_each_event_the_glued_read_and_the_first_content() -> None
     assert 'class="first-content-marker"' in svg and "first content 400.0 ms" in svg
     assert "event (filled: with content; hollow: control)" in svg
     assert "5 chunks \u00b7 6 events" in svg
+    assert svg.count('<line class="comment"') == 1 and "comment (keep-alive)" in svg
+    assert str(markupsafe.escape("comment 'keep-alive' at 200.0 ms (not an event)")) in svg
     # the first-content line is right of the headers line
     headers_x = float(re.search(r'class="headers-marker">\s*<line x1="([\d.]+)"', svg).group(1))
     content_x = float(re.search(r'class="first-content-marker">\s*<line x1="([\d.]+)"', svg).group(1))
