@@ -193,6 +193,11 @@ class Measured:
     encoding: str = ""
     mimetype: str = ""
     content_type: str = ""
+    content_length: str = ""  # the Content-Length header, "" when there is none
+    framing: str = ""  # "chunked", "length" or "close" (the body ends when the connection closes)
+    nosniff: bool = False  # X-Content-Type-Options: nosniff
+    cache_control: str = ""  # lower case
+    server: str = ""  # the Server header
     verdict: str = ""
     pieces: list[Chunk] = field(default_factory=list)
     framing_first: int = 0
@@ -218,9 +223,11 @@ class Measured:
         """The body broke with no error from the app recorded, and not because the client
         itself stopped waiting (its own ``timeout``: the stream may have gone on)."""
         error = self.trace.error or ""
-        return bool(error) and self.trace.server_error is None and not error.startswith(CLIENT_GAVE_UP)
+        gave_up = self.trace.error_kind == "timeout" or error.startswith(CLIENT_GAVE_UP)
+        return bool(error) and self.trace.server_error is None and not gave_up
 
     def header(self, name: str) -> str:
+        """A response header (for the product table's tells; rules read the fields)."""
         return _header(self.trace, name)
 
     @property
@@ -247,6 +254,11 @@ def measure(label: str, trace: Trace, role: str = "variant", accept_encoding: st
             break
         framing += chunk.wire_size
     content_type = _header(trace, "Content-Type")
+    length = _header(trace, "Content-Length")
+    if "chunked" in _header(trace, "Transfer-Encoding").lower():
+        ends_by = "chunked"
+    else:
+        ends_by = "length" if length else "close"
     return Measured(
         label=label,
         trace=trace,
@@ -255,6 +267,11 @@ def measure(label: str, trace: Trace, role: str = "variant", accept_encoding: st
         encoding=encoding_of(trace),
         mimetype=content_type.split(";", 1)[0].strip().lower(),
         content_type=content_type,
+        content_length=length,
+        framing=ends_by,
+        nosniff=_header(trace, "X-Content-Type-Options").lower() == "nosniff",
+        cache_control=_header(trace, "Cache-Control").lower(),
+        server=_header(trace, "Server"),
         verdict=trace.verdict,
         pieces=pieces,
         framing_first=framing if pieces else 0,

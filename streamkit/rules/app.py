@@ -133,7 +133,7 @@ def sse_no_cache(m: Measurements) -> list[Finding]:
     for r in m.subjects:
         if r.mimetype != "text/event-stream" or not r.pieces:
             continue
-        cache = r.header("Cache-Control").lower()
+        cache = r.cache_control
         if "no-cache" in cache or "no-store" in cache:
             return []
         return [

@@ -102,7 +102,7 @@ def browser_sniffs(m: Measurements) -> list[Finding]:
     measured). Never claims it when those bytes came at once.
     """
     for r in m.subjects:
-        if r.mimetype != "text/plain" or r.header("X-Content-Type-Options").lower() == "nosniff":
+        if r.mimetype != "text/plain" or r.nosniff:
             continue
         total = 0
         shown_at = None

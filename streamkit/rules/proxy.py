@@ -120,8 +120,8 @@ def held_after_socket(m: Measurements) -> list[Finding]:
     if trace.browser_received is not None and match is None:
         return []
     facts = [trace.verdict_text]
-    if r.header("Content-Length"):
-        facts.append(f"Content-Length: {r.header('Content-Length')} on a body the app produced over time")
+    if r.content_length:
+        facts.append(f"Content-Length: {r.content_length} on a body the app produced over time")
     facts.append("the server wrote each item about when it was made: it was held after the socket")
     facts += server_side_summary(trace)
     compressing = bool(r.encoding and not counts_wire_bytes(trace.written, trace.chunks))
