@@ -577,14 +577,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def json_switch(argv: list[str]) -> list[str]:
-    """``doctor``'s ``--json`` with no value after it (nothing, or the URL next) is the switch
-    for JSON output (``--json-output``); ``--json DATA`` stays curl's JSON body."""
+    """``doctor``'s ``--json`` with no value after it (nothing, the URL or another long option
+    next) is the switch for JSON output (``--json-output``); ``--json DATA`` stays curl's JSON
+    body."""
     out = list(argv)
     for index, token in enumerate(out):
         if token == "--":
             break
         following = out[index + 1] if index + 1 < len(out) else None
-        if token == "--json" and (following is None or following.startswith(("http://", "https://"))):
+        if token == "--json" and (following is None or following.startswith(("http://", "https://", "--"))):
             out[index] = "--json-output"
     return out
 

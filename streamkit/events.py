@@ -284,7 +284,6 @@ class SSEParser:
         """Take the next bytes of the body; ``t``, ``chunk`` and ``read`` say when they came."""
         if not data:
             return
-        self._last = (t, chunk, read)
         if (
             self._clean
             and data[:6] == b"data: "
@@ -299,6 +298,7 @@ class SSEParser:
                 EventRecord(t, "message", self._id, text, content_of("message", text, self.path), chunk, read)
             )
             return
+        self._last = (t, chunk, read)  # where an event the body ends inside would be dated
         self._clean = False
         if self._after_cr:
             self._after_cr = False

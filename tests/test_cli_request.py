@@ -181,6 +181,8 @@ def test_events_and_content_options(url: str, capsys: pytest.CaptureFixture[str]
         (["doctor", "--json", '{"a": 1}', "http://h/x"], False, ['{"a": 1}']),
         (["doctor", "http://h/x", "--json", '{"a": 1}'], False, ['{"a": 1}']),
         (["doctor", "--json", '{"a": 1}', "http://h/x", "--json"], True, ['{"a": 1}']),
+        (["doctor", "http://h/x", "--json", "--max-seconds", "3"], True, []),
+        (["doctor", "http://h/x", "--json", "-1"], False, ["-1"]),
     ],
 )
 def test_doctor_json_alone_is_the_output_switch(argv: list[str], json_output: bool, body: list[str]) -> None:

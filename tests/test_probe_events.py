@@ -203,3 +203,23 @@ def test_the_text_timeline_counts_events_per_row_and_says_the_figures(server: Se
     assert tail.startswith("verdict:") and "events: 5 server-sent events" in tail
     plain = probe(server.url + "/plain")
     assert "events" not in plain.to_text()
+
+
+@app.route("/fixed")
+def fixed() -> Response:
+    return Response("data: a\n\n: ping\n\ndata: b\n\n", mimetype="text/event-stream")
+
+
+def test_a_content_length_event_stream_is_split_too(server: Server, reader: str) -> None:
+    trace = probe(server.url + "/fixed", keep_body=False)
+    assert "Content-Length" in trace.headers
+    assert [e.content for e in trace.events] == ["a", "b"] and len(trace.comments) == 1
+
+
+def test_events_of_a_gzipped_stream_come_from_the_decoded_bytes(reader: str) -> None:
+    from streamkit import GzipMiddleware
+
+    with serve(GzipMiddleware(app)) as zipped:
+        trace = probe(zipped.url + "/chat", json={"words": ["x", "y"]}, keep_body=False)
+    assert trace.headers.get("Content-Encoding") == "gzip"
+    assert trace.content == "xy" and trace.wire_size != trace.size
