@@ -22,9 +22,10 @@ from .middleware import FIX_MIDDLEWARE
 
 WARNINGS = frozenset({"events-glued", "first-content-late", "event-unterminated", "event-stream-type"})
 
-# Items made at least this far apart that reach the client in one read were glued on the way
-# (a reader in its own process reads a loopback socket within a millisecond or two).
-GLUED_APART = 0.05
+# Items made at least this far apart that reach the client in one read were glued on the way.
+# A reader in its own process reads a loopback socket within a millisecond or two, but a busy
+# machine can stall it for tens of milliseconds: a clean stream must never look glued.
+GLUED_APART = 0.1
 # The first content this long after the first byte is late (the first byte was a control
 # event or a keep-alive).
 LATE_CONTENT = 0.2
@@ -327,7 +328,7 @@ def event_stream_type(m: Measurements) -> list[Finding]:
                 f"({found:,} in its first {min(trace.size, SNIFF_BYTES):,} bytes)"
             )
     is_events = r.mimetype == "text/event-stream" or bool(facts)
-    length = r.header("Content-Length")
+    length = r.content_length
     culprit: str | None = "app"
     if is_events and length and not (r.held and r.holding is not None):
         # (A layer that held a stream made over time set it: the held-back rules name that layer.)
