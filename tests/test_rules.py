@@ -16,6 +16,7 @@ import pytest
 
 from streamkit.diagnosis import WARNING_CODES, Diagnosis, judge
 from streamkit.measurements import Failed, Measurements, measure
+from streamkit.rules import RULES
 from streamkit.trace import Chunk, Event, Trace
 
 T0 = 1000.0  # the monotonic clock when the requests were sent
@@ -551,3 +552,22 @@ def test_hop_evidence_holds_every_hops_arrival() -> None:
     assert sum(1 for fact in facts if "pieces of content" in fact or "piece of content" in fact) == 3
     assert "Varnish" in diagnosis.findings[0].summary
     assert [hop["label"] for hop in diagnosis.to_dict()["hops"]] == [label for label, _ in case.hops]
+
+
+@pytest.mark.parametrize(
+    "rule", RULES, ids=lambda rule: f"{rule.__module__.rsplit('.', 1)[-1]}.{rule.__name__}"
+)
+def test_each_rule_says_its_shape_its_evidence_and_what_it_never_claims(rule) -> None:
+    doc = rule.__doc__ or ""
+    assert "Shape" in doc and "Evidence" in doc, rule
+    assert "never" in doc.lower(), rule
+
+
+def test_the_server_side_is_the_innermost_hops_in_the_evidence_and_the_json() -> None:
+    case = next(c for c in HELD if c.name.startswith("a middleware collects the body"))
+    diagnosis = judge(case.measurements())
+    evidence = diagnosis.findings[0].evidence
+    assert any(fact.startswith("app: produced 5 items") for fact in evidence)
+    assert any(fact.startswith("server: wrote 5 items") for fact in evidence)
+    side = diagnosis.to_dict()["requests"][0]["server_side"]
+    assert [line.split(":")[0] for line in side] == ["app", "server"]

@@ -85,7 +85,8 @@ def late_first_byte(m: Measurements) -> list[Finding]:
 
     Evidence: ``headers_at`` (or the first piece) at least 0.5 s after the request, in a
     request that was not queued behind another stream (that is the concurrency rule's). Names
-    the app only when the server side shows the app's first item that late; otherwise nobody.
+    the app only when the server side shows the app's first item that late; otherwise nobody:
+    never guesses from the client alone.
     """
     queued = {wait.later for wait in m.waits}
     for r in m.subjects:

@@ -26,6 +26,7 @@ def compared(m: Measurements) -> list[Finding]:
     Evidence: two variants of the same request that differ only in Accept-Encoding. Names
     the compression layer, and a product only when a response header proves it is there
     (nginx's gzip, Caddy's encode, ...), and then as the likely place, beside a middleware.
+    Never names a product that cannot compress (uvicorn's header says nothing of an app's GZip).
     """
     held = [r for r in m.alike if r.held and r.encoding]
     flowing = [r for r in m.alike if r.streams and not r.encoding]

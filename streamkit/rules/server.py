@@ -98,7 +98,8 @@ def stream_cut(m: Measurements) -> list[Finding]:
     """Shape: the connection broke mid-body, with no error from the app, after no long silence.
 
     Evidence: the client's broken body. Names the server only when no proxy is proved and
-    nothing was silent long before the cut (a silence points at an idle timeout: silence rules).
+    nothing was silent long before the cut (a silence points at an idle timeout: silence rules);
+    never for a read the probe itself gave up on.
     """
     r = m.primary
     if not r.cut or silent_cut(r):
@@ -132,7 +133,8 @@ def stream_cut(m: Measurements) -> list[Finding]:
 def close_delimited(m: Measurements) -> list[Finding]:
     """Shape (warning): a body that ends when the server closes the connection.
 
-    Evidence: no Content-Length and no chunked Transfer-Encoding (not for HEAD).
+    Evidence: no Content-Length and no chunked Transfer-Encoding (not for HEAD). Never claims
+    the stream was held: such a body can stream.
     """
     for r in m.subjects:
         if r.framing == "close" and r.trace.method != "HEAD":

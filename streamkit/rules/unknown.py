@@ -115,7 +115,7 @@ def partly_held(m: Measurements) -> list[Finding]:
 
     Evidence: the server side (``held_back``: some items late, fewer than half). Names the
     middleware when the server wrote those items late, a proxy when it wrote them on time;
-    otherwise nobody.
+    otherwise nobody. Never makes the stream count as held.
     """
     r = m.primary
     if r.verdict != "streamed" or r.holding is None or not r.holding.held:
