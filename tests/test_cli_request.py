@@ -255,8 +255,12 @@ def test_probe_in_a_terminal_prints_each_event_as_it_arrives(url: str) -> None:
     second = next(t for t, text in lines if '"lo"' in text)
     verdict = next(t for t, text in lines if text.startswith("verdict:"))
     assert second - first > 0.3  # printed as it came, not at the end
+    headers = next(t for t, text in lines if "headers arrived" in text)
+    assert first - headers > 0.3  # the head as soon as the headers are in, before any token
     assert verdict >= second
     assert any(text.startswith("first event:") for text in texts)
+    ping = next(i for i, text in enumerate(texts) if "(comment)" in text and '": ping"' in text)
+    assert ping < next(i for i, text in enumerate(texts) if '"Hel"' in text)  # the keep-alive came first
 
 
 def test_probe_not_in_a_terminal_prints_the_timeline_at_the_end(url: str) -> None:
