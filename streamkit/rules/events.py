@@ -222,7 +222,8 @@ def first_content_late(m: Measurements) -> list[Finding]:
     control events (a role-only delta, ``response.created``) or comments (keep-alives) before
     it, in a stream that streamed. Nothing held it: the app (or the model behind it) was slow
     to make its first content. Names the app only when its items show the content made late;
-    time to first token must be measured at the first content, not the first byte.
+    time to first token must be measured at the first content, not the first byte. Never told
+    for a stream held back (that hold is the news) or one whose first byte was its content.
     """
     r = m.primary
     trace = r.trace
@@ -314,6 +315,8 @@ def event_stream_type(m: Measurements) -> list[Finding]:
     an event stream's Content-Length. EventSource refuses any type but ``text/event-stream``;
     browsers sniff ``text/plain``, holding its first KiB; a Content-Length means the length was
     known before the first byte went out, so the events were all made (or collected) first.
+    Never blames the app for a Content-Length that a layer holding the stream set, nor for a
+    ``text/plain`` body that does not parse as events.
     """
     r = m.primary
     trace = r.trace
