@@ -32,6 +32,7 @@ from __future__ import annotations
 import atexit
 import base64
 import contextlib
+import json as jsonlib
 import os
 import queue
 import shutil
@@ -45,6 +46,7 @@ from urllib.parse import quote, unquote, urljoin, urlsplit, urlunsplit
 
 from werkzeug.datastructures import Headers
 
+from .events import framing_for, parser_for
 from .probe import ProbeError
 from .trace import Chunk, Event, Trace
 
@@ -54,6 +56,7 @@ __all__ = [
     "BrowserUnavailable",
     "browse",
     "chromium_path",
+    "fetch_page",
     "running",
     "stop",
     "unavailable_reason",
@@ -74,6 +77,7 @@ INSTALL_HINT = (
     f"{CHROMIUM_ENV} at a Chromium binary, and playwright with pip install 'streamkit-http[browser]'"
 )
 POLL = 0.02  # seconds between looks at the page while waiting
+FETCH_PAGE = "/__streamkit__/fetch"  # where the kit's fetch() page is given, on the URL's origin
 SETTLE = 0.15  # seconds to keep watching the page after its body has ended
 PAGE_TIMER = 0.0001  # s: Chromium coarsens performance.now() to 0.1 ms outside isolated pages
 
@@ -293,6 +297,9 @@ def browse(
     max_seconds: float | None = None,
     keep_body: bool = True,
     cookies: Mapping[str, str] | None = None,
+    method: str | None = None,
+    data: bytes | str | None = None,
+    json: Any = None,
 ) -> Trace:
     """Load ``url`` in headless Chromium and return a Trace of what the browser got and showed.
 
@@ -305,7 +312,33 @@ def browse(
     response and any silence after it; ``max_seconds`` ends the load of an endless stream
     (``trace.stopped``). Raises :class:`BrowserUnavailable` without Chromium or playwright,
     and :class:`~streamkit.probe.ProbeError` when the URL gives no response.
+
+    With a body (``data=`` or ``json=``, as :func:`streamkit.probe` takes them) or a ``method``
+    other than GET, the browser cannot simply navigate (EventSource and links only GET): it
+    loads a small page of the kit's own, on the URL's origin, that sends the request with
+    ``fetch()`` and reads the body with a ``ReadableStream`` reader, adding each read's text to
+    the page. ``browser_reads`` then has one :class:`~streamkit.trace.Event` per read the page's
+    reader got, ``browser_shown`` when the page showed it, and ``events`` the body's events.
     """
+    from .client import request_body  # same layer
+
+    body, body_type = request_body(data, json)
+    if method is None:
+        method = "GET" if body is None else "POST"
+    if not isinstance(method, str) or not method.strip().isalpha():
+        raise ValueError(f"method must be an HTTP method such as 'GET' or 'POST', got {method!r}")
+    method = method.strip().upper()
+    if body is not None or method != "GET":
+        if follow is not None:
+            raise ValueError(
+                "follow= is for a request the page makes; a request with a body is fetched directly"
+            )
+        if body_type is not None and not any(name.lower() == "content-type" for name in headers or {}):
+            headers = {**(headers or {}), "Content-Type": body_type}
+        page = urljoin(url, FETCH_PAGE)
+        return _browse(
+            url, page, dict(headers or {}), timeout, max_seconds, keep_body, (method, body), cookies
+        )
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"cannot load {url!r} in the browser: expected an http:// or https:// URL")
@@ -314,7 +347,27 @@ def browse(
     if max_seconds is not None and max_seconds <= 0:
         raise ValueError(f"max_seconds must be a positive number of seconds, got {max_seconds!r}")
     target = urljoin(url, follow) if follow else url
-    load = _Load(url, target, dict(headers or {}), timeout, max_seconds, keep_body, dict(cookies or {}))
+    return _browse(target, url, dict(headers or {}), timeout, max_seconds, keep_body, None, cookies)
+
+
+def _browse(
+    target: str,
+    page: str,
+    headers: dict[str, str],
+    timeout: float,
+    max_seconds: float | None,
+    keep_body: bool,
+    fetch: tuple[str, bytes | None] | None,
+    cookies: Mapping[str, str] | None = None,
+) -> Trace:
+    parts = urlsplit(target)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"cannot load {target!r} in the browser: expected an http:// or https:// URL")
+    if timeout is None or timeout <= 0:
+        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    if max_seconds is not None and max_seconds <= 0:
+        raise ValueError(f"max_seconds must be a positive number of seconds, got {max_seconds!r}")
+    load = _Load(page, target, headers, timeout, max_seconds, keep_body, fetch, dict(cookies or {}))
     worker = _get_worker()
     job = worker.submit(load.run)
     try:
@@ -338,8 +391,10 @@ class _Load:
         timeout: float,
         max_seconds: float | None,
         keep_body: bool,
+        fetch: tuple[str, bytes | None] | None = None,
         cookies: dict[str, str] | None = None,
     ) -> None:
+        self.fetch = fetch  # (method, body): the kit's page fetches target
         self.url = url
         self.target = target
         self.headers = headers
@@ -416,7 +471,7 @@ class _Load:
         cdp.on("Network.loadingFinished", self._on_finished)
         cdp.on("Network.loadingFailed", self._on_failed)
         cdp.send("Network.enable")
-        if self.headers:
+        if self.headers and self.fetch is None:  # the fetch page sends its headers itself
             extra = self.headers
 
             def add_headers(route: Any) -> None:
@@ -424,6 +479,13 @@ class _Load:
 
             target = self.target
             page.route(lambda url: _same_url(url, target), add_headers)
+        if self.fetch is not None:
+            html = fetch_page(self.target, self.fetch[0], self.headers, self.fetch[1])
+
+            def give_page(route: Any) -> None:
+                route.fulfill(status=200, content_type="text/html; charset=utf-8", body=html)
+
+            page.route(lambda url: _same_url(url, self.url), give_page)
 
         started = time.monotonic()
         stop_at = started + self.max_seconds if self.max_seconds is not None else None
@@ -455,7 +517,7 @@ class _Load:
         if not stopped:
             page.wait_for_timeout(SETTLE * 1000)
 
-        trace = Trace(url=self.target, method="GET", started=started)
+        trace = Trace(url=self.target, method=self.fetch[0] if self.fetch else "GET", started=started)
         notes: list[str] = []
         to_trace = self._cdp_clock(started, committed, notes)
         self._fill_network(trace, cdp, to_trace, ended, notes)
@@ -583,19 +645,112 @@ class _Load:
         def to_trace(ms: float) -> float:
             return ms / 1000 - offset - start
 
+        if self.fetch is not None:
+            self._fill_reads(trace, record, to_trace, notes)
         shown = [Event(to_trace(at), int(grew)) for at, grew in record.get("shown", []) if grew > 0]
         paints = {name: to_trace(at) for name, at in record.get("paints", [])}
         first_paint = paints.get("first-paint", paints.get("first-contentful-paint"))
         if first_paint is not None and (not shown or first_paint < shown[0].t - 0.001):
             shown.insert(0, Event(first_paint, 0))
         trace.browser_shown = sorted(shown, key=lambda event: event.t)
-        if document and len(document) == 2:
+        if document and len(document) == 2 and self.fetch is None:
             # What Chromium made of the body: sniffed type and the charset it decoded with.
             notes.append(f"the page showed it as {document[0]}, decoded as {document[1]}")
         notes.append(
             "page times: the page's wall clock, moved onto the monotonic clock with an offset read "
             f"from the page between two readings of ours (within \u00b1{bound * 1000:.2f} ms)"
         )
+
+    def _fill_reads(
+        self, trace: Trace, record: dict[str, Any], to_trace: Callable[[float], float], notes: list[str]
+    ) -> None:
+        """The fetch page's own record: each read of its reader, and the body's events."""
+        reads = record.get("reads") or []
+        trace.browser_reads = [Event(to_trace(at), int(size)) for at, size, _ in reads]
+        failed = record.get("fetchError")
+        if failed:
+            notes.append(f"the page's fetch() failed: {str(failed)[:120]}")
+            if trace.error is None:
+                trace.error = f"the page's fetch() failed ({str(failed)[:120]})"
+        body = b"".join(base64.b64decode(data) for _, _, data in reads)
+        if trace.chunks and all(chunk.data is None for chunk in trace.chunks) and len(body) == trace.size:
+            at = 0
+            for chunk in trace.chunks:  # the network's reads, cut from the bytes the page read
+                chunk.data = body[at : at + chunk.size] if self.keep_body else None
+                at += chunk.size
+        framing = framing_for(trace.headers.get("Content-Type"))
+        if framing is None:
+            return
+        parser = parser_for(framing)
+        if trace.chunks and len(body) == trace.size:
+            at = 0
+            for index, chunk in enumerate(trace.chunks):
+                parser.feed(body[at : at + chunk.size], chunk.t, index, chunk.read)
+                at += chunk.size
+            notes.append("events: timed by the browser's network reads")
+        else:
+            for index, (at_ms, _, data) in enumerate(reads):
+                parser.feed(base64.b64decode(data), to_trace(at_ms), 0, index)
+            notes.append("events: timed by the page's reads")
+        parser.eof()
+        trace.event_framing = framing
+        trace.events = parser.events
+        trace.comments = parser.comments
+        trace.unterminated = parser.unterminated
+
+
+def fetch_page(target: str, method: str, headers: Mapping[str, str], body: bytes | None) -> str:
+    """The kit's page that sends one request with ``fetch()`` and reads its body as it comes.
+
+    Each read of the ``ReadableStream`` reader is noted (time, size, bytes) and its text is
+    added to the page, so the page's observer times when it was shown. Everything the page
+    uses comes in as JSON (``</`` escaped), so no header or body can end the script early.
+    """
+    request = {
+        "url": target,
+        "method": method,
+        "headers": dict(headers),
+        "body": base64.b64encode(body).decode("ascii") if body is not None else None,
+    }
+    text = jsonlib.dumps(request).replace("</", "<\\/")
+    return _FETCH_PAGE.replace("REQUEST", text)
+
+
+_FETCH_PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><title>streamkit fetch</title></head>
+<body><pre id="out"></pre>
+<script>
+(async () => {
+  const request = REQUEST;
+  const rec = window.__streamkit;
+  rec.reads = [];
+  const clock = () => performance.timeOrigin + performance.now();
+  const out = document.getElementById("out");
+  const decoder = new TextDecoder();
+  const bytes = (b64) => Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+  const base64 = (chunk) => {
+    let text = "";
+    for (let i = 0; i < chunk.length; i += 0x8000) text += String.fromCharCode(...chunk.subarray(i, i + 0x8000));
+    return btoa(text);
+  };
+  try {
+    const init = {method: request.method, headers: request.headers, cache: "no-store"};
+    if (request.body !== null) init.body = bytes(request.body);
+    const response = await fetch(request.url, init);
+    const reader = response.body.getReader();
+    for (;;) {
+      const {done, value} = await reader.read();
+      if (done) break;
+      rec.reads.push([clock(), value.length, base64(value)]);
+      out.append(decoder.decode(value, {stream: true}));
+    }
+    rec.fetchDone = true;
+  } catch (error) {
+    rec.fetchError = String(error);
+  }
+})();
+</script></body></html>
+"""
 
 
 def _same_url(seen: str, wanted: str) -> bool:

@@ -79,18 +79,24 @@ def probe(
     ``keep_body=False`` keeps only times and sizes, so a huge stream costs memory per chunk, not
     per byte. ``live=True`` draws the timeline in a Jupyter output as chunks arrive.
 
-    ``browser=True`` loads ``url`` in headless Chromium instead (GET only): the trace then has
-    the browser's reads (``chunks``, ``browser_received``) and when the page grew
-    (``browser_shown``); see :func:`streamkit.browser.browse`.
+    ``browser=True`` loads ``url`` in headless Chromium instead: the trace then has the
+    browser's reads (``chunks``, ``browser_received``) and when the page grew
+    (``browser_shown``); with a body, a page of the kit's own sends it with ``fetch()`` and
+    reads the reply with a stream reader (``browser_reads``); see :func:`streamkit.browser.browse`.
     """
     if browser:
-        if data is not None or json is not None or (method is not None and method.upper() != "GET"):
-            raise ValueError(
-                f"probe(browser=True) loads the page with GET, not {method or 'POST'} with a body"
-            )
         from .browser import browse  # same layer; browser imports this module's ProbeError
 
-        return browse(url, headers=headers, timeout=timeout, max_seconds=max_seconds, keep_body=keep_body)
+        return browse(
+            url,
+            headers=headers,
+            timeout=timeout,
+            max_seconds=max_seconds,
+            keep_body=keep_body,
+            method=method,
+            data=data,
+            json=json,
+        )
     view = None
     if live:
         # The live picture is the display layer's, above this one: imported only when asked for.

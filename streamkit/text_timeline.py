@@ -61,6 +61,7 @@ def to_text(trace: Trace, *, width: int = 24, rows: bool = True) -> str:
     else:
         slices = _text_rows(received)
         biggest = max(received.ends[stop - 1] - received.bytes_before(start) for start, stop in slices)
+        first_content = trace.first_content
         for start, stop in slices:
             size = received.ends[stop - 1] - received.bytes_before(start)
             name = str(start + 1) if stop - start == 1 else f"{start + 1}-{stop}"
@@ -73,6 +74,9 @@ def to_text(trace: Trace, *, width: int = 24, rows: bool = True) -> str:
             if len(produced):
                 line += "  " + _carried(produced, received, start, stop)
             lines.append(line.rstrip())
+            if first_content is not None and t0 - 1e-9 <= first_content <= t1 + 1e-9:
+                # marked like the headers: the moment the user saw the first token
+                lines.append(f"{'':>13}  {fmt_ms(first_content):>19}  first content (time to first token)")
 
     if trace.browser_shown:
         lines += _shown_rows(trace, received, width)

@@ -67,6 +67,8 @@ BAR_MIN = 3  # every piece stays visible, even an empty one
 MAX_MARKS = 300  # more pieces than this in a lane: draw time buckets instead
 BUCKET_PX = 3  # width of one bucket
 MAX_CONNECTORS = 200  # lines between lanes only when they stay readable
+MAX_EVENT_MARKS = 400  # more events than this: no dot per event (the first content is still marked)
+EVENT_DOTS = 8  # dots drawn at most for the events one read completed
 
 # Colours chosen for a white card, which is drawn explicitly so that the picture reads the same
 # on JupyterLab's light and dark themes.
@@ -82,6 +84,7 @@ COLORS = {
     "error": "#cf222e",
     "stopped": "#57606a",
     "connector": "#8c959f",
+    "content": "#0a6e63",
 }
 VERDICT_COLORS = {
     "streamed": "#1a7f37",
@@ -185,8 +188,19 @@ class GroupLabel:
 
 
 @dataclass
+class EventDot:
+    """One event on the client lane: filled when it carried content, hollow for a control event."""
+
+    x: float
+    y: float
+    content: bool
+    tip: str
+
+
+@dataclass
 class DrawnLane:
-    """One lane of one panel, placed: its caption and its bars."""
+    """One lane of one panel, placed: its caption and its bars (and, on the client's lane of
+    an event stream, a dot per event and "3 events" over a read that completed several)."""
 
     key: str
     title: str
@@ -198,6 +212,9 @@ class DrawnLane:
     marks: list[Mark]
     dots: list[tuple[float, float]]
     group_labels: list[GroupLabel]
+    events: list[EventDot] = field(default_factory=list)
+    event_labels: list[GroupLabel] = field(default_factory=list)
+    comments: list[EventDot] = field(default_factory=list)  # keep-alive comments: not events
 
 
 @dataclass
@@ -272,13 +289,14 @@ class Panel:
     stopped: StoppedMarker | None
     notes: list[Note]
     bottom: float
+    first_content: HeadersMarker | None = None
 
 
 @dataclass
 class LegendItem:
     """One entry of the legend under the axis."""
 
-    kind: str  # "bar", "parts", "headers" or "connector"
+    kind: str  # "bar", "parts", "headers", "event", "comment", "first-content" or "connector"
     text: str
     x: float = 0.0
     y: float = 0.0
@@ -359,6 +377,12 @@ def _legend(panels: list[Panel], scale: _Scale, top: float) -> tuple[list[Legend
         legend.append(LegendItem("parts", "template parts joined into one item"))
     if any(p.headers for p in panels):
         legend.append(LegendItem("headers", "headers arrived"))
+    if any(lane.events for p in panels for lane in p.lanes):
+        legend.append(LegendItem("event", "event (filled: with content; hollow: control)"))
+    if any(lane.comments for p in panels for lane in p.lanes):
+        legend.append(LegendItem("comment", "comment (keep-alive)"))
+    if any(p.first_content for p in panels):
+        legend.append(LegendItem("first-content", "first content (time to first token)"))
     if any(p.connectors for p in panels):
         legend.append(LegendItem("connector", "grey lines follow the bytes from lane to lane"))
     y = top
@@ -494,10 +518,35 @@ def _panel(
     drawn = [_draw_lane(lane, lanes_top + row * LANE_H, scale) for row, lane in enumerate(lanes)]
     lanes_bottom = lanes_top + len(lanes) * LANE_H
     headers, broken, stopped, marker_notes = _markers(trace, lanes, lanes_top, scale.span)
+    for lane in drawn:
+        if lane.key == "received" and trace.event_framing is not None:
+            lane.events, lane.event_labels = _event_dots(trace, lane, scale.span)
+            if len(trace.comments) <= MAX_EVENT_MARKS:
+                lane.comments = [
+                    EventDot(
+                        _x(comment.t, scale.span),
+                        round(lane.top + 13, 1),
+                        False,
+                        f"comment {shorten(comment.text.strip(), 40)!r} at {fmt_ms(comment.t)} (not an event)",
+                    )
+                    for comment in trace.comments
+                ]
+            if lane.summary != ["nothing"]:
+                lane.summary[0] += f" \u00b7 {plural(len(trace.events), 'event')}"
+    first_content = None
+    if trace.first_content is not None:
+        x = _x(trace.first_content, scale.span)
+        near_right = x > LABEL_W + PLOT_W - 130
+        first_content = HeadersMarker(
+            x,
+            f"first content {fmt_ms(trace.first_content)}",
+            "end" if near_right else "start",
+            -4 if near_right else 4,
+        )
     notes = [Note("stats", _stats_line(trace, lanes, live)), *marker_notes]
     if trace.note:
         notes.append(Note("muted", fit(trace.note.strip().splitlines()[0], 12.5, WIDTH - 32)))
-    note_y = lanes_bottom + 30
+    note_y = lanes_bottom + (44 if first_content is not None else 30)
     for note in notes:
         note.y = note_y
         note_y += 18
@@ -514,7 +563,38 @@ def _panel(
         stopped=stopped,
         notes=notes,
         bottom=note_y - 4,
+        first_content=first_content,
     )
+
+
+def _event_dots(trace: Trace, lane: DrawnLane, span: float) -> tuple[list[EventDot], list[GroupLabel]]:
+    """A dot per event at the top of the client's lane, the events of one read side by side,
+    with "N events" over a read that completed several: glued events show as such."""
+    events = list(trace.events)
+    if not events or len(events) > MAX_EVENT_MARKS:
+        return [], []
+    reads: dict[int, list[tuple[int, Any]]] = {}
+    for number, event in enumerate(events, 1):
+        reads.setdefault(event.read, []).append((number, event))
+    dots: list[EventDot] = []
+    labels: list[GroupLabel] = []
+    y = round(lane.top + 13, 1)
+    last_label_x = -1e9
+    for group in reads.values():
+        center = _x(group[-1][1].t, span)
+        shown = group[:EVENT_DOTS]
+        left = center - (len(shown) - 1) * 2.5
+        for k, (number, event) in enumerate(shown):
+            kind = "content" if event.content else f"{event.type} event, no content"
+            text = f": {shorten(event.content, 40)!r}" if event.content else ""
+            tip = f"event {number} ({kind}{text}) at {fmt_ms(event.t)}"
+            if len(group) > 1:
+                tip += f", one of {len(group)} events in one read"
+            dots.append(EventDot(round(left + k * 5, 1), y, bool(event.content), tip))
+        if len(group) > 1 and center - last_label_x >= 48:
+            labels.append(GroupLabel(round(center, 1), round(lane.top + 6, 1), f"{len(group)} events"))
+            last_label_x = center
+    return dots, labels
 
 
 def _draw_lane(lane: Lane, top: float, scale: _Scale) -> DrawnLane:

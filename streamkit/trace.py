@@ -145,7 +145,9 @@ class Trace:
     * ``browser_received``: an :class:`Event` per body read in the browser's network stack
       (the ``chunks`` then come from the browser too);
     * ``browser_shown``: an :class:`Event` per frame in which the page's visible text grew
-      (``size``: characters added); a first paint before any text is an Event of size 0.
+      (``size``: characters added); a first paint before any text is an Event of size 0;
+    * ``browser_reads``: for a request with a body, which the kit's page sends with
+      ``fetch()``: an :class:`Event` per read of the page's ``ReadableStream`` reader (bytes).
     """
 
     url: str
@@ -167,6 +169,7 @@ class Trace:
     note: str | None = None
     browser_received: list[Event] | None = None
     browser_shown: list[Event] | None = None
+    browser_reads: list[Event] | None = None
     started: float = 0.0
     _server_traceback: TracebackType | None = field(default=None, repr=False, compare=False)
     reader: str | None = None

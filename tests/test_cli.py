@@ -153,8 +153,12 @@ def test_serve_serves_the_demo_app_until_ctrl_c(serving: Serving) -> None:
 
 
 def test_serve_lists_the_demos_with_what_to_watch(serving: Serving) -> None:
-    listing = "".join(serving.stdout.readline() for _ in DEMOS for _line in range(2))
+    lines = sum(2 if demo.method == "GET" else 3 for demo in DEMOS)
+    listing = "".join(serving.stdout.readline() for _ in range(lines))
     assert f"{serving.url}/slow?rows=10&delay_ms=400\n" in listing
+    # The POST demo is listed with a curl line to paste
+    assert f"POST {serving.url}/v1/chat/completions" in listing
+    assert f"curl -N {serving.url}/v1/chat/completions --json '{{" in listing
     assert "RuntimeError" in listing
     out, _ = serving.stop_with(signal.SIGTERM)  # ends it as cleanly as Ctrl-C
     assert serving.process.returncode == 0

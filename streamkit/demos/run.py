@@ -130,7 +130,12 @@ def serve_demo(host: str = "127.0.0.1", port: int = 5000, out: TextIO | None = N
             file=out,
         )
         for demo in DEMOS:
-            print(f"  {server.url}{demo.path}\n      {demo.watch}", file=out)
+            if demo.method == "GET":
+                print(f"  {server.url}{demo.path}\n      {demo.watch}", file=out)
+            else:
+                command = demo.curl.replace("$URL", server.url)
+                print(f"  {demo.method} {server.url}{demo.path}  ({demo.title})", file=out)
+                print(f"      {command}\n      {demo.watch}", file=out)
         print(
             "Only you can use this server. Open the first link once: its token sets a cookie, so "
             "the others work in that browser too (on Linux your own browser, curl and requests "

@@ -18,6 +18,7 @@ from ..app import App
 from ..context import request, stream_with_context
 from ..response import Response
 from ..templating import render_template, stream_template
+from . import chat
 from .params import Params
 
 MAX_SLEEP_MS = 120_000  # no demo may be asked to sleep longer than this in total
@@ -30,6 +31,15 @@ class Demo:
     path: str  # with a sensible query string
     title: str
     watch: str  # what to watch for, in one line
+    method: str = "GET"
+    body: str | None = None  # a JSON body to send (a POST demo cannot be a link)
+
+    @property
+    def curl(self) -> str:
+        """The curl command that requests it, given the server's URL in ``$URL``."""
+        if self.body is None:
+            return f"curl -N $URL{self.path}"
+        return f"curl -N $URL{self.path} --json '{self.body}'"
 
 
 DEMOS = [
@@ -77,6 +87,15 @@ DEMOS = [
         "/events?count=5&delay_ms=500",
         "Server-sent events",
         "a text/event-stream: one event every 0.5 s, each sent as it is made",
+    ),
+    Demo(
+        chat.PATH,
+        "An LLM-style reply, OpenAI-compatible (POST, JSON body)",
+        "a role-only event at once, the first token after first_token_ms, then tokens_per_second; "
+        "openai's own client reads it",
+        method="POST",
+        body='{"stream": true, "messages": [{"role": "user", "content": "Hi"}], '
+        '"first_token_ms": 800, "tokens_per_second": 10, "keepalive_ms": 200}',
     ),
 ]
 
@@ -170,6 +189,15 @@ def create_app() -> App:
         response = Response(server_events(count, delay_ms / 1000), mimetype="text/event-stream")
         response.headers["Cache-Control"] = "no-cache"
         return response
+
+    @app.route(chat.PATH, methods=["POST"])
+    def chat_completions() -> Response:
+        # Read at most MAX_BODY bytes: a bigger body is a 413 before anything else happens.
+        if (request.content_length or 0) > chat.MAX_BODY:
+            return chat.error_response(
+                chat.BadRequest(f"the request body may have at most {chat.MAX_BODY:,} bytes"), 413
+            )
+        return chat.respond(request.get_data(cache=False))
 
     return app
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 from ..finding import Finding
 from ..measurements import Measurements
-from . import app, client, compression, concurrency, middleware, proxy, server, silence, unknown
+from . import app, client, compression, concurrency, events, middleware, proxy, server, silence, unknown
 
 __all__ = ["RULES", "WARNING_CODES", "Rule"]
 
@@ -54,6 +54,10 @@ RULES: list[Rule] = [
     app.sse_no_cache,
     silence.long_silence,
     server.close_delimited,
+    events.events_glued,
+    events.first_content_late,
+    events.event_unterminated,
+    events.event_stream_type,
 ]
 
 #: The codes of findings that are worth changing but never make ``streams`` false, declared
@@ -61,6 +65,17 @@ RULES: list[Rule] = [
 WARNING_CODES: frozenset[str] = frozenset().union(
     *(
         module.WARNINGS
-        for module in (app, client, compression, concurrency, middleware, proxy, server, silence, unknown)
+        for module in (
+            app,
+            client,
+            compression,
+            concurrency,
+            events,
+            middleware,
+            proxy,
+            server,
+            silence,
+            unknown,
+        )
     )
 )
