@@ -118,7 +118,7 @@ def _lane_app() -> App:
 
     @app.route("/slow.js")
     def slow_js() -> Response:
-        time.sleep(1.0)  # a script in <head> that takes a second to load
+        time.sleep(2.0)  # a script in <head> that loads after the whole stream is in (1.5 s)
         return Response("window.loaded = true;", mimetype="text/javascript")
 
     @app.route("/rows")
