@@ -23,6 +23,7 @@ from __future__ import annotations
 import bisect
 import html as html_escape
 import itertools
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -172,6 +173,20 @@ class Diagnosis:
                     lines.append(f"  {printable(label)}: {status}, {traced.verdict}")
                     lines.append(f"      {printable(traced.verdict_text)}")
         return "\n".join(lines)
+
+    def save(self, path: str | os.PathLike[str]) -> Any:
+        """Write this diagnosis, every request's whole trace included, to ``path`` as JSON
+        (see :mod:`streamkit.tracefile`); returns the path."""
+        from .tracefile import save
+
+        return save(self, path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Diagnosis:
+        """Read a diagnosis file written by :meth:`save` (or ``streamkit doctor URL --save``)."""
+        from .tracefile import load_diagnosis
+
+        return load_diagnosis(path)
 
     def __repr__(self) -> str:
         return (

@@ -257,6 +257,23 @@ class Trace:
             return self.server_error.__traceback__
         return self._server_traceback
 
+    # -- files ----------------------------------------------------------------------------
+
+    def save(self, path: str | os.PathLike[str]) -> Any:
+        """Write this trace to ``path`` as a trace file (JSON; see :mod:`streamkit.tracefile`)
+        and return the path. The body is in the file only when the probe kept it."""
+        from .tracefile import save
+
+        return save(self, path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Trace:
+        """Read a trace file written by :meth:`save` (or ``streamkit probe URL --save FILE``);
+        :class:`streamkit.tracefile.TraceFileError` says what is wrong with a bad one."""
+        from .tracefile import load_trace
+
+        return load_trace(path)
+
     # -- display --------------------------------------------------------------------------
 
     def summary(self, verdict: str | None = None) -> str:
