@@ -39,6 +39,7 @@ __all__ = [
     "RECEIVING",
     "arrivals",
     "carriers",
+    "content_items",
     "content_pieces",
     "counts_wire_bytes",
     "decoded_ends",
@@ -561,6 +562,20 @@ class Holding:
     worst: float
 
 
+def content_items(items: Sequence[Event], chunks: Sequence[Chunk]) -> list[int]:
+    """The indexes of the items that carry content. Items in decoded bytes all do; compressed
+    items (writes, or what left a compressing ASGI middleware) that add no decoded bytes (a
+    gzip header sent on its own, a flush of nothing) do not, and are not items of the stream."""
+    if not items or not counts_wire_bytes(items, chunks):
+        return list(range(len(items)))
+    keep, before = [], 0.0
+    for index, end in enumerate(decoded_ends(items, chunks)):
+        if end is None or end > before:
+            keep.append(index)
+        before = end if end is not None else before
+    return keep
+
+
 def held_back(trace: Any) -> Holding | None:
     """How the items the server side recorded (``produced``, else ``written``) reached the client.
 
@@ -573,16 +588,9 @@ def held_back(trace: Any) -> Holding | None:
     chunks = getattr(trace, "chunks", None) or ()
     items = [event for event in events if event.size]
     arrived = arrivals(items, chunks)  # on every item: offsets are running totals
-    if source == "written" and items and counts_wire_bytes(items, chunks):
-        # Compressed writes: one that adds no decoded bytes (a gzip header written on its own,
-        # a flush of nothing) carries no content and is not an item of the stream.
-        keep, before = [], 0.0
-        for index, end in enumerate(decoded_ends(items, chunks)):
-            if end is None or end > before:
-                keep.append(index)
-            before = end if end is not None else before
-        items = [items[i] for i in keep]
-        arrived = [arrived[i] for i in keep]
+    keep = content_items(items, chunks)
+    items = [items[i] for i in keep]
+    arrived = [arrived[i] for i in keep]
     if len(items) < 2 or items[-1].t - items[0].t < AT_ONCE:
         return None
     lates = [when - item.t for item, when in zip(items, arrived) if when is not None]
@@ -720,6 +728,7 @@ def _single_text(trace: Any, pieces: Sequence[Chunk], size: int, framing: str) -
     text = f"all {_count(size, 'byte')} of content arrived at once, at {at} ({how}{framing})"
     source = trace.produced or trace.written
     items = [event for event in source or () if event.size]
+    items = [items[i] for i in content_items(items, trace.chunks)]
     if items:
         who = "the app produced" if trace.produced else "the server wrote"
         if len(items) == 1:

@@ -22,7 +22,7 @@ LAYERS = {
     "serving": ["server", "backends", "recording", "recording_asgi", "programs"],
     "measuring": ["probe", "trace", "traced", "diagnosis", "doctor", "reader", "reader_worker", "browser", "tracefile"],
     "pictures": ["lanes", "timeline", "text_timeline"],
-    "display": ["display"],
+    "display": ["display", "testing", "report"],
     "cli": ["cli", "__main__"],
 }
 ORDER = list(LAYERS)
