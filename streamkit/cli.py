@@ -13,12 +13,15 @@ Layer: cli, the top one: it may import anything below it.
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .diagnosis import Diagnosis
+    from .trace import Trace
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -33,18 +36,192 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return serve_demo(host=args.host, port=args.port)
 
 
-def _headers(args: argparse.Namespace, command: str) -> dict[str, str] | None:
-    """The -H options as a dict; None (after saying why on stderr) when one is malformed."""
+# -- curl's request options -----------------------------------------------------------------------
+
+MAX_BODY = 64 * 1024 * 1024  # the most a request body may be: the kit keeps it in memory to send it
+# curl options that change nothing about the stream the kit reads: accepted, with one line of notice.
+CURL_HARMLESS = {
+    "-s": "--silent",
+    "-S": "--show-error",
+    "-N": "--no-buffer",
+    "-v": "--verbose",
+    "-i": "--include",
+    "-f": "--fail",
+    "-g": "--globoff",
+    "-#": "--progress-bar",
+}
+CURL_HARMLESS_LONG = {*CURL_HARMLESS.values(), "--http1.1", "--fail-with-body", "--no-progress-meter"}
+# curl options the kit cannot honour, and why.
+CURL_REFUSED = {
+    "-L": "the kit does not follow redirects: probe the URL the redirect points to",
+    "--location": "the kit does not follow redirects: probe the URL the redirect points to",
+    "-k": "the kit always checks TLS certificates",
+    "--insecure": "the kit always checks TLS certificates",
+    "--http2": "the kit speaks HTTP/1.1 only",
+    "--http2-prior-knowledge": "the kit speaks HTTP/1.1 only",
+    "--http3": "the kit speaks HTTP/1.1 only",
+    "--http3-only": "the kit speaks HTTP/1.1 only",
+    "--http1.0": "the kit speaks HTTP/1.1 only",
+    "-0": "the kit speaks HTTP/1.1 only",
+    "-u": "pass the credentials as a header instead: -H 'Authorization: ...'",
+    "--user": "pass the credentials as a header instead: -H 'Authorization: ...'",
+    "-F": "multipart form bodies are not supported: send the body with -d or --data-binary",
+    "--form": "multipart form bodies are not supported: send the body with -d or --data-binary",
+    "-T": "uploading a file is not supported: send it with --data-binary @FILE",
+    "--upload-file": "uploading a file is not supported: send it with --data-binary @FILE",
+    "-G": "put the data in the URL's query string yourself",
+    "--get": "put the data in the URL's query string yourself",
+    "-x": "the kit connects directly, not through a proxy",
+    "--proxy": "the kit connects directly, not through a proxy",
+    "-o": "the kit does not save the body (probe() in Python keeps it: trace.body)",
+    "--output": "the kit does not save the body (probe() in Python keeps it: trace.body)",
+    "-O": "the kit does not save the body (probe() in Python keeps it: trace.body)",
+    "--remote-name": "the kit does not save the body (probe() in Python keeps it: trace.body)",
+    "--resolve": "the kit resolves names itself: put the address in the URL and a Host header in -H",
+    "--connect-to": "the kit resolves names itself: put the address in the URL and a Host header in -H",
+    "--unix-socket": "the kit connects over TCP only",
+    "-E": "client certificates are not supported",
+    "--cert": "client certificates are not supported",
+}
+
+
+class BadRequestOptions(ValueError):
+    """A request option from the command line the kit cannot use; the text names it."""
+
+
+def curl_extras(extras: Sequence[str]) -> tuple[list[str], list[str], list[str]]:
+    """Sort options argparse did not know into curl's harmless ones (ignored), the ones the kit
+    cannot honour (with why), and the rest (unknown)."""
+    ignored: list[str] = []
+    refused: list[str] = []
+    unknown: list[str] = []
+    for token in extras:
+        name = token.split("=", 1)[0]
+        if name in CURL_REFUSED:
+            refused.append(f"{name}: {CURL_REFUSED[name]}")
+        elif name in CURL_HARMLESS or name in CURL_HARMLESS_LONG:
+            ignored.append(token)
+        elif len(token) > 2 and token[0] == "-" and token[1] != "-":  # curl's joined flags: -sSN
+            flags = [f"-{letter}" for letter in token[1:]]
+            bad = [flag for flag in flags if flag in CURL_REFUSED]
+            if bad:
+                refused.extend(f"{flag} (in {token}): {CURL_REFUSED[flag]}" for flag in bad)
+            elif all(flag in CURL_HARMLESS for flag in flags):
+                ignored.append(token)
+            else:
+                unknown.append(token)
+        else:
+            unknown.append(token)
+    return ignored, refused, unknown
+
+
+def _too_big(what: str) -> str:
+    return f"{what}; a request body is kept in memory to send it, so it may be at most {MAX_BODY:,} bytes"
+
+
+def _read_at(value: str, option: str, *, strip_newlines: bool) -> bytes:
+    """The bytes of ``@file`` (``@-``: standard input), at most MAX_BODY of them; curl's -d
+    drops CR and LF from a file, --data-binary and --json keep them."""
+    name = value[1:]
+    try:
+        if name == "-":
+            data = sys.stdin.buffer.read(MAX_BODY + 1)
+        else:
+            with open(name, "rb") as handle:
+                size = os.fstat(handle.fileno()).st_size
+                if size > MAX_BODY:
+                    raise BadRequestOptions(_too_big(f"{option} {value}: the file is {size:,} bytes"))
+                data = handle.read(MAX_BODY + 1)
+    except OSError as exc:
+        where = "standard input" if name == "-" else repr(name)
+        raise BadRequestOptions(f"{option} {value}: cannot read {where}: {exc.strerror or exc}") from None
+    if len(data) > MAX_BODY:
+        raise BadRequestOptions(_too_big(f"{option} {value}: more than {MAX_BODY:,} bytes came"))
+    if strip_newlines:
+        data = data.replace(b"\r", b"").replace(b"\n", b"")
+    return data
+
+
+def request_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The probe's keyword arguments from curl's options: ``method``, ``headers`` and, when a
+    body was given, ``data`` (bytes). BadRequestOptions says what is wrong, before any request."""
     headers: dict[str, str] = {}
     for header in args.header:
         name, sep, value = header.partition(":")
         if not sep or not name.strip():
-            print(
-                f"streamkit {command}: a header must look like 'Name: value', got {header!r}", file=sys.stderr
-            )
-            return None
+            raise BadRequestOptions(f"a header must look like 'Name: value', got {header!r}")
         headers[name.strip()] = value.strip()
-    return headers
+    for cookie in args.cookie:
+        if "=" not in cookie:
+            raise BadRequestOptions(
+                f"-b {cookie!r}: the kit sends cookies given as 'name=value', not from a file"
+            )
+        headers["Cookie"] = f"{headers['Cookie']}; {cookie}" if "Cookie" in headers else cookie
+    for name, value in (("User-Agent", args.user_agent), ("Referer", args.referer)):
+        if value is not None:
+            headers[name] = value
+    has = {name.lower() for name in headers}
+    parts: list[bytes] = []
+    for option, value in args.body:
+        if option == "--data-raw" or not value.startswith("@"):
+            parts.append(value.encode("utf-8", "surrogateescape"))
+        else:
+            parts.append(_read_at(value, option, strip_newlines=option in ("-d", "--data")))
+    json_parts = []
+    for value in args.json_body:
+        json_parts.append(
+            _read_at(value, "--json", strip_newlines=False) if value.startswith("@") else value.encode()
+        )
+    if parts and json_parts:
+        raise BadRequestOptions("give the body with --json or with -d/--data, not both")
+    data: bytes | None = None
+    if json_parts:
+        data = b"".join(json_parts)
+        try:
+            json.loads(data.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise BadRequestOptions(f"--json: the body is not valid JSON ({exc})") from None
+        if "content-type" not in has:
+            headers["Content-Type"] = "application/json"
+        if "accept" not in has:
+            headers["Accept"] = "application/json"
+    elif parts:
+        data = b"&".join(parts)
+        if "content-type" not in has:
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+    if data is not None and len(data) > MAX_BODY:
+        raise BadRequestOptions(_too_big(f"the body is {len(data):,} bytes"))
+    method = args.method.upper() if args.method else ("HEAD" if args.head else None)
+    options: dict[str, Any] = {"method": method, "headers": headers}
+    if data is not None:
+        options["data"] = data
+    return options
+
+
+def _checked_request(args: argparse.Namespace, command: str) -> dict[str, Any] | None:
+    """The request options, after every check on the arguments; None (after saying why on
+    stderr, one line each) when something is wrong."""
+    problems = []
+    for flag in getattr(args, "curl_refused", []):
+        problems.append(f"cannot honour curl's {flag}")
+    options = None
+    try:
+        options = request_options(args)
+    except BadRequestOptions as exc:
+        problems.append(str(exc))
+    if problems:
+        for problem in problems:
+            print(f"streamkit {command}: {_terminal(problem)}", file=sys.stderr)
+        return None
+    if _bad_arguments(args, command):
+        return None
+    ignored = getattr(args, "curl_ignored", [])
+    if ignored:
+        print(
+            f"streamkit {command}: ignoring curl's {' '.join(ignored)} (nothing there changes the stream read)",
+            file=sys.stderr,
+        )
+    return options
 
 
 def _bad_arguments(args: argparse.Namespace, command: str) -> bool:
@@ -86,26 +263,34 @@ def _exit_status(diagnosis: Diagnosis) -> int:
 def _cmd_probe(args: argparse.Namespace) -> int:
     """``streamkit probe URL``: print the timeline and the verdict.
 
+    In a terminal (and without ``--quiet``) each piece's row, or each event's, is printed as it
+    arrives, then the verdict and the figures; otherwise the whole timeline at the end.
+
     Exit status: 0 it streams, 1 held back, broken or unreachable, 2 bad arguments; 130 after
     Ctrl-C, with the timeline of what had arrived.
     """
-    from .probe import ProbeError, probe
+    from .probe import ProbeError, read_response
 
-    headers = _headers(args, "probe")
-    if headers is None or _bad_arguments(args, "probe"):
+    options = _checked_request(args, "probe")
+    if options is None:
         return 2
+    rows = LiveRows(sys.stdout) if sys.stdout.isatty() and not args.quiet else None
     try:
-        trace = probe(
-            args.url, method=args.method, headers=headers, timeout=args.timeout,
-            max_seconds=args.max_seconds, keep_body=False,
+        trace = read_response(
+            args.url, timeout=args.timeout, max_seconds=args.max_seconds, keep_body=False,
+            events=None if args.events == "none" else args.events, content=args.content,
+            on_chunk=rows.update if rows is not None else None, **options,
         )  # fmt: skip
     except ProbeError as exc:
         print(f"streamkit probe: {_terminal(str(exc))}", file=sys.stderr)
         return 1
-    except ValueError as exc:
+    except (TypeError, ValueError) as exc:
         print(f"streamkit probe: {_terminal(str(exc))}", file=sys.stderr)
         return 2
-    print(_terminal(trace.to_text()))
+    if rows is not None:
+        rows.finish(trace)
+    else:
+        print(_terminal(trace.to_text()))
     if trace.error:
         first = (trace.error.splitlines() or [""])[0]
         print(f"streamkit probe: {_terminal(args.url)}: the body broke: {_terminal(first)}", file=sys.stderr)
@@ -113,6 +298,46 @@ def _cmd_probe(args: argparse.Namespace) -> int:
         print("interrupted: the timeline shows what had arrived", file=sys.stderr)
         return 130
     return _exit_status(trace.diagnose())
+
+
+class LiveRows:
+    """``streamkit probe`` in a terminal: a row per piece (or per event) as it arrives.
+
+    ``update(trace)`` is the probe's ``on_chunk``: it prints the head once the headers are in,
+    then the rows of what is new; ``finish(trace)`` prints the rest and the timeline's summary.
+    """
+
+    def __init__(self, out: Any) -> None:
+        self.out = out
+        self.head = False
+        self.chunks = 0
+        self.events = 0
+
+    def _print(self, line: str) -> None:
+        print(_terminal(line), file=self.out, flush=True)
+
+    def update(self, trace: Trace) -> None:
+        from .text_timeline import live_event_row, live_head, live_row
+
+        if not self.head:
+            self.head = True
+            for line in live_head(trace):
+                self._print(line)
+        if trace.event_framing is not None:
+            for index in range(self.events, len(trace.events)):
+                self._print(live_event_row(trace, index))
+            self.events = len(trace.events)
+        else:
+            for index in range(self.chunks, len(trace.chunks)):
+                self._print(live_row(trace, index))
+        self.chunks = len(trace.chunks)
+
+    def finish(self, trace: Trace) -> None:
+        from .text_timeline import to_text
+
+        self.update(trace)
+        self._print("")
+        self._print(to_text(trace, rows=False))
 
 
 def _cmd_doctor(args: argparse.Namespace) -> int:
@@ -124,14 +349,13 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
     from .doctor import Interrupted, doctor
     from .probe import ProbeError
 
-    headers = _headers(args, "doctor")
-    if headers is None or _bad_arguments(args, "doctor"):
+    options = _checked_request(args, "doctor")
+    if options is None:
         return 2
+    if options["method"] is None:
+        options["method"] = "POST" if "data" in options else "GET"
     try:
-        diagnosis = doctor(
-            args.url, method=args.method, headers=headers, timeout=args.timeout,
-            max_seconds=args.max_seconds,
-        )  # fmt: skip
+        diagnosis = doctor(args.url, timeout=args.timeout, max_seconds=args.max_seconds, **options)
     except Interrupted as stopped:
         print(str(stopped.diagnosis))
         print("interrupted: this is what had arrived", file=sys.stderr)
@@ -153,6 +377,15 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
     return _exit_status(diagnosis)
 
 
+def _tagged(option: str) -> Any:
+    """An argparse ``type`` that keeps which option gave a body part: (option, value)."""
+
+    def tag(value: str) -> tuple[str, str]:
+        return option, value
+
+    return tag
+
+
 def add_request_options(
     parser: argparse.ArgumentParser,
     *,
@@ -161,16 +394,63 @@ def add_request_options(
     max_seconds: float | None,
     max_help: str,
 ) -> None:
-    """The options ``probe`` and ``doctor`` share: URL, method, headers and the two limits."""
+    """The options ``probe`` and ``doctor`` share: the URL, the request in curl's own words
+    (so a browser's "Copy as cURL" line works with ``curl`` swapped for ``streamkit probe``),
+    how to read events, and the two limits.
+
+    curl's options that change nothing about the stream (``-s``, ``-N``, ...) are accepted and
+    ignored with a notice, the ones the kit cannot honour (``-L``, ``-k``, ...) are refused with
+    why: see :func:`curl_extras`, which :func:`main` applies.
+    """
     parser.add_argument("url", help=url_help)
-    parser.add_argument("--method", default="GET", help="HTTP method (default: %(default)s)")
+    parser.add_argument(
+        "-X", "--request", "--method", dest="method", default=None, metavar="METHOD",
+        help="HTTP method (default: GET, or POST with a body)",
+    )  # fmt: skip
     parser.add_argument(
         "-H", "--header", action="append", default=[], metavar="'NAME: VALUE'", help=header_help
     )
+    body = parser.add_argument_group("request body (as curl: a body without -X is a POST)")
+    for flags, kind, text in (
+        (("-d", "--data"), "-d", "the body; @FILE reads a file (CR and LF dropped, as curl does), @- standard input; "
+         "several are joined with &; Content-Type defaults to application/x-www-form-urlencoded"),
+        (("--data-binary",), "--data-binary", "like --data, but @FILE is sent byte for byte"),
+        (("--data-raw",), "--data-raw", "like --data, but a leading @ is just a character"),
+    ):  # fmt: skip
+        body.add_argument(
+            *flags, dest="body", action="append", default=[], metavar="DATA", type=_tagged(kind), help=text
+        )  # fmt: skip
+    body.add_argument(
+        "--json", dest="json_body", action="append", default=[], metavar="DATA",
+        help="a JSON body (checked before sending; @FILE and @- as for --data), sent with "
+        "Content-Type and Accept: application/json",
+    )  # fmt: skip
+    body.add_argument(
+        "--compressed", action="store_true", help="accepted for curl's sake: the kit always decodes"
+    )
+    parser.add_argument(
+        "-b", "--cookie", action="append", default=[], metavar="'NAME=VALUE'", help="a cookie to send"
+    )
+    parser.add_argument("-A", "--user-agent", default=None, help="the User-Agent header")
+    parser.add_argument("-e", "--referer", default=None, help="the Referer header")
+    parser.add_argument("-I", "--head", action="store_true", help="send a HEAD request")
+    parser.add_argument(
+        "--events", choices=["auto", "sse", "jsonl", "json-seq", "none"], default="auto",
+        help="split the body into events: by its Content-Type (auto, the default), as server-sent "
+        "events, JSON lines or JSON text sequences whatever it says, or not at all",
+    )  # fmt: skip
+    parser.add_argument(
+        "--content", default=None, metavar="PATH",
+        help="where a JSON event keeps its text, e.g. message.text (for formats the kit does not know)",
+    )  # fmt: skip
     parser.add_argument(
         "--timeout", type=float, default=10, help="seconds to wait for the server (default: %(default)s)"
     )
     parser.add_argument("--max-seconds", type=float, default=max_seconds, help=max_help)
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", help="print only the result: no rows or progress while reading"
+    )
+    parser.set_defaults(json_output=False)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -236,8 +516,24 @@ def build_parser() -> argparse.ArgumentParser:
         max_seconds=15,
         max_help="stop reading each request after this many seconds (default: %(default)s)",
     )
+    # "--json" without a value (last, or right before the URL) asks for JSON output; main()
+    # turns it into this option (see json_switch). "--json DATA" is curl's JSON body.
+    doctor.add_argument("--json-output", dest="json_output", action="store_true", help=argparse.SUPPRESS)
     doctor.set_defaults(handler=_cmd_doctor)
     return parser
+
+
+def json_switch(argv: list[str]) -> list[str]:
+    """``doctor``'s ``--json`` with no value after it (nothing, or the URL next) is the switch
+    for JSON output (``--json-output``); ``--json DATA`` stays curl's JSON body."""
+    out = list(argv)
+    for index, token in enumerate(out):
+        if token == "--":
+            break
+        following = out[index + 1] if index + 1 < len(out) else None
+        if token == "--json" and (following is None or following.startswith(("http://", "https://"))):
+            out[index] = "--json-output"
+    return out
 
 
 def _version() -> str:
@@ -249,7 +545,16 @@ def _version() -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["doctor"]:
+        argv = json_switch(argv)
+    args, extras = parser.parse_known_args(argv)
+    if extras:
+        if getattr(args, "command", None) not in ("probe", "doctor"):
+            parser.error(f"unrecognized arguments: {' '.join(extras)}")
+        args.curl_ignored, args.curl_refused, unknown = curl_extras(extras)
+        if unknown:
+            parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     if getattr(args, "handler", None) is None:
         parser.print_help()
         return 2

@@ -5,7 +5,7 @@ probes it. A thread that computes without pause holds the GIL, and a probe threa
 piece of body only when it gets the GIL back, milliseconds after the piece arrived: the app's
 CPU work would look like buffering. So :func:`streamkit.probe` and :meth:`streamkit.Server.get`
 read the socket in a worker process, with the probe's own parser
-(:func:`streamkit.probe.read_here`), and get the chunks back in batches while the body comes
+(:func:`streamkit.client.read_here`), and get the chunks back in batches while the body comes
 in (``on_chunk`` and live views still follow along, only a few ms behind).
 
 The worker stamps ``time.monotonic()``: CLOCK_MONOTONIC on Linux, which is one clock for the
@@ -44,7 +44,8 @@ from typing import Any
 
 from werkzeug.datastructures import Headers
 
-from .probe import ProbeError, Request, read_here
+from .client import ProbeError, Request, read_here
+from .events import CommentRecord, EventRecord
 from .reader_worker import HEADER, frame
 from .trace import Chunk, Trace
 
@@ -468,11 +469,17 @@ def _read_in(
 
     def on_message(message: tuple[Any, ...]) -> None:
         if message[0] == "head":
-            _, trace.started, trace.headers_at, trace.status, headers = message
+            _, trace.started, trace.headers_at, trace.status, headers, trace.event_framing = message
             trace.headers = Headers(headers)
+            if on_chunk is not None:
+                on_chunk(trace)  # the headers are in: a live view can say so
             return
-        _, times, sizes, wire, data = message
-        new = list(map(Chunk, times, sizes, data or repeat(None), wire or sizes))
+        if message[0] == "events":
+            trace.events.extend(EventRecord(*fields) for fields in message[1])
+            trace.comments.extend(CommentRecord(*fields) for fields in message[2])
+            return
+        _, times, sizes, wire, data, reads = message
+        new = list(map(Chunk, times, sizes, data or repeat(None), wire or sizes, reads))
         if trace.ttfb is None and new:
             trace.ttfb = new[0].t
         if on_chunk is None:
@@ -504,9 +511,12 @@ def _read_in(
     trace.started = result["started"]
     if result["last"] is not None and len(chunks) == result["count"]:
         chunks[-1] = Chunk(*result["last"])  # the end of a compressed body may have grown it
+    if result["unterminated"] is not None:
+        trace.unterminated = EventRecord(*result["unterminated"])
     trace.ttfb = result["ttfb"]
     trace.duration = result["duration"]
     trace.error = result["error"]
+    trace.error_kind = result["error_kind"]
     trace.stopped = result["stopped"]
     trace.note = result["note"]
     trace.reader = worker.clock_check

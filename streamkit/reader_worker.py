@@ -7,7 +7,7 @@ hold this interpreter's GIL while a piece of body arrives: each piece is stamped
 ``time.monotonic()`` as soon as ``recv`` returns it.
 
 Jobs are calls of importable functions (``"module:function"``), each in a thread of its own. :func:`probe_job` is the
-probe's: it reads a response with :func:`streamkit.probe.read_here` and streams the trace back
+probe's: it reads a response with :func:`streamkit.client.read_here` and streams the trace back
 in batches while it reads. A thread watches the job pipe: when it closes (the parent exited,
 or was killed), this process exits at once, even in the middle of a read.
 """
@@ -74,7 +74,7 @@ class _Output:
 
 def _exception_message(error: BaseException) -> tuple[Any, ...]:
     """How a job's exception travels back: pickled when it survives that, else as text."""
-    from .probe import ProbeError
+    from .client import ProbeError
 
     if isinstance(error, ProbeError):
         return ("probe_error", error.url, error.reason)
@@ -111,6 +111,8 @@ class _Batcher:
         self.trace: Any = None
         self.head_sent = False
         self.sent = 0
+        self.events_sent = 0
+        self.comments_sent = 0
         self.last = 0.0
 
     def before_read(self, sock: Any) -> None:
@@ -128,7 +130,17 @@ class _Batcher:
             return
         if not self.head_sent:
             self.head_sent = True
-            self.emit(("head", trace.started, trace.headers_at, trace.status, list(trace.headers.items())))
+            self.emit(
+                (
+                    "head",
+                    trace.started,
+                    trace.headers_at,
+                    trace.status,
+                    list(trace.headers.items()),
+                    trace.event_framing,
+                )
+            )
+        self.flush_events()
         chunks = trace.chunks
         count = len(chunks)
         if count <= self.sent:
@@ -136,18 +148,37 @@ class _Batcher:
         new = chunks[self.sent : count]
         # Columns: times and sizes as arrays pickle as raw bytes, much faster than tuples.
         times = array("d", [chunk.t for chunk in new])
+        reads = array("q", [chunk.read for chunk in new])
         sizes = array("q", [chunk.size for chunk in new])
         wire = array("q", [chunk.wire_size for chunk in new])
         data = [chunk.data for chunk in new] if new[-1].data is not None or new[0].data is not None else None
-        self.emit(("chunks", times, sizes, None if wire == sizes else wire, data))
+        self.emit(("chunks", times, sizes, None if wire == sizes else wire, data, reads))
         for chunk in chunks[self.sent : count - 1]:
             chunk.data = None
         self.sent = count
 
+    def flush_events(self) -> None:
+        """Send the events and comments completed since the last batch, as plain tuples."""
+        trace = self.trace
+        events, comments = trace.events, trace.comments
+        if len(events) > self.events_sent or len(comments) > self.comments_sent:
+            self.emit(
+                (
+                    "events",
+                    [
+                        (e.t, e.type, e.id, e.data, e.content, e.chunk, e.read)
+                        for e in events[self.events_sent :]
+                    ],
+                    [(c.t, c.text, c.chunk, c.read) for c in comments[self.comments_sent :]],
+                )
+            )
+            self.events_sent = len(events)
+            self.comments_sent = len(comments)
+
 
 def probe_job(emit: Callable[[Any], None], request: Any, keep_body: bool) -> dict[str, Any]:
-    """Read ``request`` (a :class:`streamkit.probe.Request`); stream its chunks; return the rest."""
-    from .probe import read_here
+    """Read ``request`` (a :class:`streamkit.client.Request`); stream its chunks; return the rest."""
+    from .client import read_here
 
     batcher = _Batcher(emit)
 
@@ -158,13 +189,26 @@ def probe_job(emit: Callable[[Any], None], request: Any, keep_body: bool) -> dic
     batcher.trace = trace
     batcher.flush()
     last = trace.chunks[-1] if trace.chunks else None
+    unterminated = trace.unterminated
     return {
         "started": trace.started,
         "count": len(trace.chunks),
-        "last": None if last is None else (last.t, last.size, last.data, last.wire_size),
+        "last": None if last is None else (last.t, last.size, last.data, last.wire_size, last.read),
+        "unterminated": None
+        if unterminated is None
+        else (
+            unterminated.t,
+            unterminated.type,
+            unterminated.id,
+            unterminated.data,
+            unterminated.content,
+            unterminated.chunk,
+            unterminated.read,
+        ),
         "ttfb": trace.ttfb,
         "duration": trace.duration,
         "error": trace.error,
+        "error_kind": trace.error_kind,
         "stopped": trace.stopped,
         "note": trace.note,
     }
@@ -201,7 +245,7 @@ def main() -> None:
         fcntl.fcntl(out_fd, fcntl.F_SETPIPE_SZ, 1 << 20)  # room for batches: Linux only
     except (ImportError, AttributeError, OSError):
         pass
-    import streamkit.probe  # noqa: F401 - imported before "ready", so the first job is quick
+    import streamkit.client  # noqa: F401 - imported before "ready", so the first job is quick
 
     output = _Output(out_fd)
     output.send(("ready", os.getpid(), time.monotonic()))

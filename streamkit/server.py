@@ -308,6 +308,10 @@ class Server:
         byte (``Event.arrived``), and ``server_error``, the exception that broke the stream.
         A stopped server raises :class:`ServerStopped`.
 
+        Every option of :func:`streamkit.probe` applies: ``method``, a body (``data=`` or
+        ``json=``; a body without a method is a POST, see also :meth:`post`), ``headers``,
+        ``events`` and ``content`` (how to split an event stream and where its text is), ...
+
         ``browser=True`` loads the path in headless Chromium instead of the probe: the client
         side is then the browser's, with ``browser_received`` and ``browser_shown`` (see
         :func:`streamkit.browser.browse`); ``follow="/events"`` records a request the page
@@ -318,6 +322,13 @@ class Server:
         from .traced import get_traced
 
         return get_traced(self, path, live=live, **probe_options)
+
+    def post(self, path: str = "/", *, live: bool = False, **probe_options: Any) -> Trace:
+        """:meth:`get` with ``method="POST"``: send ``data=`` (bytes or text) or ``json=`` (any
+        JSON-able value) as the body, e.g. ``server.post("/v1/chat/completions", json={...})``."""
+        if probe_options.get("method") is None:
+            probe_options["method"] = "POST"
+        return self.get(path, live=live, **probe_options)
 
 
 def _where_started() -> str | None:

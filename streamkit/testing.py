@@ -110,7 +110,7 @@ def assert_streams(
                 f"{seconds_text(first_byte_within)}"
             )
     if first_content_within is not None:
-        first = getattr(trace, "first_content", None)
+        first = trace.first_content
         if first is None:
             problems.append(
                 "no event carrying content arrived "

@@ -29,6 +29,8 @@ from urllib.parse import urlsplit
 import werkzeug
 from werkzeug.datastructures import Headers
 
+from .events import CommentRecord, EventFigures, EventRecord, event_figures
+
 __all__ = [
     "VERDICTS",
     "Chunk",
@@ -44,6 +46,7 @@ __all__ = [
     "counts_wire_bytes",
     "decoded_ends",
     "error_text",
+    "events_text",
     "held_back",
     "links",
     "own_frames",
@@ -83,6 +86,7 @@ class Chunk:
     size: int  # bytes after decoding (gzip/deflate), which is what the app produced
     data: bytes | None  # the decoded bytes; None when probed with keep_body=False
     wire_size: int  # bytes on the wire for this piece (compressed size, without chunk framing)
+    read: int = 0  # index of the socket read that completed it: chunks of one read came together
 
 
 @dataclass(slots=True)
@@ -108,11 +112,24 @@ class Trace:
     * ``status``, ``headers`` (case-insensitive), ``headers_at`` (s when they arrived);
     * ``chunks``: one :class:`Chunk` per HTTP chunk, or per read for other bodies;
     * ``ttfb`` (s when the first body byte arrived), ``duration`` (s until the body ended,
-      broke or was stopped), ``error`` (why the body broke, as text), ``stopped`` (``max_seconds``
+      broke or was stopped), ``error`` (why the body broke, as text) and ``error_kind`` (how:
+      one of :data:`streamkit.http1.ERROR_KINDS`), ``stopped`` (``max_seconds``
       ended the read), ``interrupted`` (Ctrl-C or a notebook interrupt ended it);
     * ``started``: the ``time.monotonic()`` value every ``t`` is counted from;
     * ``reader``: where the arrival times were taken: in the reader worker process (and how its
       clock was checked against this one's, see :mod:`streamkit.reader`), or in this process.
+
+    Events (from the probe, when the body is an event stream; see :mod:`streamkit.events`):
+
+    * ``event_framing``: ``"sse"``, ``"jsonl"`` or ``"json-seq"``, None when the body was not
+      split into events;
+    * ``events``: one :class:`~streamkit.events.EventRecord` per event, in order, each with the
+      time and the chunk and read that completed it, and the ``content`` (text) it carries;
+    * ``comments``: the SSE comment lines (keep-alives such as ``: ping``), which are not events;
+    * ``unterminated``: the last event when the body ended before its blank line (an
+      EventSource never dispatches it), else None;
+    * :attr:`first_content` (time to first token), :attr:`first_event` and
+      :attr:`event_figures` (gaps between content events, events per chunk, longest silence).
 
     Server side (from :meth:`streamkit.Server.get`; None for a plain probe):
 
@@ -141,6 +158,7 @@ class Trace:
     ttfb: float | None = None
     duration: float = 0.0
     error: str | None = None
+    error_kind: str | None = None
     stopped: bool = False
     interrupted: bool = False
     produced: list[Event] | None = None
@@ -153,6 +171,10 @@ class Trace:
     started: float = 0.0
     _server_traceback: TracebackType | None = field(default=None, repr=False, compare=False)
     reader: str | None = None
+    event_framing: str | None = None
+    events: list[EventRecord] = field(default_factory=list)
+    comments: list[CommentRecord] = field(default_factory=list)
+    unterminated: EventRecord | None = None
 
     # -- sizes and body -------------------------------------------------------------------
 
@@ -176,6 +198,42 @@ class Trace:
     def wire_size(self) -> int:
         """Body bytes received on the wire (compressed, without chunk framing)."""
         return sum(chunk.wire_size for chunk in self.chunks)
+
+    # -- events ---------------------------------------------------------------------------
+
+    @property
+    def first_event(self) -> float | None:
+        """Seconds from the request to the first complete event, or None."""
+        return self.events[0].t if self.events else None
+
+    @property
+    def first_content(self) -> float | None:
+        """Seconds from the request to the first event that carried content (time to first
+        token), or None: control events (a role-only delta, ``response.created``), comments and
+        ``[DONE]`` do not count."""
+        for event in self.events:
+            if event.content:
+                return event.t
+        return None
+
+    @property
+    def content(self) -> str:
+        """The text the events carried, joined (``""`` when none carried any)."""
+        return "".join(event.content for event in self.events if event.content)
+
+    @property
+    def event_figures(self) -> EventFigures | None:
+        """The timing of the event stream (see :class:`~streamkit.events.EventFigures`); None
+        when the body was not split into events."""
+        if self.event_framing is None:
+            return None
+        return event_figures(
+            self.events,
+            self.comments,
+            headers_at=self.headers_at,
+            first_byte=self.ttfb,
+            end=self.duration,
+        )
 
     # -- diagnosis ------------------------------------------------------------------------
 
@@ -287,6 +345,9 @@ class Trace:
             f"<Trace {request_line(self.url, self.method)} -> {status}: {verdict or '?'}, "
             f"{plural(len(self.chunks), 'chunk')}, {self.size:,} bytes"
         )
+        if self.event_framing is not None:
+            with_content = sum(1 for event in self.events if event.content)
+            text += f", {plural(len(self.events), 'event')} ({with_content:,} with content)"
         if self.stopped:
             text += ", stopped at max_seconds"
         if self.interrupted:
@@ -631,10 +692,11 @@ def _count(n: int, one: str, many: str | None = None) -> str:
     return f"{n:,} {one if n == 1 else (many or one + 's')}"
 
 
-def verdict_text(trace: Any, verdict: str | None = None) -> str:
+def verdict_text(trace: Any, verdict: str | None = None, *, events: bool = True) -> str:
     """The verdict as one sentence made from this trace's numbers, e.g. "Of the 5 items the app
     produced over 600 ms, 3 of the first 4 were held back ...". Every number in it is measured
-    in the trace. ``verdict`` may be given when it is already known."""
+    in the trace. ``verdict`` may be given when it is already known. For an event stream the
+    sentence ends with its event figures (:func:`events_text`), unless ``events=False``."""
     if verdict is None:
         verdict = trace.verdict
     chunks = list(trace.chunks)
@@ -671,6 +733,8 @@ def verdict_text(trace: Any, verdict: str | None = None) -> str:
         text += f"; reading stopped at max_seconds after {seconds_text(trace.duration)}, with the stream still going"
     if getattr(trace, "interrupted", False):
         text += f"; reading was interrupted after {seconds_text(trace.duration)}, so this is only what had arrived"
+    if events and getattr(trace, "event_framing", None) is not None:
+        text += "; " + events_text(trace)
     encoding = (trace.headers.get("Content-Encoding") or "").strip().lower()
     if encoding and not _decodable(encoding) and size:
         text += (
@@ -680,11 +744,65 @@ def verdict_text(trace: Any, verdict: str | None = None) -> str:
     return text[0].upper() + text[1:] + "."
 
 
+def events_text(trace: Any) -> str:
+    """What the events of an event stream show, as a clause made from the trace's figures: the
+    counts, when the first byte, event and content came, the gaps between content events, how
+    many events shared a chunk, and the longest silence."""
+    figures = trace.event_figures
+    if figures is None:
+        return ""
+    name = {"sse": "server-sent event", "jsonl": "JSON line", "json-seq": "JSON record"}
+    kind = name.get(trace.event_framing, "event")
+    comments = f" (and {_count(figures.comments, 'comment')})" if figures.comments else ""
+    if not figures.events:
+        text = f"the body was read as {kind}s and held no complete one{comments}"
+    else:
+        text = f"the body held {_count(figures.events, kind)}{comments}"
+        if figures.content_events:
+            text += f", {figures.content_events:,} with content"
+        else:
+            text += (
+                ", none with text in a format the kit recognises (content='path.to.text' names where it is)"
+            )
+        times = []
+        if figures.first_byte is not None:
+            times.append(f"first byte at {seconds_text(figures.first_byte)}")
+        if figures.first_event is not None:
+            times.append(f"first event at {seconds_text(figures.first_event)}")
+        if figures.first_content is not None:
+            times.append(f"first content at {seconds_text(figures.first_content)}")
+        text += ": " + ", ".join(times)
+        if figures.gap_median is not None:
+            text += (
+                f"; content events came {seconds_text(figures.gap_median)} apart (median; p95 "
+                f"{seconds_text(figures.gap_p95 or 0.0)}, longest {seconds_text(figures.gap_max or 0.0)})"
+            )
+        if figures.per_chunk_max > 1:
+            text += (
+                f"; up to {figures.per_chunk_max:,} events came in one chunk "
+                f"({figures.per_chunk_mean:.1f} per chunk on average)"
+            )
+        else:
+            text += "; each event came in a chunk of its own"
+    if figures.longest_silence is not None and figures.silence_from is not None:
+        text += (
+            f"; the longest time without an event or comment was {seconds_text(figures.longest_silence)}, "
+            f"from {seconds_text(figures.silence_from)}"
+        )
+    if trace.unterminated is not None:
+        text += (
+            "; the body ended inside an event (no blank line after it), which an EventSource never dispatches"
+            if trace.event_framing == "sse"
+            else "; the body ended inside a record that never became complete JSON"
+        )
+    return text
+
+
 def _decodable(encoding: str) -> bool:
     """True when the probe decodes this Content-Encoding (see streamkit.probe)."""
     if encoding in ("identity", "gzip", "x-gzip", "deflate"):
         return True
-    from .probe import decoder_available
+    from .http1 import decoder_available
 
     return decoder_available(encoding)
 

@@ -11,7 +11,7 @@ and both versions. Inside a trace:
 
 * lists of records are **columns**, not one object per record: ``chunks`` is ``{"t": [...],
   "size": [...]}`` plus ``wire_size`` only when some piece's wire size differs from its
-  decoded size. Server-side events and SSE events are columns too; a column whose every value
+  decoded size, and ``read`` (the socket read that completed each) only when not all 0. Server-side events and SSE events are columns too; a column whose every value
   is the field's default is left out. 100,000 chunks stay a few lists of numbers;
 * a body kept by the probe is **one base64 string**, cut back into chunks by their sizes;
   a body not kept (``keep_body=False``) is simply absent, and stays absent;
@@ -39,7 +39,6 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
-import importlib
 import json
 import os
 import traceback
@@ -50,6 +49,7 @@ from typing import Any
 from werkzeug.datastructures import Headers
 
 from .diagnosis import Diagnosis, Finding
+from .events import CommentRecord, EventRecord
 from .trace import Chunk, Event, Trace
 
 __all__ = [
@@ -82,6 +82,8 @@ LEFT_OUT = {
 
 # Trace fields that hold a list of Event (or None when that side was not recorded).
 _EVENT_LISTS = ("produced", "written", "browser_received", "browser_shown")
+# Trace fields that hold records of SSE events and comments (streamkit.events).
+_RECORD_LISTS: dict[str, type] = {"events": EventRecord, "comments": CommentRecord}
 # Trace fields written as they are (str, int, float, bool or None).
 _PLAIN = (
     "url",
@@ -91,12 +93,14 @@ _PLAIN = (
     "ttfb",
     "duration",
     "error",
+    "error_kind",
     "stopped",
     "interrupted",
     "server_error_at",
     "note",
     "started",
     "reader",
+    "event_framing",
 )
 
 
@@ -202,6 +206,8 @@ def _chunks_dict(chunks: Sequence[Chunk]) -> tuple[dict[str, Any], str | None]:
     out: dict[str, Any] = {"t": [c.t for c in chunks], "size": [c.size for c in chunks]}
     if any(c.wire_size != c.size for c in chunks):
         out["wire_size"] = [c.wire_size for c in chunks]
+    if any(c.read for c in chunks):
+        out["read"] = [c.read for c in chunks]
     body: str | None = None
     if chunks and all(c.data is not None for c in chunks):
         body = base64.b64encode(b"".join(c.data for c in chunks)).decode("ascii")  # type: ignore[misc]
@@ -218,6 +224,7 @@ def _chunks_from(columns: Any, body: Any) -> list[Chunk]:
         raise ValueError("chunks needs the columns t and size, lists of one length")
     wires = columns.get("wire_size", sizes)
     cuts = columns.get("data_size", sizes)
+    reads = columns.get("read", [0] * len(sizes))
     if not isinstance(wires, list) or len(wires) != len(sizes) or not isinstance(cuts, list):
         raise ValueError("chunks.wire_size must be a list as long as chunks.size")
     pieces: list[bytes | None] = [None] * len(sizes)
@@ -234,11 +241,16 @@ def _chunks_from(columns: Any, body: Any) -> list[Chunk]:
         for i, n in enumerate(cuts):
             pieces[i] = data[at : at + n]
             at += n
-    for name, column in (("t", times), ("size", sizes), ("wire_size", wires)):
+    if not isinstance(reads, list) or len(reads) != len(sizes):
+        raise ValueError("chunks.read must be a list as long as chunks.size")
+    for name, column in (("t", times), ("size", sizes), ("wire_size", wires), ("read", reads)):
         kind = (int, float) if name == "t" else int
         if not all(isinstance(v, kind) and not isinstance(v, bool) for v in column):
             raise ValueError(f"chunks.{name} must hold only numbers")
-    return [Chunk(t=t, size=s, data=d, wire_size=w) for t, s, d, w in zip(times, sizes, pieces, wires)]
+    return [
+        Chunk(t=t, size=s, data=d, wire_size=w, read=r)
+        for t, s, d, w, r in zip(times, sizes, pieces, wires, reads)
+    ]
 
 
 def trace_to_dict(trace: Trace) -> dict[str, Any]:
@@ -252,25 +264,10 @@ def trace_to_dict(trace: Trace) -> dict[str, Any]:
         events = getattr(trace, name)
         out[name] = None if events is None else _columns(events, Event)
     out["server_error"] = _error_dict(trace)
-    for name, record_type in _record_lists().items():
+    out["unterminated"] = None if trace.unterminated is None else dataclasses.asdict(trace.unterminated)
+    for name, record_type in _RECORD_LISTS.items():
         out[name] = _columns(getattr(trace, name), record_type)
     return out
-
-
-def _record_lists() -> dict[str, type]:
-    """Trace fields that are lists of records from :mod:`streamkit.events`, when that module
-    exists (``events`` and ``comments``), with their record type."""
-    found: dict[str, type] = {}
-    try:
-        events = importlib.import_module(f"{__package__}.events")
-    except ImportError:  # a streamkit without event records
-        return found
-    for spec in dataclasses.fields(Trace):
-        if spec.name == "events" and hasattr(events, "EventRecord"):
-            found[spec.name] = events.EventRecord
-        if spec.name == "comments" and hasattr(events, "CommentRecord"):
-            found[spec.name] = events.CommentRecord
-    return found
 
 
 def trace_from_dict(data: Any) -> Trace:
@@ -292,9 +289,14 @@ def trace_from_dict(data: Any) -> Trace:
     for name in _EVENT_LISTS:
         columns = data.get(name)
         values[name] = None if columns is None else _records(columns, Event, name)
-    for name, record_type in _record_lists().items():
+    for name, record_type in _RECORD_LISTS.items():
         if name in data:
             values[name] = _records(data[name], record_type, name)
+    unterminated = data.get("unterminated")
+    if unterminated is not None:
+        if not isinstance(unterminated, dict):
+            raise ValueError("unterminated must be an object (an event record) or null")
+        values["unterminated"] = EventRecord(**unterminated)
     error = data.get("server_error")
     if error is not None:
         if not isinstance(error, dict) or not isinstance(error.get("type"), str):

@@ -20,7 +20,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "streamkit"
 LAYERS = {
     "core": ["app", "context", "response", "templating", "compression"],
     "serving": ["server", "backends", "recording", "recording_asgi", "programs"],
-    "measuring": ["probe", "trace", "traced", "diagnosis", "doctor", "reader", "reader_worker", "browser", "tracefile"],
+    "measuring": ["events", "http1", "client", "probe", "trace", "traced", "diagnosis", "doctor", "reader", "reader_worker", "browser", "tracefile"],
     "pictures": ["lanes", "timeline", "text_timeline"],
     "display": ["display", "testing", "report"],
     "cli": ["cli", "__main__"],

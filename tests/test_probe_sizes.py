@@ -1,5 +1,7 @@
-"""probe(keep_body=False) reads chunked bodies with a loop of its own (no copy of the data):
-it must record the same chunks and report the same errors as the loop that keeps the data."""
+"""probe(keep_body=False) reads chunked bodies without keeping their data (the same reader,
+streamkit.http1.ChunkedReader, with keep off): over a real socket it must record the same
+chunks and report the same errors as when it keeps the data. In memory, tests/test_http1.py
+checks the same by the thousand."""
 
 from __future__ import annotations
 

@@ -1,0 +1,509 @@
+"""Events in a streamed body: server-sent events and JSON lines, and the text each one carries.
+
+Measuring layer, and pure: no socket, no clock, no trace. The probe feeds an
+:class:`EventParser` the decoded bytes of each chunk as it arrives, with the time of the read
+that brought them, and the parser turns them into records:
+
+* :class:`EventRecord`: one per event, in order, with the time (``t``) of the read that
+  completed it, its ``type``, ``id`` and ``data``, the ``content`` it carries (below), and the
+  indexes of the chunk (``chunk``) and socket read (``read``) that completed it;
+* :class:`CommentRecord`: one per SSE comment line (``: ping``). Comments are not events, as the
+  spec says, but a keep-alive comment is activity on the connection, so it is kept apart.
+
+Two framings:
+
+* ``"sse"`` (``text/event-stream``), following the WHATWG HTML rules: lines end at CR, LF or
+  CRLF; one leading byte order mark is dropped; a line starting with a colon is a comment; a
+  field without a colon has an empty value; ``data`` lines are joined with LF; ``id`` sets the
+  last event ID (not when it holds NUL) and ``retry`` is read only from ASCII digits; an event
+  is dispatched at a blank line, and only when at least one ``data`` line came; the last event
+  ID is updated at every blank line all the same. An event left without its blank line when the
+  body ends is not dispatched, but kept as ``unterminated``.
+* ``"jsonl"`` (``application/x-ndjson``, ``application/jsonl``, ``application/json-lines``):
+  one event per non-blank line ending at LF (a CR before it is dropped); a last line without its
+  LF still counts, as JSON Lines allows. ``"json-seq"`` (``application/json-seq``, RFC 7464):
+  each record starts with RS (0x1E) and is dispatched once its text is complete JSON.
+
+Where httpx-sse 0.4.3, a well-kept client-side decoder, departs from the rules, this parser
+follows the rules, because a timer needs what a browser's EventSource would see:
+
+==========================================  ==================  ========================
+case                                        httpx-sse 0.4.3     here (WHATWG)
+==========================================  ==================  ========================
+``EF BB BF`` before the first field          field ``\\ufeffdata``  BOM dropped, event kept
+a block with no ``data`` (``retry: 5``)       empty ``message``    nothing dispatched
+``retry: +1_0``                              10                  ignored (digits only)
+CR-only line ends                            line ends a read late  line ends at its CR
+the body ends inside an event                dropped             kept as ``unterminated``
+==========================================  ==================  ========================
+
+Lines are split on bytes, never on decoded text: ``bytes.splitlines()`` splits at CR, LF and
+CRLF only, exactly SSE's line ends (``str.splitlines()`` also splits at U+2028 and friends).
+Each finished line is decoded as UTF-8 with ``errors="replace"``, whatever the charset says, as
+EventSource does; CR and LF never sit inside a multi-byte sequence, so a line never splits one.
+
+**Content.** An event's ``content`` is the text it carries in a format the kit recognises
+(:func:`content_of`): OpenAI-compatible chat completions (``choices[].delta.content``, or
+``choices[].text`` for completions), the Responses API's ``response.output_text.delta``,
+Anthropic's ``content_block_delta``, Ollama's JSON lines (``message.content`` or
+``response``), and, for a plain ``message`` event whose data is not JSON, the data itself.
+Control events carry none: a role-only delta (``"content": ""``), ``response.created``, the
+final ``[DONE]``. For other JSON, name where the text is: ``content="message.text"`` (keys and
+list indexes, dotted).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "FRAMINGS",
+    "CommentRecord",
+    "EventFigures",
+    "EventParser",
+    "EventRecord",
+    "JsonLinesParser",
+    "SSEParser",
+    "content_of",
+    "content_path",
+    "event_figures",
+    "framing_for",
+    "parser_for",
+    "percentile",
+]
+
+# The framings the parser knows, and the Content-Types that mean them.
+FRAMINGS = ("sse", "jsonl", "json-seq")
+CONTENT_TYPES = {
+    "text/event-stream": "sse",
+    "application/x-ndjson": "jsonl",
+    "application/ndjson": "jsonl",
+    "application/jsonl": "jsonl",
+    "application/x-jsonlines": "jsonl",
+    "application/json-lines": "jsonl",
+    "application/jsonlines": "jsonl",
+    "application/json-seq": "json-seq",
+}
+DONE = "[DONE]"  # the last event of an OpenAI-compatible stream: a control event, no content
+BOM = b"\xef\xbb\xbf"
+RS = b"\x1e"
+
+
+@dataclass(slots=True)
+class EventRecord:
+    """One event as the client could first have seen it whole.
+
+    ``t`` is seconds since the request started, when the read that completed the event
+    returned; ``type`` is the SSE event type (``"message"`` by default, and for JSON lines);
+    ``id`` the last event ID at dispatch (``""`` when none was ever set, as in the spec);
+    ``data`` the event's data (for JSON lines, the line); ``content`` the text it carries, or
+    None (see :func:`content_of`); ``chunk`` and ``read`` the indexes of the chunk (in
+    ``trace.chunks``) and of the socket read that completed it. Events that share a ``read``
+    reached the client together, however far apart the server wrote them.
+    """
+
+    t: float
+    type: str = "message"
+    id: str = ""
+    data: str = ""
+    content: str | None = None
+    chunk: int = 0
+    read: int = 0
+
+
+@dataclass(slots=True)
+class CommentRecord:
+    """One SSE comment line (``: ping``): not an event, but activity on the connection."""
+
+    t: float
+    text: str
+    chunk: int = 0
+    read: int = 0
+
+
+def framing_for(content_type: str | None) -> str | None:
+    """The event framing a Content-Type means (``"sse"``, ``"jsonl"``, ``"json-seq"``), or None."""
+    if not content_type:
+        return None
+    media = content_type.split(";", 1)[0].strip().lower()
+    return CONTENT_TYPES.get(media)
+
+
+# -- content -------------------------------------------------------------------------------------
+
+
+def content_path(path: str) -> tuple[str | int, ...]:
+    """``"choices.0.delta.content"`` as keys and indexes; ValueError for an empty step."""
+    if not isinstance(path, str):
+        raise TypeError(f"content= takes a dotted path such as 'message.text', got {type(path).__name__}")
+    steps: list[str | int] = []
+    for step in path.split("."):
+        if not step:
+            raise ValueError(f"content= takes a dotted path such as 'message.text', got {path!r}")
+        steps.append(int(step) if step.isascii() and step.isdigit() else step)
+    return tuple(steps)
+
+
+def _follow(value: Any, path: Sequence[str | int]) -> str | None:
+    for step in path:
+        if isinstance(step, int) and isinstance(value, list):
+            if step >= len(value):
+                return None
+            value = value[step]
+        elif isinstance(value, dict):
+            value = value.get(str(step))
+        else:
+            return None
+    return value if isinstance(value, str) and value else None
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _known_content(event_type: str, value: Any) -> str | None:
+    """The text in a JSON value of a format the kit recognises (see the module docstring)."""
+    if not isinstance(value, dict):
+        return None
+    kind = value.get("type") if event_type == "message" else event_type
+    choices = value.get("choices")
+    if isinstance(choices, list):  # OpenAI-compatible chat completions (or completions)
+        texts = []
+        for choice in choices:
+            if isinstance(choice, dict):
+                delta = choice.get("delta")
+                text = _text(delta.get("content")) if isinstance(delta, dict) else _text(choice.get("text"))
+                if text:
+                    texts.append(text)
+        return "".join(texts) or None
+    if kind == "response.output_text.delta":  # the Responses API
+        return _text(value.get("delta"))
+    if kind == "content_block_delta":  # Anthropic's messages API
+        delta = value.get("delta")
+        return _text(delta.get("text")) if isinstance(delta, dict) else None
+    message = value.get("message")
+    if isinstance(message, dict):  # Ollama /api/chat
+        return _text(message.get("content"))
+    return _text(value.get("response"))  # Ollama /api/generate (the Responses API's is an object)
+
+
+def content_of(event_type: str, data: str, path: Sequence[str | int] | None = None) -> str | None:
+    """The text an event carries, or None for a control event or an unknown format.
+
+    With ``path`` (from :func:`content_path`) the data is read as JSON and the text taken from
+    there; else the recognised formats are tried (see the module docstring). Data that is not
+    JSON is its own content for a plain ``message`` event (not ``[DONE]``).
+    """
+    if not data or data == DONE:
+        return None
+    if path is None and data[0] not in "{[":
+        return data if event_type == "message" else None
+    try:
+        value = json.loads(data)
+    except ValueError:
+        return None if path is not None else (data if event_type == "message" else None)
+    if path is not None:
+        return _follow(value, path)
+    return _known_content(event_type, value)
+
+
+# -- parsers -------------------------------------------------------------------------------------
+
+
+class SSEParser:
+    """The WHATWG event-stream rules over bytes fed in pieces of any size.
+
+    :meth:`feed` takes the decoded body bytes that one read completed, with that read's time
+    and indexes, and appends to :attr:`events` and :attr:`comments`. :meth:`eof` says the body
+    has ended: an event still waiting for its blank line becomes :attr:`unterminated`.
+    ``retry`` is the last valid reconnection time (ms), ``last_id`` the last event ID.
+    """
+
+    framing = "sse"
+
+    def __init__(self, content: Sequence[str | int] | None = None) -> None:
+        self.events: list[EventRecord] = []
+        self.comments: list[CommentRecord] = []
+        self.unterminated: EventRecord | None = None
+        self.retry: int | None = None
+        self.last_id = ""
+        self.path = content
+        self._rest = b""  # a line not ended yet
+        self._after_cr = False  # the last piece ended with CR: an LF first in the next is its pair
+        self._first = True  # no line seen yet: a BOM may start the stream
+        self._data: list[str] = []
+        self._type = ""
+        self._id = ""
+        self._last: tuple[float, int, int] = (0.0, 0, 0)
+
+    def feed(self, data: bytes, t: float, chunk: int, read: int) -> None:
+        """Take the next bytes of the body; ``t``, ``chunk`` and ``read`` say when they came."""
+        if not data:
+            return
+        self._last = (t, chunk, read)
+        if self._after_cr:
+            self._after_cr = False
+            if data[0] == 10:
+                data = data[1:]
+                if not data:
+                    return
+        if self._rest:
+            data = self._rest + data
+            self._rest = b""
+        lines = data.splitlines()
+        last = data[-1]
+        if last != 10:
+            if last == 13:
+                self._after_cr = True
+            else:
+                self._rest = lines.pop()
+        if self._first and lines:
+            self._first = False
+            if lines[0].startswith(BOM):
+                lines[0] = lines[0][3:]
+        line_fn = self._line
+        for line in lines:
+            if line:
+                line_fn(line, t, chunk, read)
+            else:
+                self._dispatch(t, chunk, read)
+
+    def _line(self, raw: bytes, t: float, chunk: int, read: int) -> None:
+        line = raw.decode("utf-8", "replace")
+        colon = line.find(":")
+        if colon == 0:
+            self.comments.append(CommentRecord(t, line[1:], chunk, read))
+            return
+        if colon < 0:
+            field, value = line, ""
+        else:
+            field = line[:colon]
+            value = line[colon + 2 :] if line[colon + 1 : colon + 2] == " " else line[colon + 1 :]
+        if field == "data":
+            self._data.append(value)
+        elif field == "event":
+            self._type = value
+        elif field == "id":
+            if "\x00" not in value:
+                self._id = value
+        elif field == "retry":
+            if value.isascii() and value.isdigit():
+                self.retry = int(value)
+        # any other field is ignored, as the spec says
+
+    def _dispatch(self, t: float, chunk: int, read: int) -> None:
+        self.last_id = self._id
+        if not self._data:
+            self._type = ""
+            return
+        data = "\n".join(self._data)
+        kind = self._type or "message"
+        self._data = []
+        self._type = ""
+        self.events.append(
+            EventRecord(t, kind, self._id, data, content_of(kind, data, self.path), chunk, read)
+        )
+
+    def eof(self) -> None:
+        """The body ended: keep an event that never got its blank line as ``unterminated``."""
+        t, chunk, read = self._last
+        if self._rest:
+            rest, self._rest = self._rest, b""
+            if self._first and rest.startswith(BOM):
+                rest = rest[3:]
+            if rest:
+                self._line(rest, t, chunk, read)
+        if self._data:
+            data = "\n".join(self._data)
+            kind = self._type or "message"
+            self.unterminated = EventRecord(
+                t, kind, self._id, data, content_of(kind, data, self.path), chunk, read
+            )
+        self._data = []
+        self._type = ""
+
+
+class JsonLinesParser:
+    """JSON lines (``"jsonl"``: one event per non-blank line) or JSON text sequences
+    (``"json-seq"``: records that start with RS), fed like :class:`SSEParser`."""
+
+    def __init__(self, framing: str = "jsonl", content: Sequence[str | int] | None = None) -> None:
+        if framing not in ("jsonl", "json-seq"):
+            raise ValueError(f"JsonLinesParser reads 'jsonl' or 'json-seq', not {framing!r}")
+        self.framing = framing
+        self.events: list[EventRecord] = []
+        self.comments: list[CommentRecord] = []  # always empty: JSON lines have no comments
+        self.unterminated: EventRecord | None = None
+        self.path = content
+        self._rest = b""
+        self._record: list[bytes] = []  # json-seq: the lines of a record not complete yet
+        self._last: tuple[float, int, int] = (0.0, 0, 0)
+
+    def feed(self, data: bytes, t: float, chunk: int, read: int) -> None:
+        """Take the next bytes of the body; ``t``, ``chunk`` and ``read`` say when they came."""
+        if not data:
+            return
+        self._last = (t, chunk, read)
+        if self._rest:
+            data = self._rest + data
+        lines = data.split(b"\n")
+        self._rest = lines.pop()  # b"" when the data ended with LF
+        if self.framing == "jsonl":
+            for line in lines:
+                self._add(line, t, chunk, read)
+        else:
+            for line in lines:
+                self._seq_line(line, t, chunk, read)
+
+    def _add(self, line: bytes, t: float, chunk: int, read: int) -> None:
+        if line.endswith(b"\r"):
+            line = line[:-1]
+        if not line.strip():
+            return
+        text = line.decode("utf-8", "replace")
+        if self.framing == "json-seq":
+            text = text.lstrip("\x1e")
+        self.events.append(EventRecord(t, "message", "", text, self._content(text), chunk, read))
+
+    def _content(self, text: str) -> str | None:
+        if text == DONE:
+            return None
+        try:
+            value = json.loads(text)
+        except ValueError:
+            return None
+        return _follow(value, self.path) if self.path is not None else _known_content("message", value)
+
+    def _seq_line(self, line: bytes, t: float, chunk: int, read: int) -> None:
+        if line.startswith(RS):
+            if self._record:  # the last record never became complete JSON: it ends here
+                self._add(b"\n".join(self._record), t, chunk, read)
+            self._record = [line]
+        elif self._record:
+            self._record.append(line)
+        elif not line.strip():
+            return
+        else:
+            self._record = [line]  # text before any RS: taken as a record of its own
+        text = b"\n".join(self._record).lstrip(RS)
+        try:
+            json.loads(text)
+        except ValueError:
+            return
+        self._record = []
+        self._add(text, t, chunk, read)
+
+    def eof(self) -> None:
+        """The body ended: a last line without its LF still counts (JSON Lines allows it); an
+        incomplete json-seq record becomes ``unterminated``."""
+        t, chunk, read = self._last
+        rest, self._rest = self._rest, b""
+        if self.framing == "jsonl":
+            if rest.strip():
+                self._add(rest, t, chunk, read)
+            return
+        if rest:
+            self._seq_line(rest, t, chunk, read)
+        if self._record:
+            text = b"\n".join(self._record).lstrip(RS).decode("utf-8", "replace")
+            self._record = []
+            if text.strip():
+                self.unterminated = EventRecord(t, "message", "", text, None, chunk, read)
+
+
+EventParser = SSEParser | JsonLinesParser
+
+
+def parser_for(framing: str, content: Sequence[str | int] | None = None) -> EventParser:
+    """A fresh parser for ``framing`` (one of :data:`FRAMINGS`)."""
+    if framing == "sse":
+        return SSEParser(content)
+    return JsonLinesParser(framing, content)
+
+
+# -- figures -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class EventFigures:
+    """The timing of an event stream, in seconds since the request started.
+
+    ``headers_at``, ``first_byte``, ``first_event``, ``first_content``: when the headers, the
+    first body byte, the first event and the first event with content arrived (None: never).
+    ``events``, ``content_events``, ``comments``: counts. ``gap_median``, ``gap_p95``,
+    ``gap_max``: the gaps between one content event and the next (None with fewer than two).
+    ``per_chunk_max``, ``per_chunk_mean``: events completed by one chunk, over the chunks that
+    completed any (``per_read_max`` the same per socket read). ``longest_silence``: the longest
+    time without an event or a comment, from the headers to the end of reading, starting at
+    ``silence_from``.
+    """
+
+    headers_at: float | None
+    first_byte: float | None
+    first_event: float | None
+    first_content: float | None
+    events: int
+    content_events: int
+    comments: int
+    gap_median: float | None
+    gap_p95: float | None
+    gap_max: float | None
+    per_chunk_max: int
+    per_chunk_mean: float
+    per_read_max: int
+    longest_silence: float | None
+    silence_from: float | None
+
+
+def percentile(sorted_values: Sequence[float], share: float) -> float:
+    """The nearest-rank percentile of values sorted in increasing order (``share`` in 0..1)."""
+    rank = max(1, math.ceil(share * len(sorted_values)))
+    return sorted_values[min(rank, len(sorted_values)) - 1]
+
+
+def event_figures(
+    events: Sequence[EventRecord],
+    comments: Sequence[CommentRecord],
+    *,
+    headers_at: float | None,
+    first_byte: float | None,
+    end: float,
+) -> EventFigures:
+    """The figures of :class:`EventFigures` from the records; ``end`` is when reading ended."""
+    content = [event.t for event in events if event.content]
+    gaps = sorted(later - earlier for earlier, later in zip(content, content[1:]))
+    per_chunk: dict[int, int] = {}
+    per_read: dict[int, int] = {}
+    for event in events:
+        per_chunk[event.chunk] = per_chunk.get(event.chunk, 0) + 1
+        per_read[event.read] = per_read.get(event.read, 0) + 1
+    moments = sorted([event.t for event in events] + [comment.t for comment in comments])
+    silence: float | None = None
+    silence_from: float | None = None
+    if headers_at is not None:
+        edges = [headers_at, *moments, max(end, moments[-1] if moments else headers_at)]
+        for before, after in zip(edges, edges[1:]):
+            if silence is None or after - before > silence:
+                silence, silence_from = after - before, before
+    return EventFigures(
+        headers_at=headers_at,
+        first_byte=first_byte,
+        first_event=events[0].t if events else None,
+        first_content=content[0] if content else None,
+        events=len(events),
+        content_events=len(content),
+        comments=len(comments),
+        gap_median=statistics.median(gaps) if gaps else None,
+        gap_p95=percentile(gaps, 0.95) if gaps else None,
+        gap_max=gaps[-1] if gaps else None,
+        per_chunk_max=max(per_chunk.values(), default=0),
+        per_chunk_mean=len(events) / len(per_chunk) if per_chunk else 0.0,
+        per_read_max=max(per_read.values(), default=0),
+        longest_silence=silence,
+        silence_from=silence_from,
+    )
