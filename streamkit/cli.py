@@ -340,33 +340,77 @@ class LiveRows:
         self._print(to_text(trace, rows=False))
 
 
+class _Progress:
+    """The doctor's progress line on stderr: elapsed time and the pieces each request has had
+    so far, rewritten in place; :meth:`clear` wipes it. Shown only on a terminal."""
+
+    def __init__(self) -> None:
+        self.shown = False
+
+    def __call__(self, elapsed: float, pieces: list[tuple[str, int]]) -> None:
+        counts = "  ".join(f"{label.split(' (')[0]}: {count}" for label, count in pieces)
+        line = f"doctor: {elapsed:5.1f} s  {counts}"
+        sys.stderr.write("\r" + line[:200] + "\x1b[K")
+        sys.stderr.flush()
+        self.shown = True
+
+    def clear(self) -> None:
+        if self.shown:
+            sys.stderr.write("\r\x1b[K")
+            sys.stderr.flush()
+            self.shown = False
+
+
 def _cmd_doctor(args: argparse.Namespace) -> int:
     """``streamkit doctor URL``: request URL a few ways at once and say which layer holds it back.
 
-    Exit status as for ``probe``: 0 it streams, 1 held back, broken or unreachable, 2 bad
-    arguments; 130 after Ctrl-C, with what had arrived.
+    ``--upstream URL`` (repeatable, client first) compares the hops behind URL; ``--json``
+    prints the diagnosis as JSON. Exit status as for ``probe``: 0 it streams, 1 held back,
+    broken or unreachable, 2 bad arguments; 130 after Ctrl-C, with what had arrived.
     """
+    import json
+
     from .doctor import Interrupted, doctor
-    from .probe import ProbeError
+    from .probe import ProbeError, check_url
 
     options = _checked_request(args, "doctor")
     if options is None:
         return 2
     if options["method"] is None:
         options["method"] = "POST" if "data" in options else "GET"
+    upstream = list(getattr(args, "upstream", None) or [])
+    for hop in upstream:
+        try:
+            check_url(hop)
+        except (TypeError, ValueError) as exc:
+            print(f"streamkit doctor: --upstream: {_terminal(str(exc))}", file=sys.stderr)
+            return 2
+    as_json = getattr(args, "json_output", False) is True
+    progress = _Progress() if sys.stderr.isatty() and not getattr(args, "quiet", False) else None
     try:
-        diagnosis = doctor(args.url, timeout=args.timeout, max_seconds=args.max_seconds, **options)
+        diagnosis = doctor(
+            args.url, timeout=args.timeout, max_seconds=args.max_seconds, upstream=upstream,
+            on_progress=progress, **options,
+        )  # fmt: skip
     except Interrupted as stopped:
-        print(str(stopped.diagnosis))
+        if progress is not None:
+            progress.clear()
+        print(json.dumps(stopped.diagnosis.to_dict(), indent=2) if as_json else str(stopped.diagnosis))
         print("interrupted: this is what had arrived", file=sys.stderr)
         return 130
     except ProbeError as exc:
+        if progress is not None:
+            progress.clear()
         print(f"streamkit doctor: {_terminal(str(exc))}", file=sys.stderr)
         return 1
     except ValueError as exc:
+        if progress is not None:
+            progress.clear()
         print(f"streamkit doctor: {_terminal(str(exc))}", file=sys.stderr)
         return 2
-    print(str(diagnosis))
+    if progress is not None:
+        progress.clear()
+    print(json.dumps(diagnosis.to_dict(), indent=2) if as_json else str(diagnosis))
     for trace in diagnosis.traces[:1]:
         if trace.error:
             first = (trace.error.splitlines() or [""])[0]
@@ -519,19 +563,29 @@ def build_parser() -> argparse.ArgumentParser:
     # "--json" without a value (last, or right before the URL) asks for JSON output; main()
     # turns it into this option (see json_switch). "--json DATA" is curl's JSON body.
     doctor.add_argument("--json-output", dest="json_output", action="store_true", help=argparse.SUPPRESS)
+    doctor.add_argument(
+        "--upstream",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="the same resource one hop further in (a proxy's upstream, the app's own port); "
+        "repeatable, in order from the client toward the app: the layer between the last hop "
+        "that streams and the first that does not is named",
+    )
     doctor.set_defaults(handler=_cmd_doctor)
     return parser
 
 
 def json_switch(argv: list[str]) -> list[str]:
-    """``doctor``'s ``--json`` with no value after it (nothing, or the URL next) is the switch
+    """``doctor``'s ``--json`` with no value after it (nothing, the URL or a long option next) is the switch
     for JSON output (``--json-output``); ``--json DATA`` stays curl's JSON body."""
     out = list(argv)
     for index, token in enumerate(out):
         if token == "--":
             break
         following = out[index + 1] if index + 1 < len(out) else None
-        if token == "--json" and (following is None or following.startswith(("http://", "https://"))):
+        # The switch: nothing after it, the URL, or another long option (--json --upstream URL).
+        if token == "--json" and (following is None or following.startswith(("http://", "https://", "--"))):
             out[index] = "--json-output"
     return out
 

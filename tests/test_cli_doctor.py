@@ -175,3 +175,59 @@ def test_ctrl_c_prints_what_arrived_and_exits_130(command):
         assert "chunk" in out and "interrupted" in out.lower()
     else:
         assert "interrupted" in out and "requests made" in out
+
+
+def test_doctor_json_prints_the_diagnosis_and_keeps_the_exit_status(capsys):
+    import json
+
+    with serve(parts_app) as good, serve(NaiveGzipMiddleware(parts_app)) as held:
+        assert main(["doctor", good.url + "/", "--json", "--upstream", good.url + "/"]) == 0
+        streams = json.loads(capsys.readouterr().out)
+        assert main(["doctor", "--json", held.url + "/"]) == 1
+        blamed = json.loads(capsys.readouterr().out)
+    assert streams["streams"] is True and streams["culprit"] is None
+    assert len(streams["requests"]) == 4 and len(streams["hops"]) == 1
+    assert all(r["verdict"] == "streamed" and r["summary"] for r in streams["requests"] + streams["hops"])
+    assert blamed["streams"] is False and blamed["culprit"] == "compression"
+    first = blamed["findings"][0]
+    assert first["code"] == "compression-no-flush" and first["evidence"] and first["fix"]
+    assert first["warning"] is False
+
+
+def test_a_bad_upstream_url_exits_2_and_no_progress_line_off_a_terminal(capsys):
+    assert main(["doctor", "http://127.0.0.1:1/", "--upstream", "nope"]) == 2
+    assert "--upstream" in capsys.readouterr().err
+    with serve(parts_app) as good:
+        assert main(["doctor", good.url + "/", "--max-seconds", "5"]) == 0
+    assert "\r" not in capsys.readouterr().err  # stderr is not a terminal here
+
+
+@pytest.mark.parametrize("quiet", [False, True])
+def test_the_progress_line_shows_on_a_terminal_and_is_cleared(quiet):
+    import pty
+
+    with serve(parts_app) as good:
+        main_fd, terminal_fd = pty.openpty()
+        command = [sys.executable, "-m", "streamkit", "doctor", good.url + "/", "--max-seconds", "5"]
+        process = subprocess.Popen(
+            command + (["--quiet"] if quiet else []), stdout=subprocess.PIPE, stderr=terminal_fd,
+            cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )  # fmt: skip
+        os.close(terminal_fd)
+        out, _ = process.communicate(timeout=30)
+        err = b""
+        while True:
+            try:
+                data = os.read(main_fd, 65536)
+            except OSError:
+                break
+            if not data:
+                break
+            err += data
+        os.close(main_fd)
+    assert process.returncode == 0 and b"it streams" in out
+    if quiet:
+        assert err == b""
+    else:
+        assert b"\rdoctor: " in err and b" s  as given: " in err  # elapsed time, pieces per request
+        assert err.endswith(b"\r\x1b[K")  # cleared when done

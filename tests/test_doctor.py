@@ -243,18 +243,21 @@ def test_nginx_with_x_accel_buffering_no_is_not_blamed():
 # -- doctor itself ---------------------------------------------------------------------------
 
 
-def test_doctor_lets_caller_headers_win_and_sends_no_duplicate():
+def test_doctor_lets_caller_headers_win_but_keeps_its_own_encodings_and_sends_no_duplicate():
     with serve(app) as server:
         diagnosis = doctor(
             server.url + "/parts",
             headers={"accept-encoding": "identity", "X-Test": "1"},
         )
-    sent = [t for t in diagnosis.traces]
-    # identity and browser-encodings variants became the request as given: sent once
-    assert len(sent) == 2
-    assert all(
-        "identity" in label or "event-stream" in label or label == "as given" for label in diagnosis.labels
+    # The caller's Accept-Encoding made "as given" the identity request: sent once. The browser
+    # encodings are the doctor's own, whatever the caller asked for.
+    assert len(diagnosis.traces) == 3
+    assert diagnosis.labels[0].startswith("as given")
+    assert any(
+        label.startswith("browser encodings (Accept-Encoding: gzip, deflate, br, zstd")
+        for label in diagnosis.labels
     )
+    assert_clean(diagnosis)
 
 
 def test_doctor_runs_the_variants_at_once_and_bounds_endless_streams():
@@ -370,3 +373,142 @@ def test_a_layer_that_streams_only_accept_event_stream_is_found_by_comparison():
     with serve(only_event_stream(app)) as server:
         diagnosis = doctor(server.url + "/events")
     assert_held(diagnosis, "proxy", "proxy-needs-event-stream")
+
+
+# -- hops, requests served one at a time, cuts after silence (issue 17) ---------------------
+
+
+@needs_nginx
+def test_the_hop_comparison_names_the_proxy_between_the_app_port_and_nginx():
+    options = {"gzip": False, "http_version": "1.0"}
+    with serve(app, behind="nginx", proxy_options=options) as server:
+        doctored = doctor(server.url + "/parts", upstream=[server.backend.url + "/parts"])
+        clean = doctor(server.url + "/accel-off", upstream=[server.backend.url + "/accel-off"])
+    assert_held(doctored, "proxy", "proxy-buffering")
+    first = doctored.findings[0]
+    assert "proxy_http_version 1.1" in first.fix  # Server: nginx proves it at the front hop
+    assert any(fact.startswith("hop 1: ") and "streamed" in fact for fact in first.evidence)
+    assert any(server.url in fact and "held it" in fact for fact in first.evidence)
+    assert len(doctored.hops) == 1 and doctored.to_dict()["hops"][0]["verdict"] == "streamed"
+    assert_clean(clean)
+
+
+def test_a_sync_gunicorn_worker_serves_one_stream_at_a_time_and_threads_do_not():
+    path = "/parts?count=5&gap=0.2"
+    with serve("production_app:app", server="gunicorn", cwd=APPS, worker_class="sync", workers=1) as server:
+        one = doctor(server.url + path)
+    with serve("production_app:app", server="gunicorn", cwd=APPS, worker_class="gthread", threads=8) as server:
+        side = doctor(server.url + path)
+    assert_clean(one)  # each request streamed: only the queue is reported
+    queued = next(f for f in one.findings if f.code == "served-one-at-a-time")
+    assert queued.warning and queued.culprit == "server"
+    assert "--worker-class gthread" in queued.fix and "server-sent events" in " ".join(queued.evidence)
+    assert sum("its headers waited" in fact for fact in queued.evidence) >= 2  # 4 requests, 1 worker
+    assert_clean(side)
+    assert "served-one-at-a-time" not in side.codes
+
+
+@needs_nginx
+def test_a_cut_after_silence_names_nginx_when_the_hop_behind_kept_going():
+    def pause_app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain"), ("X-Content-Type-Options", "nosniff")])
+
+        def body():
+            yield b"first\n"
+            time.sleep(0.2)
+            yield b"second\n"
+            time.sleep(2.5)  # silent longer than nginx's proxy_read_timeout below
+            yield b"after the silence\n"
+
+        return body()
+
+    options = {"gzip": False, "buffering": False, "read_timeout": 1}
+    with serve(pause_app, behind="nginx", proxy_options=options) as server:
+        alone = doctor(server.url + "/")
+        compared = doctor(server.url + "/", upstream=[server.backend.url + "/"])
+    for diagnosis in (alone, compared):
+        assert not diagnosis.streams and diagnosis.findings[0].code == "cut-after-silence", diagnosis
+    assert alone.culprit == "proxy"  # Server: nginx proves the proxy: consistent with its timeout
+    assert compared.culprit == "proxy" and "proxy_read_timeout" in compared.findings[0].fix
+    assert any("kept going" in fact for fact in compared.findings[0].evidence)
+    assert any("nothing arrived for" in fact for fact in compared.findings[0].evidence)
+
+
+def test_doctor_sends_the_same_method_and_body_to_every_variant_and_hop():
+    seen: list[tuple[str, bytes, str]] = []
+
+    def echo_app(environ, start_response):
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length)
+        seen.append((environ["REQUEST_METHOD"], body, environ.get("HTTP_HOST", "")))
+        start_response("200 OK", [("Content-Type", "text/plain"), ("X-Content-Type-Options", "nosniff")])
+        return (part.encode() for part in zoo.parts())
+
+    with serve(echo_app) as front, serve(echo_app) as behind:
+        diagnosis = doctor(front.url + "/", json={"q": 1}, upstream=[behind.url + "/"])
+    assert_clean(diagnosis)
+    assert len(seen) == len(diagnosis.traces) + 1 == 5  # four variants and one hop
+    assert {(method, body) for method, body, _ in seen} == {("POST", b'{"q":1}')}
+    hosts = {host for _, _, host in seen}
+    assert hosts == {front.url.split("//")[1], behind.url.split("//")[1]}  # only Host differs
+    assert all(trace.method == "POST" for trace in diagnosis.traces + diagnosis.hops)
+
+
+def test_the_callers_browser_encodings_do_not_replace_the_identity_request():
+    # "Copy as cURL" from a browser passes Accept-Encoding: gzip, deflate, br, zstd: the doctor
+    # still makes its identity request, names the compression, and names what it tried.
+    pytest.importorskip("flask_compress")
+    with serve(zoo.flask_compress_app("gzip")) as server:
+        doctored = doctor(server.url + "/parts", headers={"Accept-Encoding": "gzip, deflate, br, zstd"})
+    assert any(label.startswith("identity") for label in doctored.labels)
+    assert_held(doctored, "compression", "compression-no-flush")
+    assert any("identity" in fact and "streamed" in fact for fact in doctored.findings[0].evidence)
+
+
+def test_an_async_view_that_blocks_its_loop_is_named_as_the_app_under_uvicorn():
+    pytest.importorskip("uvicorn")
+
+    async def blocking_app(scope, receive, send):
+        if scope["type"] != "http":
+            return
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"text/plain"), (b"x-content-type-options", b"nosniff")]})  # fmt: skip
+        for i in range(5):
+            if i:
+                time.sleep(0.2)  # a blocking call in an async view: the loop serves nothing else
+            await send({"type": "http.response.body", "body": f"part {i}\n".encode(), "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    with uvicorn_server(blocking_app) as url:
+        diagnosis = doctor(url + "/")
+    assert_clean(diagnosis)
+    queued = next(f for f in diagnosis.findings if f.code == "served-one-at-a-time")
+    assert queued.culprit == "app" and "asyncio.to_thread" in queued.fix
+    assert "Server: uvicorn" in " ".join(queued.evidence)
+
+
+def test_wsgiref_serves_one_at_a_time_and_an_endless_stream_makes_the_others_time_out():
+    from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+    class Quiet(WSGIRequestHandler):
+        def log_message(self, *args):  # no access log on stderr
+            pass
+
+    httpd = make_server("127.0.0.1", 0, endless_text_app, handler_class=Quiet)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{httpd.server_port}/"
+        started = time.monotonic()
+        diagnosis = doctor(url, timeout=1.0, max_seconds=2.0)
+        took = time.monotonic() - started
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(5)
+    # One request got the only thread and streamed until max_seconds; the others gave up.
+    assert len(diagnosis.traces) >= 1 and diagnosis.streams
+    queued = next(f for f in diagnosis.findings if f.code == "served-one-at-a-time")
+    assert queued.culprit == "server" and "ThreadingMixIn" in queued.fix
+    assert any("no headers within" in fact for fact in queued.evidence)
+    assert took < 6  # bounded by max_seconds and the timeout, not by four streams in a row
