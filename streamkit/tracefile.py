@@ -61,6 +61,7 @@ __all__ = [
     "TraceFileError",
     "diagnosis_from_dict",
     "diagnosis_to_dict",
+    "kit_version",
     "load",
     "load_diagnosis",
     "load_trace",
@@ -366,7 +367,8 @@ def diagnosis_from_dict(data: Any) -> Diagnosis:
 # -- files -------------------------------------------------------------------------------------
 
 
-def _version() -> str:
+def kit_version() -> str:
+    """The installed streamkit-http's version (written into each file)."""
     from importlib.metadata import PackageNotFoundError, version
 
     try:
@@ -381,14 +383,14 @@ def save(thing: Trace | Diagnosis, path: str | os.PathLike[str]) -> Path:
         document = {
             "format": TRACE_FORMAT,
             "version": VERSION,
-            "streamkit": _version(),
+            "streamkit": kit_version(),
             "trace": trace_to_dict(thing),
         }
     elif isinstance(thing, Diagnosis):
         document = {
             "format": DIAGNOSIS_FORMAT,
             "version": VERSION,
-            "streamkit": _version(),
+            "streamkit": kit_version(),
             "diagnosis": diagnosis_to_dict(thing),
         }
     else:
