@@ -306,3 +306,27 @@ def test_a_suite_that_does_not_use_the_plugin_imports_none_of_streamkit(tmp_path
     assert "STATUS 0" in out and "1 test collected" in out, out
     assert "PLUGIN True" in out, out  # the plugin was loaded through its entry point ...
     assert "STREAMKIT []" in out, out  # ... and imported nothing of streamkit
+
+
+def test_first_content_within_times_the_first_token(stream_server: Any) -> None:
+    app = App(__name__)
+
+    @app.route("/tokens")
+    def tokens() -> Response:
+        def generate():
+            yield "event: start\ndata: {}\n\n"  # a control event carries no content
+            time.sleep(0.4)
+            for word in ["Streams", " are", " measured"]:
+                yield f"data: {word}\n\n"
+                time.sleep(0.05)
+
+        return Response(generate(), mimetype="text/event-stream")
+
+    trace = stream_server(app).get("/tokens")
+    assert trace.first_content is not None and trace.first_content >= 0.3
+    assert_streams(trace, min_pieces=3, first_content_within=10)
+    with pytest.raises(StreamAssertionError, match=r"the first content event arrived at \d+ ms, later than 100 ms"):
+        assert_streams(trace, first_byte_within=10, first_content_within=0.1)
+    plain = stream_server(parts_app()).get("/parts")
+    with pytest.raises(StreamAssertionError, match="no event carrying content arrived"):
+        assert_streams(plain, first_content_within=10)
