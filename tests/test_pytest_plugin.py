@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shlex
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -330,3 +333,73 @@ def test_first_content_within_times_the_first_token(stream_server: Any) -> None:
     plain = stream_server(parts_app()).get("/parts")
     with pytest.raises(StreamAssertionError, match="no event carrying content arrived"):
         assert_streams(plain, first_content_within=10)
+
+
+# -- tutorial 07 ---------------------------------------------------------------------------------
+
+TUTORIAL = Path(__file__).parent.parent / "tutorials" / "07-testing.md"
+PROJECT_FILES = [
+    "flask_factory/shop/__init__.py",
+    "flask_factory/stream_orders.py",
+    "django_site/mysite/views.py",
+    "django_site/stream_report.py",
+    "fastapi_app/chat.py",
+    "fastapi_app/stream_chat.py",
+]
+
+
+def test_the_tutorial_shows_the_sample_projects_as_they_are_tested() -> None:
+    blocks = re.findall(r"^```py\n(.*?)^```\s*$", TUTORIAL.read_text(encoding="utf-8"), re.M | re.S)
+    shown = {block.splitlines()[0].removeprefix("# "): "\n".join(block.splitlines()[1:]) + "\n" for block in blocks}
+    for relative in PROJECT_FILES:
+        name = relative.split("/", 1)[1]
+        assert name in shown, f"tutorials/07-testing.md does not show {name}"
+        assert shown[name].strip() == (PROJECTS / relative).read_text(encoding="utf-8").strip(), name
+
+
+def recipe_commands() -> dict[str, str]:
+    """The ``run:`` commands of the tutorial's workflow, by step name."""
+    import yaml
+
+    text = TUTORIAL.read_text(encoding="utf-8")
+    workflow = yaml.safe_load(re.search(r"^```yaml\n(.*?)^```", text, re.M | re.S).group(1))  # type: ignore[union-attr]
+    steps = workflow["jobs"]["test"]["steps"]
+    return {step["name"]: step["run"] for step in steps if "run" in step}
+
+
+def test_the_ci_recipe_runs_in_a_fresh_virtual_environment(tmp_path: Path) -> None:
+    """The recipe's own Install and Test commands, on the Flask shop, in a new venv. The kit
+    comes from this checkout (the package index has the released one); the project's own
+    requirements come from the package index, as in CI."""
+    commands = recipe_commands()
+    assert set(commands) == {"Install", "Test"}
+    project = tmp_path / "shop"
+    shutil.copytree(PROJECTS / "flask_factory", project)
+    (project / "requirements.txt").write_text("flask\nflask-compress\n")
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    python = venv / "bin" / "python"
+    checkout = str(Path(__file__).resolve().parent.parent)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "VIRTUAL_ENV"))}
+    env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+
+    def run(command: str, timeout: float) -> subprocess.CompletedProcess[str]:
+        assert command.startswith("python -m ")
+        words = shlex.split(command)
+        words = [checkout if word == "streamkit-http" else word for word in words]
+        return subprocess.run(
+            [str(python), *words[1:]], cwd=project, capture_output=True, text=True, timeout=timeout, env=env
+        )
+
+    installed = run(commands["Install"], 600)
+    if installed.returncode != 0 and "Could not find a version" in installed.stderr + installed.stdout:
+        pytest.skip("the package index cannot be reached from here")
+    assert installed.returncode == 0, installed.stderr[-3000:]
+    tested = run(commands["Test"], 300)
+    # The shop's first test catches Flask-Compress; CI fails, and the trace is kept.
+    assert tested.returncode == 1, tested.stdout[-3000:]
+    assert "1 failed, 1 passed" in tested.stdout
+    traces = project / "streamkit-traces"
+    saved = sorted(path.suffix for path in traces.iterdir())
+    assert saved == [".json", ".svg"], saved
+    assert Trace.load(next(traces.glob("*.json"))).verdict != "streamed"
