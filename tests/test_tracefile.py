@@ -308,3 +308,34 @@ def test_the_schema_ships_as_package_data() -> None:
     pyproject = (Path(__file__).parent.parent / "pyproject.toml").read_text()
     assert '"schemas/*.json"' in pyproject
     assert tracefile.schema_path().is_file()
+
+
+def test_a_doctor_diagnosis_with_hops_round_trips(tmp_path: Path) -> None:
+    from streamkit import doctor
+    from streamkit.compression import NaiveGzipMiddleware
+    from streamkit.report import html_report
+
+    app = App(__name__)
+
+    @app.route("/parts")
+    def parts() -> Response:
+        def generate():
+            import time
+
+            for i in range(3):
+                yield f"part {i}\n"
+                time.sleep(0.05)
+
+        return Response(generate(), mimetype="text/plain")
+
+    with serve(NaiveGzipMiddleware(app)) as server:
+        diagnosis = doctor(server.url + "/parts", upstream=[server.url + "/parts"], max_seconds=5)
+    assert diagnosis.hops and diagnosis.hop_labels
+    path = diagnosis.save(tmp_path / "d.json")
+    validated(path)
+    loaded = Diagnosis.load(path)
+    assert str(loaded) == str(diagnosis)
+    assert loaded.to_dict() == diagnosis.to_dict()  # the doctor's JSON summary, from the file
+    assert [fields_of(t) for t in loaded.hops] == [fields_of(t) for t in diagnosis.hops]
+    assert loaded.hop_labels == diagnosis.hop_labels
+    assert "Hops compared" in html_report(loaded)
