@@ -16,8 +16,10 @@ time than importing pytest itself).
 * ``stream_server_options``: the options every ``stream_server`` call starts from (empty);
   override this fixture in a conftest.py to pick a server for a whole suite.
 * When :func:`streamkit.testing.assert_streams` or ``assert_held`` fails, the trace is saved
-  as a trace file and as its SVG picture, to the folder ``--streamkit-traces DIR`` names, or
-  to the test's temporary folder, and the report says where. CI keeps that folder.
+  as a trace file and as its SVG picture, to the folder ``--streamkit-traces=DIR`` names, or
+  to the test's temporary folder, and the report says where. CI keeps that folder. (Write
+  the option with ``=``: pytest works out its root folder before plugins are loaded, and
+  takes a plugin option's value given after a space for a path to test.)
 
 Under pytest-xdist each worker process has its own servers, reader and file names (the
 worker id is part of each server's name and file name), so nothing is shared.
