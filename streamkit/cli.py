@@ -280,7 +280,8 @@ def _cmd_probe(args: argparse.Namespace) -> int:
         trace = read_response(
             args.url, timeout=args.timeout, max_seconds=args.max_seconds, keep_body=False,
             events=None if args.events == "none" else args.events, content=args.content,
-            on_chunk=rows.update if rows is not None else None, **options,
+            on_chunk=rows.update if rows is not None else None,
+            on_head=rows.update if rows is not None else None, **options,
         )  # fmt: skip
     except ProbeError as exc:
         print(f"streamkit probe: {_terminal(str(exc))}", file=sys.stderr)
@@ -315,21 +316,34 @@ class LiveRows:
         self.head = False
         self.chunks = 0
         self.events = 0
+        self.comments = 0
 
     def _print(self, line: str) -> None:
         print(_terminal(line), file=self.out, flush=True)
 
     def update(self, trace: Trace) -> None:
-        from .text_timeline import live_event_row, live_head, live_row
+        from .text_timeline import live_comment_row, live_event_row, live_head, live_row
 
         if not self.head:
             self.head = True
             for line in live_head(trace):
                 self._print(line)
         if trace.event_framing is not None:
-            for index in range(self.events, len(trace.events)):
-                self._print(live_event_row(trace, index))
+            # New events and comments (keep-alives), in the order they arrived.
+            rows = [
+                (event.t, event.chunk, live_event_row(trace, i))
+                for i in range(self.events, len(trace.events))
+                for event in [trace.events[i]]
+            ]
+            rows += [
+                (comment.t, comment.chunk, live_comment_row(trace, i))
+                for i in range(self.comments, len(trace.comments))
+                for comment in [trace.comments[i]]
+            ]
+            for _, _, row in sorted(rows, key=lambda row: row[:2]):
+                self._print(row)
             self.events = len(trace.events)
+            self.comments = len(trace.comments)
         else:
             for index in range(self.chunks, len(trace.chunks)):
                 self._print(live_row(trace, index))
@@ -686,14 +700,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def json_switch(argv: list[str]) -> list[str]:
-    """``doctor``'s ``--json`` with no value after it (nothing, the URL or a long option next) is the switch
-    for JSON output (``--json-output``); ``--json DATA`` stays curl's JSON body."""
+    """``doctor``'s ``--json`` with no value after it (nothing, the URL or another long option
+    next) is the switch for JSON output (``--json-output``); ``--json DATA`` stays curl's JSON
+    body."""
     out = list(argv)
     for index, token in enumerate(out):
         if token == "--":
             break
         following = out[index + 1] if index + 1 < len(out) else None
-        # The switch: nothing after it, the URL, or another long option (--json --upstream URL).
         if token == "--json" and (following is None or following.startswith(("http://", "https://", "--"))):
             out[index] = "--json-output"
     return out

@@ -304,8 +304,6 @@ def _read_body(
     chunks = trace.chunks
     seen = 0
     try:
-        if on_chunk is not None:
-            on_chunk(trace)  # the headers are in: a live view can say so
         if not reader.done:
             if before_read is not None:
                 before_read(sock)

@@ -128,10 +128,11 @@ def read_response(
     on_chunk: Callable[[Trace], Any] | None = None,
     events: str | None = "auto",
     content: str | None = None,
+    on_head: Callable[[Trace], Any] | None = None,
 ) -> Trace:
-    """What :func:`probe` does, with ``on_chunk(trace)`` called once the headers are in, then
-    after every read of the socket that added chunks (the trace then holds them, and the
-    events they completed).
+    """What :func:`probe` does, with ``on_chunk(trace)`` called after every read of the socket
+    that added chunks (the trace then holds them, and the events they completed), and
+    ``on_head(trace)`` once the status and headers are in.
 
     The socket is read by the reader worker process when there is one (see
     :mod:`streamkit.reader`), so that a busy thread in this process cannot make pieces look
@@ -148,4 +149,4 @@ def read_response(
         events=events,
         content=content,
     )
-    return read(request, keep_body=keep_body, on_chunk=on_chunk)
+    return read(request, keep_body=keep_body, on_chunk=on_chunk, on_head=on_head)

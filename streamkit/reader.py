@@ -430,28 +430,39 @@ def read(
     *,
     keep_body: bool = True,
     on_chunk: Callable[[Trace], Any] | None = None,
+    on_head: Callable[[Trace], Any] | None = None,
 ) -> Trace:
-    """Read ``request`` in the reader worker (or here, see the module docstring); a Trace."""
+    """Read ``request`` in the reader worker (or here, see the module docstring); a Trace.
+
+    ``on_chunk(trace)`` follows the chunks as they come, ``on_head(trace)`` is called once the
+    status and headers are in."""
     mode = reader_mode()
     if mode == "inprocess":
-        return _read_here(request, keep_body, on_chunk, f"{ENV_VAR}=inprocess")
+        return _read_here(request, keep_body, on_chunk, on_head, f"{ENV_VAR}=inprocess")
     if mode == "auto" and threading.active_count() == 1:
-        trace = read_here(request, keep_body=keep_body, on_chunk=on_chunk)
+        trace = read_here(request, keep_body=keep_body, on_chunk=on_chunk, on_head=on_head)
         trace.reader = "read in this process, which ran no other thread"
         return trace
     try:
         pickle.dumps(request, protocol=pickle.HIGHEST_PROTOCOL)
     except Exception as exc:  # noqa: BLE001 - e.g. a header value that cannot be pickled
-        return _read_here(request, keep_body, on_chunk, f"the request cannot be sent to the worker: {exc}")
+        why = f"the request cannot be sent to the worker: {exc}"
+        return _read_here(request, keep_body, on_chunk, on_head, why)
     try:
         worker = _acquire()
     except WorkerError as exc:
-        return _read_here(request, keep_body, on_chunk, str(exc))
-    return _read_in(worker, request, keep_body, on_chunk)
+        return _read_here(request, keep_body, on_chunk, on_head, str(exc))
+    return _read_in(worker, request, keep_body, on_chunk, on_head)
 
 
-def _read_here(request: Request, keep_body: bool, on_chunk: Callable[[Trace], Any] | None, why: str) -> Trace:
-    trace = read_here(request, keep_body=keep_body, on_chunk=on_chunk)
+def _read_here(
+    request: Request,
+    keep_body: bool,
+    on_chunk: Callable[[Trace], Any] | None,
+    on_head: Callable[[Trace], Any] | None,
+    why: str,
+) -> Trace:
+    trace = read_here(request, keep_body=keep_body, on_chunk=on_chunk, on_head=on_head)
     note = IN_PROCESS_NOTE.format(why=why)
     trace.reader = note
     trace.note = f"{trace.note}; {note}" if trace.note else note
@@ -463,6 +474,7 @@ def _read_in(
     request: Request,
     keep_body: bool,
     on_chunk: Callable[[Trace], Any] | None,
+    on_head: Callable[[Trace], Any] | None = None,
 ) -> Trace:
     trace = Trace(url=request.url, method=request.method)
     chunks = trace.chunks
@@ -471,8 +483,8 @@ def _read_in(
         if message[0] == "head":
             _, trace.started, trace.headers_at, trace.status, headers, trace.event_framing = message
             trace.headers = Headers(headers)
-            if on_chunk is not None:
-                on_chunk(trace)  # the headers are in: a live view can say so
+            if on_head is not None:
+                on_head(trace)
             return
         if message[0] == "events":
             trace.events.extend(EventRecord(*fields) for fields in message[1])

@@ -8,7 +8,8 @@ each row completed (several in one chunk: glued), and lines after the totals giv
 figures: time to first event and first content, gaps between content events, longest silence.
 
 ``streamkit probe`` in a terminal prints rows as they arrive: :func:`live_head`,
-:func:`live_row` and :func:`live_event_row`, then ``to_text(trace, rows=False)``.
+:func:`live_row`, :func:`live_event_row` and :func:`live_comment_row`, then
+``to_text(trace, rows=False)``.
 
 Layer: pictures.
 """
@@ -181,6 +182,13 @@ def live_row(trace: Trace, index: int) -> str:
     """The live row of chunk ``index``: when it arrived and its size."""
     chunk = trace.chunks[index]
     return f"{index + 1:>7}  {fmt_ms(chunk.t):>11}  {chunk.size:>9,}"
+
+
+def live_comment_row(trace: Trace, index: int) -> str:
+    """The live row of SSE comment ``index`` (a keep-alive): not an event, but activity."""
+    comment = trace.comments[index]
+    text = shorten(json.dumps(":" + comment.text, ensure_ascii=False), 46)
+    return f"{'':>7}  {fmt_ms(comment.t):>11}  {comment.chunk + 1:>7}  {'(comment)':<12}  {text}"
 
 
 def live_event_row(trace: Trace, index: int) -> str:

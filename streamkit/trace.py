@@ -271,13 +271,15 @@ class Trace:
 
     @property
     def verdict_text(self) -> str:
-        """One sentence, true of this trace and made from its numbers (see :func:`verdict_text`)."""
-        return verdict_text(self)
+        """One sentence, true of this trace and made from its numbers, about how the content
+        arrived (see :func:`verdict_text`); :meth:`explain` adds an event stream's figures."""
+        return verdict_text(self, events=False)
 
     def explain(self, verdict: str | None = None) -> str:
         """The verdict as one sentence true of this trace, made from its numbers (see
-        :func:`verdict_text`). ``verdict`` may be passed in when it is already known: working it
-        out is not free for 100,000 chunks."""
+        :func:`verdict_text`), with the figures of an event stream when the body was split into
+        events (:func:`events_text`). ``verdict`` may be passed in when it is already known:
+        working it out is not free for 100,000 chunks."""
         if verdict == RECEIVING:
             return RECEIVING_TEXT
         return verdict_text(self, verdict)

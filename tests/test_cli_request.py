@@ -181,6 +181,8 @@ def test_events_and_content_options(url: str, capsys: pytest.CaptureFixture[str]
         (["doctor", "--json", '{"a": 1}', "http://h/x"], False, ['{"a": 1}']),
         (["doctor", "http://h/x", "--json", '{"a": 1}'], False, ['{"a": 1}']),
         (["doctor", "--json", '{"a": 1}', "http://h/x", "--json"], True, ['{"a": 1}']),
+        (["doctor", "http://h/x", "--json", "--max-seconds", "3"], True, []),
+        (["doctor", "http://h/x", "--json", "-1"], False, ["-1"]),
     ],
 )
 def test_doctor_json_alone_is_the_output_switch(argv: list[str], json_output: bool, body: list[str]) -> None:
@@ -253,8 +255,12 @@ def test_probe_in_a_terminal_prints_each_event_as_it_arrives(url: str) -> None:
     second = next(t for t, text in lines if '"lo"' in text)
     verdict = next(t for t, text in lines if text.startswith("verdict:"))
     assert second - first > 0.3  # printed as it came, not at the end
+    headers = next(t for t, text in lines if "headers arrived" in text)
+    assert first - headers > 0.3  # the head as soon as the headers are in, before any token
     assert verdict >= second
     assert any(text.startswith("first event:") for text in texts)
+    ping = next(i for i, text in enumerate(texts) if "(comment)" in text and '": ping"' in text)
+    assert ping < next(i for i, text in enumerate(texts) if '"Hel"' in text)  # the keep-alive came first
 
 
 def test_probe_not_in_a_terminal_prints_the_timeline_at_the_end(url: str) -> None:

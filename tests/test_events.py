@@ -335,7 +335,7 @@ def cuts(draw, data: bytes):
     return pieces
 
 
-@settings(max_examples=3000, deadline=None)
+@settings(max_examples=2000, deadline=None)
 @given(st.data())
 def test_sse_split_anywhere_gives_the_same_events(data):
     stream = data.draw(sse_streams())

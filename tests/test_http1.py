@@ -266,7 +266,7 @@ def cut(data: bytes, points: list[int]) -> list[bytes]:
     return [data[a:b] for a, b in zip([0, *marks], [*marks, len(data)]) if b > a]
 
 
-@settings(max_examples=3000, deadline=None)
+@settings(max_examples=2000, deadline=None)
 @given(
     chunks=st.lists(chunk_data, max_size=8),
     extension=st.sampled_from([b"", b";a=b", b" "]),
@@ -294,7 +294,7 @@ def test_chunked_split_anywhere_gives_the_same_chunks(chunks, extension, points,
         offset += 2
 
 
-@settings(max_examples=3000, deadline=None)
+@settings(max_examples=2000, deadline=None)
 @given(case=malformed_chunked(), points=st.lists(st.integers(0, 10_000), max_size=6))
 @example(case=(b"\r\n\x00\r\n0\r\n\r\n", b"", "bad size token"), points=[])  # an empty size line
 @example(case=(b"1\r\n\x00\r\n1\r\n\x00", b"\x00", "early close"), points=[])  # closed before a CRLF

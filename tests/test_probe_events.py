@@ -187,3 +187,39 @@ def test_framing_by_option_overrides_or_turns_off_the_content_type(server: Serve
 def test_a_user_path_names_the_content(server: Server) -> None:
     trace = probe(server.url + "/chat?gap=0", json={"words": ["a"]}, content="choices.0.delta.role")
     assert [e.content for e in trace.events] == ["assistant", None, None]
+
+
+def test_the_text_timeline_counts_events_per_row_and_says_the_figures(server: Server) -> None:
+    trace = server.get("/glued")
+    text = trace.to_text()
+    lines = text.splitlines()
+    columns = lines[1].index("events") + len("events")
+    first = next(line for line in lines if line.split()[:1] == ["1"])
+    assert first[columns - 6 : columns].strip() == "5", text  # five events completed by chunk 1
+    assert "events: 5 server-sent events (5 with content)" in text
+    assert "events per chunk: up to 5" in text
+    assert "unterminated: the body ended inside an event" in text
+    tail = trace.to_text(rows=False)
+    assert tail.startswith("verdict:") and "events: 5 server-sent events" in tail
+    plain = probe(server.url + "/plain")
+    assert "events" not in plain.to_text()
+
+
+@app.route("/fixed")
+def fixed() -> Response:
+    return Response("data: a\n\n: ping\n\ndata: b\n\n", mimetype="text/event-stream")
+
+
+def test_a_content_length_event_stream_is_split_too(server: Server, reader: str) -> None:
+    trace = probe(server.url + "/fixed", keep_body=False)
+    assert "Content-Length" in trace.headers
+    assert [e.content for e in trace.events] == ["a", "b"] and len(trace.comments) == 1
+
+
+def test_events_of_a_gzipped_stream_come_from_the_decoded_bytes(reader: str) -> None:
+    from streamkit import GzipMiddleware
+
+    with serve(GzipMiddleware(app)) as zipped:
+        trace = probe(zipped.url + "/chat", json={"words": ["x", "y"]}, keep_body=False)
+    assert trace.headers.get("Content-Encoding") == "gzip"
+    assert trace.content == "xy" and trace.wire_size != trace.size
