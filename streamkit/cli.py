@@ -393,8 +393,6 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
     options = _checked_request(args, "doctor")
     if options is None or not _can_save(args.save, "doctor"):
         return 2
-    if options["method"] is None:
-        options["method"] = "POST" if "data" in options else "GET"
     upstream = list(getattr(args, "upstream", None) or [])
     for hop in upstream:
         try:
@@ -404,6 +402,8 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
             return 2
     as_json = getattr(args, "json_output", False) is True
     progress = _Progress() if sys.stderr.isatty() and not getattr(args, "quiet", False) else None
+    if options["method"] is None:
+        options["method"] = "POST" if "data" in options else "GET"
     try:
         diagnosis = doctor(
             args.url, timeout=args.timeout, max_seconds=args.max_seconds, upstream=upstream,
@@ -660,9 +660,6 @@ def build_parser() -> argparse.ArgumentParser:
         max_seconds=15,
         max_help="stop reading each request after this many seconds (default: %(default)s)",
     )
-    # "--json" without a value (last, or right before the URL) asks for JSON output; main()
-    # turns it into this option (see json_switch). "--json DATA" is curl's JSON body.
-    doctor.add_argument("--json-output", dest="json_output", action="store_true", help=argparse.SUPPRESS)
     doctor.add_argument(
         "--upstream",
         action="append",
@@ -672,6 +669,9 @@ def build_parser() -> argparse.ArgumentParser:
         "repeatable, in order from the client toward the app: the layer between the last hop "
         "that streams and the first that does not is named",
     )
+    # "--json" without a value (last, or right before the URL) asks for JSON output; main()
+    # turns it into this option (see json_switch). "--json DATA" is curl's JSON body.
+    doctor.add_argument("--json-output", dest="json_output", action="store_true", help=argparse.SUPPRESS)
     doctor.add_argument(
         "--save",
         metavar="FILE",

@@ -51,7 +51,8 @@ class Diagnosis:
     :func:`~streamkit.doctor.doctor`: in every request it made that got content).
     ``culprit``: None, or the one layer (:data:`CULPRITS`) that held it back; always None when
     it streams. ``findings``: :class:`Finding` objects, the culprit's first. ``traces``: the
-    requests it is made from, named by ``labels``.
+    requests it is made from, named by ``labels``; ``hops``: the same request at each hop behind
+    the first (``doctor(url, upstream=[...])``), client first, named by ``hop_labels``.
     """
 
     streams: bool

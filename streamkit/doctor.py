@@ -92,7 +92,7 @@ class _Run:
         self.sent = 0.0
         self.gave_up = 0.0
         self.cancelled = threading.Event()
-        self._options = options
+        self.options = options
         self.thread = threading.Thread(target=self._run, name=f"streamkit-doctor-{label}", daemon=True)
 
     def _seen(self, trace: Trace) -> None:
@@ -104,7 +104,7 @@ class _Run:
         self.sent = time.monotonic()
         try:
             self.trace = read_response(
-                self.url, headers=self.headers, keep_body=False, on_chunk=self._seen, **self._options
+                self.url, headers=self.headers, keep_body=False, on_chunk=self._seen, **self.options
             )
         except (ProbeError, ValueError, OSError) as exc:
             self.error = exc
@@ -209,7 +209,9 @@ def _judge(runs: list[_Run], hop_runs: list[_Run], *, interrupted: bool) -> Diag
         errors = [run.error for run in runs if run.error is not None]
         if errors and not interrupted:
             raise errors[0]
-        return Diagnosis(False, None, [], [], [], interrupted=interrupted)
+        # Interrupted before any response: say which requests were waiting.
+        waiting = [Trace(url=run.url, method=str(run.options["method"]), interrupted=True) for run in runs]
+        return Diagnosis(False, None, [], waiting, [run.label for run in runs], interrupted=interrupted)
     for run in runs + hop_runs:
         if interrupted and run.trace is not None:
             run.trace.interrupted = True

@@ -44,6 +44,8 @@ __all__ = [
     "measure",
 ]
 
+# How a trace's error starts when the probe itself stopped waiting for the next byte.
+CLIENT_GAVE_UP = "ReadTimeout:"
 # A wait shorter than this is a server's ordinary latency, not a queue.
 QUEUED = 0.2
 # Clock readings of two requests this close count as the same moment (threads start apart).
@@ -170,7 +172,7 @@ def _silence(trace: Trace, pieces: Sequence[Chunk]) -> Silence | None:
         return None
     times = [trace.headers_at] + [piece.t for piece in pieces]
     cut = bool(trace.error) and trace.server_error is None
-    if cut or trace.stopped:
+    if cut or trace.stopped:  # (a cut here includes the probe's own timeout: time without data)
         times.append(max(trace.duration, times[-1]))
     best: Silence | None = None
     for index, (a, b) in enumerate(itertools.pairwise(times)):
@@ -191,6 +193,11 @@ class Measured:
     encoding: str = ""
     mimetype: str = ""
     content_type: str = ""
+    content_length: str = ""  # the Content-Length header, "" when there is none
+    framing: str = ""  # "chunked", "length" or "close" (the body ends when the connection closes)
+    nosniff: bool = False  # X-Content-Type-Options: nosniff
+    cache_control: str = ""  # lower case
+    server: str = ""  # the Server header
     verdict: str = ""
     pieces: list[Chunk] = field(default_factory=list)
     framing_first: int = 0
@@ -213,10 +220,14 @@ class Measured:
 
     @property
     def cut(self) -> bool:
-        """The body broke with no error from the app recorded."""
-        return bool(self.trace.error) and self.trace.server_error is None
+        """The body broke with no error from the app recorded, and not because the client
+        itself stopped waiting (its own ``timeout``: the stream may have gone on)."""
+        error = self.trace.error or ""
+        gave_up = self.trace.error_kind == "timeout" or error.startswith(CLIENT_GAVE_UP)
+        return bool(error) and self.trace.server_error is None and not gave_up
 
     def header(self, name: str) -> str:
+        """A response header (for the product table's tells; rules read the fields)."""
         return _header(self.trace, name)
 
     @property
@@ -243,6 +254,11 @@ def measure(label: str, trace: Trace, role: str = "variant", accept_encoding: st
             break
         framing += chunk.wire_size
     content_type = _header(trace, "Content-Type")
+    length = _header(trace, "Content-Length")
+    if "chunked" in _header(trace, "Transfer-Encoding").lower():
+        ends_by = "chunked"
+    else:
+        ends_by = "length" if length else "close"
     return Measured(
         label=label,
         trace=trace,
@@ -251,6 +267,11 @@ def measure(label: str, trace: Trace, role: str = "variant", accept_encoding: st
         encoding=encoding_of(trace),
         mimetype=content_type.split(";", 1)[0].strip().lower(),
         content_type=content_type,
+        content_length=length,
+        framing=ends_by,
+        nosniff=_header(trace, "X-Content-Type-Options").lower() == "nosniff",
+        cache_control=_header(trace, "Cache-Control").lower(),
+        server=_header(trace, "Server"),
         verdict=trace.verdict,
         pieces=pieces,
         framing_first=framing if pieces else 0,

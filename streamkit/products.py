@@ -29,6 +29,8 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from .trace import AT_ONCE
+
 if TYPE_CHECKING:
     from .measurements import Measured, Measurements
 
@@ -124,11 +126,15 @@ GENERIC: dict[str, str] = {
     "cut": (
         "send a heartbeat (an SSE comment line ': ping', or an empty event) every 15-20 s, more "
         "often than the idle timeouts streams meet (nginx proxy_read_timeout 60 s, common load "
-        "balancers 60 s, Cloudflare about 100 s); or raise the timeout of the layer that cut it"
+        "balancers 60 s, Cloudflare about 100 s); or raise the timeout of the layer that cut it "
+        "(nginx: proxy_read_timeout; Apache: ProxyPass timeout= or ProxyTimeout; HAProxy: timeout "
+        'server; Varnish: between_bytes_timeout; Caddy: read_timeout; lighttpd: the proxy.server "read-timeout")'
     ),
     "one-at-a-time": (
         "serve requests side by side: threads or async workers, or more workers; each open "
-        "stream holds one of them for as long as it runs"
+        "stream holds one of them for as long as it runs (gunicorn: --worker-class gthread "
+        "--threads N or --workers; uWSGI: --processes / --threads; waitress: threads=; werkzeug: "
+        "threaded=True; granian: --blocking-threads; an async view: await the slow call)"
     ),
     "holds-writes": "make the server send each write at once (its output buffer or send threshold)",
     "event-stream-only": "request with Accept: text/event-stream (exactly that value)",
@@ -543,8 +549,11 @@ def _held_behaviour(behaviour: Behaviour, request: Measured) -> str | None:
     if behaviour.holds_bytes is not None and request.held:
         first = request.pieces[0].size
         total = sum(piece.size for piece in request.pieces)
-        if first >= behaviour.holds_bytes or (total < behaviour.holds_bytes and len(request.pieces) == 1):
+        at_once = request.pieces[-1].t - request.pieces[0].t < AT_ONCE
+        if first >= behaviour.holds_bytes:
             return f"{request.label}: the first content came as {first:,} bytes at once"
+        if total < behaviour.holds_bytes and at_once:
+            return f"{request.label}: the whole body, {total:,} bytes (under {behaviour.holds_bytes:,}), came at once"
     if behaviour.pages is not None and len(request.pieces) >= 3:
         low, high = behaviour.pages
         inner = request.pieces[:-1]

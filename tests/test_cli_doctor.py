@@ -181,7 +181,7 @@ def test_doctor_json_prints_the_diagnosis_and_keeps_the_exit_status(capsys):
     import json
 
     with serve(parts_app) as good, serve(NaiveGzipMiddleware(parts_app)) as held:
-        assert main(["doctor", good.url + "/", "--json", "--upstream", good.url + "/"]) == 0
+        assert main(["doctor", good.url + "/", "--upstream", good.url + "/", "--json"]) == 0
         streams = json.loads(capsys.readouterr().out)
         assert main(["doctor", "--json", held.url + "/"]) == 1
         blamed = json.loads(capsys.readouterr().out)

@@ -16,6 +16,7 @@ import pytest
 
 from streamkit.diagnosis import WARNING_CODES, Diagnosis, judge
 from streamkit.measurements import Failed, Measurements, measure
+from streamkit.rules import RULES
 from streamkit.trace import Chunk, Event, Trace
 
 T0 = 1000.0  # the monotonic clock when the requests were sent
@@ -296,6 +297,30 @@ HELD = [
         ],
     ),
     Case(
+        # The hop behind was still silent when the doctor's own timeout ended its read: it
+        # did not break, it was still going when the front hop broke.
+        "a hop cut while the hop behind was still silent (the doctor's own timeout ended it later)",
+        variants(
+            trace([0.01, 0.21], end=3.2, error="IncompleteRead"),
+            trace([0.01, 0.21], end=3.2, error="IncompleteRead"),
+        ),
+        False,
+        "proxy",
+        "cut-after-silence",
+        "read-timeout",
+        hops=[
+            (
+                "hop 1: http://127.0.0.1:9000/s",
+                trace(
+                    [0.01, 0.21],
+                    end=5.2,
+                    error="ReadTimeout: no data for 5 s in the middle of the body",
+                    url="http://127.0.0.1:9000/s",
+                ),
+            )
+        ],
+    ),
+    Case(
         "waitress holding 18,000 bytes",
         one(trace(AT_END, sizes=[50], headers_at=0.8, Server="waitress")),
         False,
@@ -319,6 +344,28 @@ HELD = [
         "app",
         "app-holds-writes",
         "self.flush()",
+    ),
+    Case(
+        "Django collects a sync iterator under ASGI (daphne)",
+        variants(
+            trace([0.8, 0.8005], headers_at=0.8, Server="daphne"),
+            trace([0.8, 0.8005], headers_at=0.8, Server="daphne"),
+        ),
+        False,
+        "app",
+        "app-collects-body",
+        "async",
+    ),
+    Case(
+        "waitress's send_bytes: a small body in several reads within a millisecond",
+        variants(
+            trace([0.8, 0.8002, 0.8004], headers_at=0.8, Server="waitress"),
+            trace([0.8, 0.8002, 0.8004], headers_at=0.8, Server="waitress"),
+        ),
+        False,
+        "server",
+        "server-holds-writes",
+        "send_bytes",
     ),
     Case(
         "held late, nothing named, one request",
@@ -440,6 +487,12 @@ def _check_shape(diagnosis: Diagnosis) -> None:
     json.dumps(diagnosis.to_dict())  # JSON-ready
 
 
+def test_a_server_that_cannot_compress_is_not_named_as_the_compressor() -> None:
+    case = next(c for c in HELD if c.name == "Starlette GZip that does not flush")
+    first = judge(case.measurements()).findings[0]
+    assert "uvicorn" not in first.summary and first.summary.startswith("a compression layer")
+
+
 @pytest.mark.parametrize("case", CLEAN, ids=lambda case: case.name)
 def test_a_clean_stream_is_never_blamed(case: Case) -> None:
     diagnosis = judge(case.measurements())
@@ -499,3 +552,22 @@ def test_hop_evidence_holds_every_hops_arrival() -> None:
     assert sum(1 for fact in facts if "pieces of content" in fact or "piece of content" in fact) == 3
     assert "Varnish" in diagnosis.findings[0].summary
     assert [hop["label"] for hop in diagnosis.to_dict()["hops"]] == [label for label, _ in case.hops]
+
+
+@pytest.mark.parametrize(
+    "rule", RULES, ids=lambda rule: f"{rule.__module__.rsplit('.', 1)[-1]}.{rule.__name__}"
+)
+def test_each_rule_says_its_shape_its_evidence_and_what_it_never_claims(rule) -> None:
+    doc = rule.__doc__ or ""
+    assert "Shape" in doc and "Evidence" in doc, rule
+    assert "never" in doc.lower(), rule
+
+
+def test_the_server_side_is_the_innermost_hops_in_the_evidence_and_the_json() -> None:
+    case = next(c for c in HELD if c.name.startswith("a middleware collects the body"))
+    diagnosis = judge(case.measurements())
+    evidence = diagnosis.findings[0].evidence
+    assert any(fact.startswith("app: produced 5 items") for fact in evidence)
+    assert any(fact.startswith("server: wrote 5 items") for fact in evidence)
+    side = diagnosis.to_dict()["requests"][0]["server_side"]
+    assert [line.split(":")[0] for line in side] == ["app", "server"]

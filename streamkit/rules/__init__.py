@@ -40,6 +40,7 @@ RULES: list[Rule] = [
     app.makes_all_first,
     server.holds_writes,
     proxy.named_proxy_held,
+    app.collected_under_asgi,
     unknown.held_unnamed,
     silence.cut_unnamed,
     server.stream_cut,

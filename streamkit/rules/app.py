@@ -85,7 +85,8 @@ def late_first_byte(m: Measurements) -> list[Finding]:
 
     Evidence: ``headers_at`` (or the first piece) at least 0.5 s after the request, in a
     request that was not queued behind another stream (that is the concurrency rule's). Names
-    the app only when the server side shows the app's first item that late; otherwise nobody.
+    the app only when the server side shows the app's first item that late; otherwise nobody:
+    never guesses from the client alone.
     """
     queued = {wait.later for wait in m.waits}
     for r in m.subjects:
@@ -133,7 +134,7 @@ def sse_no_cache(m: Measurements) -> list[Finding]:
     for r in m.subjects:
         if r.mimetype != "text/event-stream" or not r.pieces:
             continue
-        cache = r.header("Cache-Control").lower()
+        cache = r.cache_control
         if "no-cache" in cache or "no-store" in cache:
             return []
         return [
@@ -147,3 +148,47 @@ def sse_no_cache(m: Measurements) -> list[Finding]:
             )
         ]
     return []
+
+
+# Servers that run only ASGI apps: they send each body message as the app gives it.
+ASGI_SERVERS = ("uvicorn", "hypercorn", "daphne")
+
+
+def collected_under_asgi(m: Measurements) -> list[Finding]:
+    """Shape: behind an ASGI server, every request's headers came late, together with the whole
+    body: the app (or its framework) collected the stream before sending it. Django under ASGI
+    does this with a sync iterator.
+
+    Evidence: every request held, each one's headers arriving with its content and late, a
+    header that proves an ASGI server (uvicorn, hypercorn, daphne: they send each message as the
+    app gives it), and no proxy proved. Never names Django (nothing in the response proves it),
+    and says a proxy that adds no header would look the same.
+    """
+    held = m.alike if m.compared else [m.primary]
+    if not held or not all(r.held for r in held) or any(r.trace.produced for r in held):
+        return []
+    for r in held:
+        at = r.trace.headers_at
+        if at is None or at < LATE_FIRST_BYTE or r.pieces[0].t - at >= 0.02:
+            return []
+    server = m.product("server", held)
+    if server is None or server.name not in ASGI_SERVERS or m.product("proxy") is not None:
+        return []
+    return [
+        Finding(
+            "app-collects-body",
+            "app",
+            f"behind {server.name}, the headers and the whole body came together, late: the app (or its "
+            "framework) collected the stream before sending it",
+            [
+                *(r.summary if m.compared else r.trace.verdict_text for r in held),
+                f"{server.evidence} names {server.name}, an ASGI server: it sends each body message as the app gives it",
+                "consistent with a framework that collects a sync iterator under ASGI (Django's "
+                "StreamingHttpResponse does), or an app that makes everything first",
+                "a proxy in front that adds no header of its own would look the same: the hop comparison "
+                "(upstream=[...]) tells them apart",
+            ],
+            "stream from an async iterator (an async def generator): under ASGI, Django collects a sync "
+            "iterator given to StreamingHttpResponse before sending it; and yield the first piece early",
+        )
+    ]

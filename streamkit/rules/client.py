@@ -63,7 +63,8 @@ def browser_held(m: Measurements) -> list[Finding]:
     had read them (a render-blocking script, the HTML parser, sniffing).
 
     Evidence: ``browser_shown`` steps more than :data:`BROWSER_HELD` after the last read
-    before them. Reads that bring only markup are not counted against the page.
+    before them. Reads that bring only markup are not counted against the page. Never claims
+    it without the browser lane.
     """
     trace = m.trace
     shown = [event for event in trace.browser_shown or () if event.size]
@@ -102,7 +103,7 @@ def browser_sniffs(m: Measurements) -> list[Finding]:
     measured). Never claims it when those bytes came at once.
     """
     for r in m.subjects:
-        if r.mimetype != "text/plain" or r.header("X-Content-Type-Options").lower() == "nosniff":
+        if r.mimetype != "text/plain" or r.nosniff:
             continue
         total = 0
         shown_at = None

@@ -10,6 +10,8 @@ from .middleware import compressed_writes, writes_fact, writes_late
 
 WARNINGS: frozenset[str] = frozenset()
 
+KINDS = ("proxy", "server", "framework")
+
 
 def _framing_fact(r: Measured) -> str:
     return (
@@ -24,6 +26,7 @@ def compared(m: Measurements) -> list[Finding]:
     Evidence: two variants of the same request that differ only in Accept-Encoding. Names
     the compression layer, and a product only when a response header proves it is there
     (nginx's gzip, Caddy's encode, ...), and then as the likely place, beside a middleware.
+    Never names a product that cannot compress (uvicorn's header says nothing of an app's GZip).
     """
     held = [r for r in m.alike if r.held and r.encoding]
     flowing = [r for r in m.alike if r.streams and not r.encoding]
@@ -38,7 +41,15 @@ def compared(m: Measurements) -> list[Finding]:
             )
         if r.trace.note and "not decoded" in r.trace.note:
             facts.append(f"{r.label}: {r.trace.note}; judged by the times of the bytes on the wire")
-    match = m.product("proxy", held) or m.product("server", held) or m.product("framework", held)
+    labels = {r.label for r in held}
+    compressors = [
+        found
+        for found in m.products
+        if found.proof == "header" and found.label in labels and found.product.fix("compression")
+    ]
+    # A product only counts when it can compress (nginx's gzip, Caddy's encode, aiohttp...):
+    # uvicorn's Server header says nothing about a GZip middleware in the app.
+    match = min(compressors, key=lambda found: KINDS.index(found.product.kind), default=None)
     where = "a compression layer"
     if match is not None:
         where = f"compression in {match.name} or in a middleware behind it"

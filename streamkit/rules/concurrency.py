@@ -9,7 +9,9 @@ from ..trace import seconds_text
 
 WARNINGS = frozenset({"served-one-at-a-time"})
 
-ASYNC_SERVERS = ("uvicorn", "hypercorn", "daphne", "granian")
+# Servers that run only async apps on an event loop (granian also runs WSGI apps on threads,
+# so its Server header does not say which).
+ASYNC_SERVERS = ("uvicorn", "hypercorn", "daphne")
 
 
 def served_one_at_a_time(m: Measurements) -> list[Finding]:

@@ -44,8 +44,8 @@ def collects_body(m: Measurements) -> list[Finding]:
     if not r.held or r.holding is None or not writes_late(r) or compressed_writes(r):
         return []
     facts = [r.trace.verdict_text]
-    if r.header("Content-Length"):
-        facts.append(f"Content-Length: {r.header('Content-Length')} on a body the app produced over time")
+    if r.content_length:
+        facts.append(f"Content-Length: {r.content_length} on a body the app produced over time")
     facts += [writes_fact(r), *server_side_summary(r.trace)]
     return [
         Finding(

@@ -107,7 +107,7 @@ def held_after_socket(m: Measurements) -> list[Finding]:
 
     Evidence: the server side's writes (on time against the app's items, or the only side
     known) and a held arrival. A real browser with no proxy named is the client's rule. Names
-    a product only when a header proves it.
+    a product only when a header proves it; never claims it without the server's writes.
     """
     r = m.primary
     trace = r.trace
@@ -120,8 +120,8 @@ def held_after_socket(m: Measurements) -> list[Finding]:
     if trace.browser_received is not None and match is None:
         return []
     facts = [trace.verdict_text]
-    if r.header("Content-Length"):
-        facts.append(f"Content-Length: {r.header('Content-Length')} on a body the app produced over time")
+    if r.content_length:
+        facts.append(f"Content-Length: {r.content_length} on a body the app produced over time")
     facts.append("the server wrote each item about when it was made: it was held after the socket")
     facts += server_side_summary(trace)
     compressing = bool(r.encoding and not counts_wire_bytes(trace.written, trace.chunks))
@@ -149,7 +149,8 @@ def named_proxy_held(m: Measurements) -> list[Finding]:
     Evidence: the variants all held (with different encodings, so not the compression alone),
     and a header that proves the proxy (``Server: nginx``, ``Via: ... varnish``, ``CF-Ray``).
     From one request alone, only with the app's items showing production over time. Says that
-    it is certain only if the app's own port streams (the hop comparison tells).
+    it is certain only if the app's own port streams (the hop comparison tells). Never names a
+    proxy from behaviour alone.
     """
     if m.compared:
         held = [r for r in m.alike if r.held]

@@ -65,10 +65,10 @@ def holds_writes(m: Measurements) -> list[Finding]:
         consistent = [
             found.evidence for found in m.products if found.proof == "behaviour" and found.name == match.name
         ]
-        sized = [r for r in held if r.header("Content-Length")]
+        sized = [r for r in held if r.content_length]
         if not consistent and shape == "buffering" and len(sized) == len(held):
             consistent = [
-                f"{r.label}: Content-Length {r.header('Content-Length')} on a body held to the end: "
+                f"{r.label}: Content-Length {r.content_length} on a body held to the end: "
                 f"consistent with {match.name} ({b.text})"
                 for r in sized[:1]
                 for b in match.product.behaviours[:1]
@@ -98,14 +98,15 @@ def stream_cut(m: Measurements) -> list[Finding]:
     """Shape: the connection broke mid-body, with no error from the app, after no long silence.
 
     Evidence: the client's broken body. Names the server only when no proxy is proved and
-    nothing was silent long before the cut (a silence points at an idle timeout: silence rules).
+    nothing was silent long before the cut (a silence points at an idle timeout: silence rules);
+    never for a read the probe itself gave up on.
     """
     r = m.primary
     if not r.cut or silent_cut(r):
         return []
     match = m.product("proxy")
     facts = [r.trace.verdict_text]
-    server = r.header("Server")
+    server = r.server
     if server:
         facts.append(f"Server: {server}")
     if match is not None:
@@ -132,11 +133,11 @@ def stream_cut(m: Measurements) -> list[Finding]:
 def close_delimited(m: Measurements) -> list[Finding]:
     """Shape (warning): a body that ends when the server closes the connection.
 
-    Evidence: no Content-Length and no chunked Transfer-Encoding (not for HEAD).
+    Evidence: no Content-Length and no chunked Transfer-Encoding (not for HEAD). Never claims
+    the stream was held: such a body can stream.
     """
     for r in m.subjects:
-        chunked = "chunked" in r.header("Transfer-Encoding").lower()
-        if not chunked and not r.header("Content-Length") and r.trace.method != "HEAD":
+        if r.framing == "close" and r.trace.method != "HEAD":
             return [
                 Finding(
                     "close-delimited",

@@ -151,7 +151,7 @@ def cut_unnamed(m: Measurements) -> list[Finding]:
     """Shape: the body broke after a silence, and nothing says which layer cut it.
 
     Evidence: the silence and the moment of the cut; no proxy proved, no hop comparison.
-    Blames nobody; says what would tell (the hop comparison, the server's log).
+    Never blames a layer; says what would tell (the hop comparison, the server's log).
     """
     r = m.primary
     if not silent_cut(r) or len(m.hops) >= 2 or m.product("proxy") is not None:

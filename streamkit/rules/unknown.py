@@ -50,8 +50,8 @@ def held_unnamed(m: Measurements) -> list[Finding]:
         return []
     if r.holding is not None and not m.compared:
         facts = [r.trace.verdict_text]
-        if r.header("Content-Length"):
-            facts.append(f"Content-Length: {r.header('Content-Length')} on a body the app produced over time")
+        if r.content_length:
+            facts.append(f"Content-Length: {r.content_length} on a body the app produced over time")
         facts.append(
             "the server's writes were not recorded, so app-to-socket and socket-to-client cannot be told apart"
         )
@@ -82,9 +82,9 @@ def held_unnamed(m: Measurements) -> list[Finding]:
     else:
         if _first_late(r):
             facts.append(f"the first content byte came late, at {seconds_text(r.pieces[0].t)}")
-        if r.header("Content-Length"):
+        if r.content_length:
             facts.append(
-                f"Content-Length: {r.header('Content-Length')}: whoever set it had the whole body before sending"
+                f"Content-Length: {r.content_length}: whoever set it had the whole body before sending"
             )
         if r.encoding:
             facts.append(f"Content-Encoding: {r.encoding}")
@@ -115,7 +115,7 @@ def partly_held(m: Measurements) -> list[Finding]:
 
     Evidence: the server side (``held_back``: some items late, fewer than half). Names the
     middleware when the server wrote those items late, a proxy when it wrote them on time;
-    otherwise nobody.
+    otherwise nobody. Never makes the stream count as held.
     """
     r = m.primary
     if r.verdict != "streamed" or r.holding is None or not r.holding.held:
