@@ -53,8 +53,8 @@ test: lint system-packages
 
 # ruff and mypy come with the test extra.
 lint: $(VENV)/.installed-test
-	$(BIN)/python -m ruff check streamkit tests tools benchmarks
-	$(BIN)/python -m ruff format --check streamkit
+	$(BIN)/python -m ruff check streamkit pytest_streamkit tests tools benchmarks
+	$(BIN)/python -m ruff format --check streamkit pytest_streamkit
 	$(BIN)/python -m mypy
 
 format: $(VENV)/.installed-test

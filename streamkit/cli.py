@@ -4,6 +4,7 @@
     streamkit serve           serve the demo app on 127.0.0.1 for a browser
     streamkit probe URL       read any URL chunk by chunk and say whether it streams
     streamkit doctor URL      say which layer holds a stream back, and what to change
+    streamkit show FILE       show a trace or diagnosis saved with --save (text, --svg, --html)
 
 Each subcommand is a small function below; the work itself lives in the library.
 
@@ -272,7 +273,7 @@ def _cmd_probe(args: argparse.Namespace) -> int:
     from .probe import ProbeError, read_response
 
     options = _checked_request(args, "probe")
-    if options is None:
+    if options is None or not _can_save(args.save, "probe"):
         return 2
     rows = LiveRows(sys.stdout) if sys.stdout.isatty() and not args.quiet else None
     try:
@@ -292,6 +293,8 @@ def _cmd_probe(args: argparse.Namespace) -> int:
         rows.finish(trace)
     else:
         print(_terminal(trace.to_text()))
+    if args.save and not _saved(trace, args.save, "probe"):
+        return 2
     if trace.error:
         first = (trace.error.splitlines() or [""])[0]
         print(f"streamkit probe: {_terminal(args.url)}: the body broke: {_terminal(first)}", file=sys.stderr)
@@ -299,27 +302,6 @@ def _cmd_probe(args: argparse.Namespace) -> int:
         print("interrupted: the timeline shows what had arrived", file=sys.stderr)
         return 130
     return _exit_status(trace.diagnose())
-
-
-class _Progress:
-    """The doctor's progress line on stderr: elapsed time and the pieces each request has had
-    so far, rewritten in place; :meth:`clear` wipes it. Shown only on a terminal."""
-
-    def __init__(self) -> None:
-        self.shown = False
-
-    def __call__(self, elapsed: float, pieces: list[tuple[str, int]]) -> None:
-        counts = "  ".join(f"{label.split(' (')[0]}: {count}" for label, count in pieces)
-        line = f"doctor: {elapsed:5.1f} s  {counts}"
-        sys.stderr.write("\r" + line[:200] + "\x1b[K")
-        sys.stderr.flush()
-        self.shown = True
-
-    def clear(self) -> None:
-        if self.shown:
-            sys.stderr.write("\r\x1b[K")
-            sys.stderr.flush()
-            self.shown = False
 
 
 class LiveRows:
@@ -375,6 +357,27 @@ class LiveRows:
         self._print(to_text(trace, rows=False))
 
 
+class _Progress:
+    """The doctor's progress line on stderr: elapsed time and the pieces each request has had
+    so far, rewritten in place; :meth:`clear` wipes it. Shown only on a terminal."""
+
+    def __init__(self) -> None:
+        self.shown = False
+
+    def __call__(self, elapsed: float, pieces: list[tuple[str, int]]) -> None:
+        counts = "  ".join(f"{label.split(' (')[0]}: {count}" for label, count in pieces)
+        line = f"doctor: {elapsed:5.1f} s  {counts}"
+        sys.stderr.write("\r" + line[:200] + "\x1b[K")
+        sys.stderr.flush()
+        self.shown = True
+
+    def clear(self) -> None:
+        if self.shown:
+            sys.stderr.write("\r\x1b[K")
+            sys.stderr.flush()
+            self.shown = False
+
+
 def _cmd_doctor(args: argparse.Namespace) -> int:
     """``streamkit doctor URL``: request URL a few ways at once and say which layer holds it back.
 
@@ -388,7 +391,7 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
     from .probe import ProbeError, check_url
 
     options = _checked_request(args, "doctor")
-    if options is None:
+    if options is None or not _can_save(args.save, "doctor"):
         return 2
     upstream = list(getattr(args, "upstream", None) or [])
     for hop in upstream:
@@ -410,6 +413,8 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
         if progress is not None:
             progress.clear()
         print(json.dumps(stopped.diagnosis.to_dict(), indent=2) if as_json else str(stopped.diagnosis))
+        if args.save:
+            _saved(stopped.diagnosis, args.save, "doctor")
         print("interrupted: this is what had arrived", file=sys.stderr)
         return 130
     except ProbeError as exc:
@@ -425,6 +430,8 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
     if progress is not None:
         progress.clear()
     print(json.dumps(diagnosis.to_dict(), indent=2) if as_json else str(diagnosis))
+    if args.save and not _saved(diagnosis, args.save, "doctor"):
+        return 2
     for trace in diagnosis.traces[:1]:
         if trace.error:
             first = (trace.error.splitlines() or [""])[0]
@@ -433,6 +440,80 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
     return _exit_status(diagnosis)
+
+
+def _can_save(path: str | None, command: str) -> bool:
+    """Before any request: the folder ``--save`` writes into exists (else say so on stderr)."""
+    import os
+
+    if not path:
+        return True
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        print(
+            f"streamkit {command}: --save {_terminal(path)}: the folder {_terminal(folder)} does not exist",
+            file=sys.stderr,
+        )
+        return False
+    if os.path.isdir(path):
+        print(f"streamkit {command}: --save {_terminal(path)}: is a folder; name a file", file=sys.stderr)
+        return False
+    return True
+
+
+def _saved(thing: Any, path: str, command: str) -> bool:
+    """Write the trace or diagnosis file; say where on stderr (or why not, and return False)."""
+    try:
+        thing.save(path)
+    except OSError as exc:
+        print(f"streamkit {command}: cannot save {_terminal(path)}: {exc.strerror or exc}", file=sys.stderr)
+        return False
+    print(f"saved: {_terminal(path)} (open it with: streamkit show {_terminal(path)})", file=sys.stderr)
+    return True
+
+
+def _cmd_show(args: argparse.Namespace) -> int:
+    """``streamkit show FILE``: the text timeline and the verdict (a trace file) or the
+    findings (a diagnosis file); ``--svg OUT`` and ``--html OUT`` write the picture and a
+    report that stands alone.
+
+    Exit status: 0 shown, 2 a file that cannot be read (one line saying why) or written.
+    """
+    from .diagnosis import Diagnosis
+    from .report import html_report
+    from .timeline import compare
+    from .tracefile import TraceFileError, load
+
+    try:
+        thing = load(args.file)
+    except TraceFileError as exc:
+        print(f"streamkit show: {_terminal(str(exc))}", file=sys.stderr)
+        return 2
+    if isinstance(thing, Diagnosis):
+        if thing.traces:
+            print(_terminal(thing.traces[0].to_text()))
+            print()
+        print(str(thing))  # Diagnosis.__str__ escapes what the server sent
+        traces, labels = thing.traces, thing.labels if len(thing.labels) == len(thing.traces) else None
+        svg = compare(*traces, labels=labels).to_svg() if traces else None
+    else:
+        print(_terminal(thing.to_text()))
+        svg = thing.to_svg()
+    outputs = [(args.svg, svg), (args.html, html_report(thing, source=args.file) if args.html else None)]
+    for path, text in outputs:
+        if not path:
+            continue
+        if text is None:
+            print(f"streamkit show: {_terminal(args.file)}: holds no request to draw", file=sys.stderr)
+            return 2
+        try:
+            with open(path, "w", encoding="utf-8") as out:
+                out.write(text)
+        except OSError as exc:
+            print(f"streamkit show: cannot write {_terminal(path)}: {exc.strerror or exc}", file=sys.stderr)
+            return 2
+        print(f"wrote {_terminal(path)}", file=sys.stderr)
+    return 0
 
 
 def _tagged(option: str) -> Any:
@@ -555,6 +636,11 @@ def build_parser() -> argparse.ArgumentParser:
         max_seconds=None,
         max_help="stop reading after this many seconds (for endless streams)",
     )
+    probe.add_argument(
+        "--save",
+        metavar="FILE",
+        help="also write the trace to FILE (JSON; reopen it with: streamkit show FILE)",
+    )
     probe.set_defaults(handler=_cmd_probe)
 
     doctor = commands.add_parser(
@@ -586,7 +672,30 @@ def build_parser() -> argparse.ArgumentParser:
     # "--json" without a value (last, or right before the URL) asks for JSON output; main()
     # turns it into this option (see json_switch). "--json DATA" is curl's JSON body.
     doctor.add_argument("--json-output", dest="json_output", action="store_true", help=argparse.SUPPRESS)
+    doctor.add_argument(
+        "--save",
+        metavar="FILE",
+        help="also write the diagnosis, with every request's trace, to FILE (JSON; reopen it with: streamkit show FILE)",
+    )
     doctor.set_defaults(handler=_cmd_doctor)
+
+    show = commands.add_parser(
+        "show",
+        help="show a saved trace or diagnosis file (--save), as text, SVG or an HTML report",
+        description="Print the text timeline and the verdict of a trace file, or the findings of a "
+        "diagnosis file, written by 'probe --save' / 'doctor --save' or Trace.save / Diagnosis.save.",
+        epilog="Exit status: 0 when shown, 2 when the file cannot be read (one line says why) or an "
+        "output cannot be written.",
+    )
+    show.add_argument("file", help="the trace or diagnosis file (JSON)")
+    show.add_argument("--svg", metavar="OUT", help="write the timeline picture to OUT as SVG")
+    show.add_argument(
+        "--html",
+        metavar="OUT",
+        help="write a report that stands alone to OUT: the picture, the verdict, the findings with "
+        "their fixes and the request, in one HTML file with no external assets",
+    )
+    show.set_defaults(handler=_cmd_show)
     return parser
 
 

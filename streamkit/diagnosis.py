@@ -22,6 +22,7 @@ against hop, ...).
 from __future__ import annotations
 
 import html as html_escape
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -108,6 +109,20 @@ class Diagnosis:
             lines += ["", "hops behind it (client first):"]
             lines += [f"  {printable(hop)}" for hop in hops]
         return "\n".join(lines)
+
+    def save(self, path: str | os.PathLike[str]) -> Any:
+        """Write this diagnosis, every request's whole trace included, to ``path`` as JSON
+        (see :mod:`streamkit.tracefile`); returns the path."""
+        from .tracefile import save
+
+        return save(self, path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Diagnosis:
+        """Read a diagnosis file written by :meth:`save` (or ``streamkit doctor URL --save``)."""
+        from .tracefile import load_diagnosis
+
+        return load_diagnosis(path)
 
     def __repr__(self) -> str:
         return (

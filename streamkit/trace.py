@@ -41,6 +41,7 @@ __all__ = [
     "RECEIVING",
     "arrivals",
     "carriers",
+    "content_items",
     "content_pieces",
     "counts_wire_bytes",
     "decoded_ends",
@@ -319,6 +320,23 @@ class Trace:
         if self._server_traceback is None and self.server_error is not None:
             return self.server_error.__traceback__
         return self._server_traceback
+
+    # -- files ----------------------------------------------------------------------------
+
+    def save(self, path: str | os.PathLike[str]) -> Any:
+        """Write this trace to ``path`` as a trace file (JSON; see :mod:`streamkit.tracefile`)
+        and return the path. The body is in the file only when the probe kept it."""
+        from .tracefile import save
+
+        return save(self, path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Trace:
+        """Read a trace file written by :meth:`save` (or ``streamkit probe URL --save FILE``);
+        :class:`streamkit.tracefile.TraceFileError` says what is wrong with a bad one."""
+        from .tracefile import load_trace
+
+        return load_trace(path)
 
     # -- display --------------------------------------------------------------------------
 
@@ -610,6 +628,20 @@ class Holding:
     worst: float
 
 
+def content_items(items: Sequence[Event], chunks: Sequence[Chunk]) -> list[int]:
+    """The indexes of the items that carry content. Items in decoded bytes all do; compressed
+    items (writes, or what left a compressing ASGI middleware) that add no decoded bytes (a
+    gzip header sent on its own, a flush of nothing) do not, and are not items of the stream."""
+    if not items or not counts_wire_bytes(items, chunks):
+        return list(range(len(items)))
+    keep, before = [], 0.0
+    for index, end in enumerate(decoded_ends(items, chunks)):
+        if end is None or end > before:
+            keep.append(index)
+        before = end if end is not None else before
+    return keep
+
+
 def held_back(trace: Any) -> Holding | None:
     """How the items the server side recorded (``produced``, else ``written``) reached the client.
 
@@ -622,16 +654,9 @@ def held_back(trace: Any) -> Holding | None:
     chunks = getattr(trace, "chunks", None) or ()
     items = [event for event in events if event.size]
     arrived = arrivals(items, chunks)  # on every item: offsets are running totals
-    if source == "written" and items and counts_wire_bytes(items, chunks):
-        # Compressed writes: one that adds no decoded bytes (a gzip header written on its own,
-        # a flush of nothing) carries no content and is not an item of the stream.
-        keep, before = [], 0.0
-        for index, end in enumerate(decoded_ends(items, chunks)):
-            if end is None or end > before:
-                keep.append(index)
-            before = end if end is not None else before
-        items = [items[i] for i in keep]
-        arrived = [arrived[i] for i in keep]
+    keep = content_items(items, chunks)
+    items = [items[i] for i in keep]
+    arrived = [arrived[i] for i in keep]
     if len(items) < 2 or items[-1].t - items[0].t < AT_ONCE:
         return None
     lates = [when - item.t for item, when in zip(items, arrived) if when is not None]
@@ -826,6 +851,7 @@ def _single_text(trace: Any, pieces: Sequence[Chunk], size: int, framing: str) -
     text = f"all {_count(size, 'byte')} of content arrived at once, at {at} ({how}{framing})"
     source = trace.produced or trace.written
     items = [event for event in source or () if event.size]
+    items = [items[i] for i in content_items(items, trace.chunks)]
     if items:
         who = "the app produced" if trace.produced else "the server wrote"
         if len(items) == 1:

@@ -36,9 +36,10 @@ LAYERS = {
         "reader",
         "reader_worker",
         "browser",
+        "tracefile",
     ],
     "pictures": ["lanes", "timeline", "text_timeline"],
-    "display": ["display"],
+    "display": ["display", "testing", "report"],
     "cli": ["cli", "__main__"],
 }
 ORDER = list(LAYERS)

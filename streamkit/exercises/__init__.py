@@ -247,7 +247,7 @@ def lessons() -> dict[str, list[Exercise]]:
     import importlib
 
     found: dict[str, list[Exercise]] = {}
-    for number in ("00", "01", "02", "03", "04", "05", "06", "07", "08", "09", "10"):
+    for number in ("00", "01", "02", "03", "04", "05", "06", "07", "08", "09", "10", "11"):
         module = importlib.import_module(f"{__name__}.lesson{number}")
         found[number] = list(module.EXERCISES)
     return found
