@@ -399,7 +399,9 @@ def diagnoses(request: pytest.FixtureRequest) -> Iterator[dict[str, Diagnosis | 
     ]
     started = time.monotonic()
     results: dict[str, Diagnosis | BaseException] = {}
-    with serve(stack_app.app) as app:
+    # Apache drops to www-data, so the app behind the proxies answers any local user (shared=True):
+    # the owner-only gate would refuse its workers with a 403.
+    with serve(stack_app.app, shared=True) as app:
         address = f"{stacks.HOST}:{app.port}"
         with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="stacks") as pool:
             futures = {case.id: pool.submit(_diagnose, case, address) for case in selected}
