@@ -103,6 +103,8 @@ def variants(as_given: Trace, identity: Trace, browser: Trace | None = None) -> 
 
 
 GZ = {"Content_Encoding": "gzip"}
+FORBIDDEN = trace([0.006], sizes=[135])
+FORBIDDEN.status = 403
 
 CLEAN = [
     Case("a plain stream", one(trace(STREAM)), True),
@@ -186,6 +188,17 @@ CLEAN = [
 ]
 
 HELD = [
+    Case(
+        # A front layer that refused the request (Apache's workers refused by an owner-only
+        # app server) sent a short 403 page: that is another response, not a held stream.
+        "a front hop that answered 403 where the hop behind streamed is not 'held'",
+        one(FORBIDDEN),
+        False,
+        None,
+        "hop-status-differs",
+        hops=[("hop 1: http://127.0.0.1:9000/stream", trace(STREAM, url="http://127.0.0.1:9000/stream"))],
+        codes_lack=("proxy-buffering", "proxy-compression"),
+    ),
     Case(
         # A buffering proxy sends its headers at the end, as a queued request's come: but
         # nothing streams after them, so it is not a queue.

@@ -29,6 +29,7 @@ RULES: list[Rule] = [
     app.app_raised,
     silence.cut_after_silence,
     server.worker_timeout,
+    proxy.hop_status_differs,
     proxy.hop_held,
     compression.compared,
     proxy.event_stream_only,

@@ -14,6 +14,33 @@ from .middleware import writes_late
 WARNINGS: frozenset[str] = frozenset()
 
 
+def hop_status_differs(m: Measurements) -> list[Finding]:
+    """Shape: two neighbouring hops gave different answers (a 403 or 502 in front of a 200).
+
+    Evidence: the hop comparison's status codes. The hops did not serve the same response, so
+    no arrival pattern can be compared between them. Never names a layer, and never lets
+    :func:`hop_held` call a short error page a held stream.
+    """
+    hops = m.hops
+    for front, behind in zip(hops, hops[1:]):
+        if front.trace.status is None or behind.trace.status is None:
+            continue
+        if front.trace.status != behind.trace.status:
+            return [
+                Finding(
+                    "hop-status-differs",
+                    None,
+                    f"{front.trace.url} answered {front.trace.status} where the hop behind it "
+                    f"answered {behind.trace.status}: they did not serve the same response",
+                    [hop.summary for hop in hops],
+                    "look at what the layer listening at "
+                    f"{front.trace.url} refused or failed (its error log, its access rules, how it "
+                    "reaches the hop behind), then run the comparison again",
+                )
+            ]
+    return []
+
+
 def hop_held(m: Measurements) -> list[Finding]:
     """Shape: the same resource streams at one hop and is held at the hop in front of it.
 
@@ -24,7 +51,7 @@ def hop_held(m: Measurements) -> list[Finding]:
     held too (the hold is then at the app or its server: other rules).
     """
     hops = m.hops
-    if len(hops) < 2 or not hops[-1].streams:
+    if len(hops) < 2 or not hops[-1].streams or hop_status_differs(m):
         return []
     for index in range(len(hops) - 2, -1, -1):
         front, behind = hops[index], hops[index + 1]
