@@ -139,7 +139,9 @@ def _run_test(test: Callable[[Server], Any], app: Any, who: str) -> BaseExceptio
 
 
 def _first_line(failed: BaseException) -> str:
-    return (str(failed).strip().splitlines() or [""])[0][:300]
+    """The first line of a failed test's message, or where it failed when it had none."""
+    first = (str(failed).strip().splitlines() or [""])[0][:300]
+    return first or f"an assert with no message failed{where_raised(failed)}"
 
 
 # -- q1 ------------------------------------------------------------------------------------
