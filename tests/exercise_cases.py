@@ -26,6 +26,20 @@ class Row:
     slow: bool = field(default=False)  # a row that runs into a check's time limit on purpose
 
 
+# Lesson 10's views share this: events() yields a right stream's events, as text.
+CHAT = """import json
+from streamkit import Response
+def chunk(delta, finish=None):
+    body = {"choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+    return f"data: {json.dumps(body)}\\n\\n"
+def events():
+    yield chunk({"role": "assistant", "content": ""})
+    for token in ex.model_tokens():
+        yield chunk({"content": token})
+    yield chunk({}, "stop")
+    yield "data: [DONE]\\n\\n"
+"""
+
 ROWS = [
     # -- 00.1 your own trace ------------------------------------------------------------
     Row("00.1", "no query string", 'my_trace = server.get("/count")', ("?n=3",)),
@@ -1244,6 +1258,435 @@ ROWS = [
         "from streamkit import Response\ndef log_view():\n    Response(ex.slow_log(), mimetype='text/plain')",
         ("returned None",),
     ),
+    # -- 10.1 an OpenAI-compatible token stream ----------------------------------------------
+    Row(
+        "10.1",
+        "sent as text/plain",
+        CHAT + "def chat_view():\n    return Response(events(), mimetype='text/plain')",
+        ("text/plain", "text/event-stream"),
+    ),
+    Row(
+        "10.1",
+        "the view itself a generator (no Response)",
+        CHAT + "def chat_view():\n    yield from events()",
+        ("text/html", "text/event-stream"),
+    ),
+    Row(
+        "10.1",
+        "one newline per event",
+        CHAT
+        + "def chat_view():\n"
+        + "    def one_newline():\n"
+        + "        for event in events():\n"
+        + "            yield event[:-1]\n"
+        + "    return Response(one_newline(), mimetype='text/event-stream')",
+        ("ran into each other", "two newlines"),
+    ),
+    Row(
+        "10.1",
+        "str(chunk) instead of json.dumps",
+        """import json
+from streamkit import Response
+def chat_view():
+    def generate():
+        yield f"data: {str({'choices': [{'index': 0, 'delta': {'role': 'assistant', 'content': ''}}]})}\\n\\n"
+        for token in ex.model_tokens():
+            yield f"data: {str({'choices': [{'index': 0, 'delta': {'content': token}}]})}\\n\\n"
+        yield "data: [DONE]\\n\\n"
+    return Response(generate(), mimetype="text/event-stream")""",
+        ("not JSON", "single quotes", "json.dumps"),
+    ),
+    Row(
+        "10.1",
+        "the bare tokens as data",
+        """from streamkit import Response
+def chat_view():
+    def generate():
+        for token in ex.model_tokens():
+            yield f"data: {token}\\n\\n"
+        yield "data: [DONE]\\n\\n"
+    return Response(generate(), mimetype="text/event-stream")""",
+        ("not JSON", "chat.completion.chunk"),
+    ),
+    Row(
+        "10.1",
+        "no [DONE] at the end",
+        CHAT
+        + "def chat_view():\n"
+        + "    return Response((e for e in events() if '[DONE]' not in e), mimetype='text/event-stream')",
+        ("must end with", "[DONE]"),
+    ),
+    Row(
+        "10.1",
+        "the stop chunk after [DONE]",
+        """import json
+from streamkit import Response
+def chat_view():
+    def chunk(delta, finish=None):
+        return "data: " + json.dumps({"choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}) + "\\n\\n"
+    def generate():
+        yield chunk({"role": "assistant", "content": ""})
+        for token in ex.model_tokens():
+            yield chunk({"content": token})
+        yield "data: [DONE]\\n\\n"
+        yield chunk({}, "stop")
+    return Response(generate(), mimetype="text/event-stream")""",
+        ("must end with", "[DONE]", "the last event was"),
+    ),
+    Row(
+        "10.1",
+        "no role-only delta first",
+        CHAT
+        + "def chat_view():\n"
+        + "    return Response((e for e in events() if '\"role\"' not in e), mimetype='text/event-stream')",
+        ("role-only delta",),
+    ),
+    Row(
+        "10.1",
+        "the completions format (text, no delta)",
+        """import json
+from streamkit import Response
+def chat_view():
+    def generate():
+        yield "data: " + json.dumps({"choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}]}) + "\\n\\n"
+        for token in ex.model_tokens():
+            yield "data: " + json.dumps({"choices": [{"index": 0, "text": token}]}) + "\\n\\n"
+        yield "data: [DONE]\\n\\n"
+    return Response(generate(), mimetype="text/event-stream")""",
+        ("no choices[0].delta", '"delta": {"content": token}'),
+    ),
+    Row(
+        "10.1",
+        "the whole text so far in each chunk",
+        """import json
+from streamkit import Response
+def chat_view():
+    def chunk(delta, finish=None):
+        return "data: " + json.dumps({"choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}) + "\\n\\n"
+    def generate():
+        yield chunk({"role": "assistant", "content": ""})
+        text = ""
+        for token in ex.model_tokens():
+            text += token
+            yield chunk({"content": text})
+        yield chunk({}, "stop")
+        yield "data: [DONE]\\n\\n"
+    return Response(generate(), mimetype="text/event-stream")""",
+        ("TokensTokens leave", "send each token", "once"),
+    ),
+    Row(
+        "10.1",
+        "no finish chunk",
+        CHAT
+        + "def chat_view():\n"
+        + "    return Response((e for e in events() if '\"stop\"' not in e), mimetype='text/event-stream')",
+        ("finish_reason", "stop"),
+    ),
+    Row(
+        "10.1",
+        "all events joined into one string",
+        CHAT + "def chat_view():\n    return Response(iter(['' .join(events())]), mimetype='text/event-stream')",
+        ("up to", "events per chunk", "one event per token"),
+    ),
+    Row(
+        "10.1",
+        "the tokens collected first",
+        """import json
+from streamkit import Response
+def chat_view():
+    def chunk(delta, finish=None):
+        return "data: " + json.dumps({"choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}) + "\\n\\n"
+    tokens = list(ex.model_tokens())
+    def generate():
+        yield chunk({"role": "assistant", "content": ""})
+        for token in tokens:
+            yield chunk({"content": token})
+        yield chunk({}, "stop")
+        yield "data: [DONE]\\n\\n"
+    return Response(generate(), mimetype="text/event-stream")""",
+        ("no list",),
+    ),
+    Row(
+        "10.1",
+        "a JSON reply, not streamed",
+        """import json
+from streamkit import Response
+def chat_view():
+    text = "".join(ex.model_tokens())
+    reply = {"choices": [{"index": 0, "message": {"role": "assistant", "content": text}}]}
+    return Response(json.dumps(reply), mimetype="application/json")""",
+        ("application/json", "text/event-stream"),
+    ),
+    Row(
+        "10.1",
+        "request read inside the generator",
+        """import json
+from streamkit import Response, request
+def chat_view():
+    def generate():
+        model = request.get_json()["model"]
+        for token in ex.model_tokens():
+            yield "data: " + json.dumps({"model": model, "choices": [{"index": 0, "delta": {"content": token}}]}) + "\\n\\n"
+        yield "data: [DONE]\\n\\n"
+    return Response(generate(), mimetype="text/event-stream")""",
+        ("RuntimeError", "stream_with_context"),
+    ),
+    Row(
+        "10.1",
+        "forgot return",
+        CHAT + "def chat_view():\n    Response(events(), mimetype='text/event-stream')",
+        ("returned None", "return Response"),
+    ),
+    # -- 10.2 time to first token, not first byte ----------------------------------------------
+    Row(
+        "10.2",
+        "the first byte",
+        "def time_to_first_token(trace):\n    return trace.ttfb",
+        ("the first byte", "Skip the events without content"),
+    ),
+    Row(
+        "10.2",
+        "the first event (the role-only delta)",
+        "def time_to_first_token(trace):\n"
+        "    for event in trace.events:\n"
+        "        return event.t\n"
+        "    return None",
+        ("the first event (the role-only delta)",),
+    ),
+    Row(
+        "10.2",
+        "the headers",
+        "def time_to_first_token(trace):\n    return trace.headers_at",
+        ("the headers",),
+    ),
+    Row(
+        "10.2",
+        "the last event",
+        "def time_to_first_token(trace):\n    return trace.events[-1].t if trace.events else None",
+        ("the last event ([DONE])",),
+    ),
+    Row(
+        "10.2",
+        "milliseconds",
+        "def time_to_first_token(trace):\n"
+        "    for event in trace.events:\n"
+        "        if event.content:\n"
+        "            return event.t * 1000\n"
+        "    return None",
+        ("milliseconds", "return seconds"),
+    ),
+    Row(
+        "10.2",
+        "measured from the first byte",
+        "def time_to_first_token(trace):\n"
+        "    for event in trace.events:\n"
+        "        if event.content:\n"
+        "            return event.t - trace.ttfb\n"
+        "    return None",
+        ("measured from the first byte", "counts from the request"),
+    ),
+    Row(
+        "10.2",
+        "0 for a reply that was not streamed",
+        "def time_to_first_token(trace):\n"
+        "    for event in trace.events:\n"
+        "        if event.content:\n"
+        "            return event.t\n"
+        "    return 0",
+        ("not streamed", "you returned 0", "return None"),
+    ),
+    Row(
+        "10.2",
+        "forgot return",
+        "def time_to_first_token(trace):\n"
+        "    for event in trace.events:\n"
+        "        if event.content:\n"
+        "            event.t",
+        ("returned None", "forget return"),
+    ),
+    Row(
+        "10.2",
+        "a string",
+        "def time_to_first_token(trace):\n"
+        "    for event in trace.events:\n"
+        "        if event.content:\n"
+        "            return f'{event.t:.3f} s'\n"
+        "    return None",
+        ("seconds (a number)", "a str"),
+    ),
+    Row(
+        "10.2",
+        "no care for a reply without events",
+        "def time_to_first_token(trace):\n    return [event.t for event in trace.events if event.content][0]",
+        ("IndexError", "time_to_first_token(), line 2"),
+    ),
+    Row(
+        "10.2",
+        "a while loop that never moves on",
+        "def time_to_first_token(trace):\n"
+        "    i = 0\n"
+        "    while not trace.events[i].content:\n"
+        "        pass\n"
+        "    return trace.events[i].t",
+        ("time_to_first_token(trace) did not return within", "loop"),
+        slow=True,
+    ),
+    # -- 11.1 a test that catches the buffering middleware ---------------------------------------
+    Row(
+        "11.1",
+        "checks only the body",
+        "def test_feed(server):\n    assert server.get('/feed').body.count(b'update') == 5",
+        ("does not catch the middleware", "how it arrived"),
+    ),
+    Row(
+        "11.1",
+        "checks only the status",
+        "def test_feed(server):\n    assert server.get('/feed').status == 200",
+        ("does not catch the middleware",),
+    ),
+    Row(
+        "11.1",
+        "asks for too many pieces",
+        "from streamkit.testing import assert_streams\n"
+        "def test_feed(server):\n"
+        "    assert_streams(server.get('/feed'), min_pieces=20)",
+        ("fails on the plain feed too", "at least 20 wanted", "loosen"),
+    ),
+    Row(
+        "11.1",
+        "a first byte limit no server meets",
+        "from streamkit.testing import assert_streams\n"
+        "def test_feed(server):\n"
+        "    assert_streams(server.get('/feed'), first_byte_within=0.0001)",
+        ("fails on the plain feed too", "first byte"),
+    ),
+    Row(
+        "11.1",
+        "a test that always fails",
+        "def test_feed(server):\n    assert False, 'todo'",
+        ("fails on the plain feed too", "todo"),
+    ),
+    Row(
+        "11.1",
+        "raises something else",
+        "def test_feed(server):\n    trace = server.get('/feed')\n    raise KeyError('oops')",
+        ("raised KeyError", "AssertionError"),
+    ),
+    Row(
+        "11.1",
+        "the wrong path",
+        "from streamkit.testing import assert_streams\n"
+        "def test_feed(server):\n"
+        "    assert_streams(server.get('/nothing-here'))",
+        ("fails on the plain feed too", "status 404", "request /feed"),
+    ),
+    Row(
+        "11.1",
+        "returns instead of asserting",
+        "def test_feed(server):\n    return server.get('/feed').verdict == 'streamed'",
+        ("returned False", "pytest ignores what a test returns", "assert"),
+    ),
+    Row(
+        "11.1",
+        "no server argument",
+        "from streamkit.testing import assert_streams\n"
+        "def test_feed():\n"
+        "    assert_streams(server.get('/feed'))",
+        ("one argument", "def test_feed(server)"),
+    ),
+    Row(
+        "11.1",
+        "tests the header, not the stream",
+        "def test_feed(server):\n    assert 'Server-Timing' not in server.get('/feed').headers",
+        ("Server-Timing", "an assert with no message failed in test_feed(), line 2", "not which headers"),
+    ),
+    Row(
+        "11.1",
+        "a name, not a function",
+        "test_feed = 'test_feed'",
+        ("should be a function",),
+    ),
+    Row(
+        "11.1",
+        "requests the feed forever",
+        "def test_feed(server):\n    while True:\n        trace = server.get('/feed')",
+        ("test_feed(server) did not return within", "loop"),
+        slow=True,
+    ),
+    # -- 11.2 fix the middleware -------------------------------------------------------------
+    Row(
+        "11.2",
+        "the lesson's middleware unchanged",
+        "server_timing_fixed = server_timing",
+        ("still held back", "start_response"),
+    ),
+    Row(
+        "11.2",
+        "joins the body",
+        """def server_timing_fixed(app):
+    def middleware(environ, start_response):
+        def start(status, headers, exc_info=None):
+            return start_response(status, [*headers, ("Server-Timing", "app;dur=1")], exc_info)
+        return [b"".join(app(environ, start))]
+    return middleware""",
+        ("still held back", "joins or collects"),
+    ),
+    Row(
+        "11.2",
+        "collects the body in a list",
+        """import time
+def server_timing_fixed(app):
+    def middleware(environ, start_response):
+        started = time.perf_counter()
+        def start(status, headers, exc_info=None):
+            took = (time.perf_counter() - started) * 1000
+            return start_response(status, [*headers, ("Server-Timing", f"app;dur={took:.1f}")], exc_info)
+        return list(app(environ, start))
+    return middleware""",
+        ("still held back",),
+    ),
+    Row(
+        "11.2",
+        "no header at all",
+        "def server_timing_fixed(app):\n    return app",
+        ("no Server-Timing header",),
+    ),
+    Row(
+        "11.2",
+        "a header without a duration",
+        """def server_timing_fixed(app):
+    def middleware(environ, start_response):
+        def start(status, headers, exc_info=None):
+            return start_response(status, [*headers, ("Server-Timing", "app")], exc_info)
+        return app(environ, start)
+    return middleware""",
+        ("without a duration", "dur="),
+    ),
+    Row(
+        "11.2",
+        "the header as one string",
+        """def server_timing_fixed(app):
+    def middleware(environ, start_response):
+        def start(status, headers, exc_info=None):
+            return start_response(status, [*headers, "Server-Timing: app;dur=1"], exc_info)
+        return app(environ, start)
+    return middleware""",
+        ("ValueError", "(name, value) pair"),
+    ),
+    Row(
+        "11.2",
+        "forgot to return the middleware",
+        """def server_timing_fixed(app):
+    def middleware(environ, start_response):
+        return app(environ, start_response)""",
+        ("returned None",),
+    ),
+    Row(
+        "11.2",
+        "not an app",
+        "def server_timing_fixed(app):\n    return 42",
+        ("WSGI application", "an int"),
+    ),
 ]
 
 #: Right answers written differently from the solution: each must be judged correct.
@@ -1325,6 +1768,29 @@ RIGHT = [
         "            time.sleep(0.1)\n"
         "    finally:\n"
         "        log.append('closed')",
+        (),
+    ),
+    Row(
+        "11.2",
+        "times the first item (made at once, so nothing is held)",
+        """import time
+def server_timing_fixed(app):
+    def middleware(environ, start_response):
+        started = time.perf_counter()
+        seen = {}
+        def remember(status, headers, exc_info=None):
+            seen["args"] = (status, headers)
+            return lambda data: None
+        body = iter(app(environ, remember))
+        first = next(body)
+        took = (time.perf_counter() - started) * 1000
+        status, headers = seen["args"]
+        start_response(status, [*headers, ("Server-Timing", f"app;dur={took:.1f}")])
+        def rest():
+            yield first
+            yield from body
+        return rest()
+    return middleware""",
         (),
     ),
 ]

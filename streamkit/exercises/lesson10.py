@@ -20,7 +20,8 @@ from ..demos import create_app
 from ..server import serve
 from ..trace import Trace, plural
 from . import Exercise, NotAttempted, Wrong
-from .checking import SERVER_NAME, fetch, is_placeholder, require_function
+from .checking import SERVER_NAME, calling, fetch, is_untouched, kind_of, require_function, served
+from .guard import call
 
 LESSON = "10"
 #: System programs the lesson runs (nginx in section 5, Chromium in section 6); its checks need
@@ -58,40 +59,95 @@ def _delta(event: Any) -> dict[str, Any] | None:
     return delta if isinstance(delta, dict) else None
 
 
+def _try_chat_view(app: App, view: Any) -> None:
+    """Call the view once inside a test POST, under the time limit, to tell an untouched
+    placeholder from an attempt and a forgotten return from both (as ``try_view`` does)."""
+
+    def run() -> Any:
+        with app.test_request_context(PATH, method="POST", json=QUESTION):
+            return view()
+
+    returned = call(
+        run,
+        what=f"{getattr(view, '__name__', 'chat_view')}()",
+        doing="the check called the view",
+        likely="a loop in the view itself never ends (a loop without yield belongs in a generator)",
+    )
+    if returned is Ellipsis or is_untouched(view):
+        raise NotAttempted()
+    if returned is None:
+        raise Wrong(
+            "chat_view() returned None: end the view with return Response(generate(), "
+            'mimetype="text/event-stream") (a view that prints or forgets return sends nothing).'
+        )
+    close = getattr(returned, "close", None)
+    if callable(close):
+        close()
+
+
 def _check_chat_view(answer: Any) -> str:
     view = require_function(answer, "chat_view")
     app = App(__name__, template_folder=None)
     app.add_url_rule(PATH, endpoint="exercise", view_func=view, methods=["POST"])
-    with app.test_request_context(PATH, method="POST", json=QUESTION):
-        returned = view()
-    if is_placeholder(returned):
-        raise NotAttempted()
-    close = getattr(returned, "close", None)
-    if callable(close):
-        close()
-    server = serve(app, name=SERVER_NAME)
-    try:
+    _try_chat_view(app, view)
+    with served(app) as server:
         trace = fetch(server, PATH, json=QUESTION, who="chat_view()")
+        contents = _judge_chat_stream(trace)
         text = _read_with_openai(server.url)
-    finally:
-        server.stop()
+    if text is not None and text != "".join(TOKENS):
+        raise Wrong(f"The openai client read {text[:80]!r} from your stream, not the tokens.")
+    figures = trace.event_figures
+    apart = (
+        f", {figures.gap_median * 1000:,.0f} ms apart (median)"
+        if figures is not None and figures.gap_median is not None
+        else ""
+    )
+    read = (
+        "the openai client read the same text"
+        if text is not None
+        else "(the openai package is not installed here, so only the probe read it)"
+    )
+    first_byte = f" (first byte {trace.ttfb * 1000:,.0f} ms)" if trace.ttfb is not None else ""
+    return (
+        f"{len(TOKENS)} tokens in {plural(len(contents), 'event')}, the first content at "
+        f"{contents[0].t * 1000:,.0f} ms{first_byte}{apart}; {read}."
+    )
+
+
+def _judge_chat_stream(trace: Trace) -> list[Any]:
+    """What the probe read, judged against the chat completions format; the content events."""
     content_type = (trace.headers.get("Content-Type") or "").split(";")[0].strip()
     if content_type != "text/event-stream":
         raise Wrong(
             f"The response is {content_type or 'unlabelled'}; an event stream is text/event-stream "
-            '(mimetype="text/event-stream"): EventSource accepts nothing else and browsers sniff text/plain.'
+            '(mimetype="text/event-stream"): clients read chat chunks only from an event stream.'
         )
     events = trace.events
-    if trace.unterminated is not None or (
-        events and any(_json(e.data) is None and e.data != "[DONE]" for e in events)
-    ):
+    if trace.unterminated is not None or any("\n" in event.data for event in events):
         raise Wrong(
             "Some events ran into each other: end every event with a blank line, "
             'yield f"data: {json.dumps(chunk)}\\n\\n" (two newlines).'
         )
-    if not events or events[-1].data != "[DONE]":
+    if not events:
         raise Wrong(
-            'The stream must end with the event "data: [DONE]" (and its blank line), as the API does.'
+            f"The body held no server-sent event (it began {trace.body[:40]!r}): each event is a line "
+            '"data: ..." followed by a blank line.'
+        )
+    for number, event in enumerate(events, 1):
+        if event.data != "[DONE]" and _json(event.data) is None:
+            repr_like = "'" in event.data and '"' not in event.data
+            raise Wrong(
+                f"Event {number}'s data is {event.data[:60]!r}, which is not JSON"
+                + (
+                    ": str(chunk) writes a dict as Python does, with single quotes; write json.dumps(chunk)."
+                    if repr_like
+                    else ": each event carries one chat.completion.chunk object, written with json.dumps(chunk)."
+                )
+            )
+    if events[-1].data != "[DONE]":
+        raise Wrong(
+            'The stream must end with the event "data: [DONE]" (and its blank line), as the API does; '
+            f"the last event was {events[-1].data[:60]!r}."
         )
     first = _delta(events[0])
     if first is None or first.get("role") != "assistant" or first.get("content"):
@@ -99,49 +155,66 @@ def _check_chat_view(answer: Any) -> str:
             'The first event should be the role-only delta: {"role": "assistant", "content": ""}, '
             f"got {events[0].data[:80]!r}."
         )
-    if trace.content != "".join(TOKENS):
+    for number, event in enumerate(events[1:-1], 2):
+        if _delta(event) is None:
+            raise Wrong(
+                f"Event {number} has no choices[0].delta: {event.data[:80]!r}. Chat chunks carry a "
+                'token as {"choices": [{"index": 0, "delta": {"content": token}, "finish_reason": null}]}.'
+            )
+    said = "".join(str((_delta(event) or {}).get("content") or "") for event in events)
+    if said != "".join(TOKENS):
         raise Wrong(
-            f"The tokens in the events read {trace.content[:80]!r}; send each token of model_tokens() "
-            'as {"choices": [{"index": 0, "delta": {"content": token}, "finish_reason": null}]}.'
+            f"The tokens in the events read {said[:80]!r}, not {''.join(TOKENS)!r}: send each token of "
+            'model_tokens() once, as {"choices": [{"index": 0, "delta": {"content": token}, '
+            '"finish_reason": null}]}.'
         )
-    finals = [_json(e.data) for e in events[:-1] if (_delta(e) == {})]
-    if not any(final and final["choices"][0].get("finish_reason") == "stop" for final in finals):
+    finals = [_json(event.data) for event in events[:-1] if _delta(event) == {}]
+    if not any(final["choices"][0].get("finish_reason") == "stop" for final in finals):
         raise Wrong('Before [DONE], send a chunk with an empty delta and "finish_reason": "stop".')
-    contents = [event for event in events if event.content]
+    contents = [event for event in events if (_delta(event) or {}).get("content")]
     figures = trace.event_figures
-    if len(contents) != len(TOKENS) or figures is None or figures.per_chunk_max > 1:
+    together = figures.per_chunk_max if figures is not None else len(contents)
+    if len(contents) != len(TOKENS) or together > 1:
         raise Wrong(
-            f"The {len(TOKENS)} tokens came in {plural(len(contents), 'event')}, up to "
-            f"{figures.per_chunk_max if figures else '?'} per chunk: yield one event per token, as it is made "
-            "(not a list built first)."
+            f"The {len(TOKENS)} tokens came in {plural(len(contents), 'event')}, up to {together} events "
+            "per chunk: yield one event per token, as model_tokens() gives it (no list or string built first)."
         )
     spread = contents[-1].t - contents[0].t
     if spread < (len(TOKENS) - 1) * GAP * 0.5:
         raise Wrong(
             f"All {len(TOKENS)} tokens arrived within {spread * 1000:,.0f} ms, though the model made them "
-            f"{GAP * 1000:.0f} ms apart: yield each one as soon as model_tokens() gives it."
+            f"{GAP * 1000:.0f} ms apart: yield each one as soon as model_tokens() gives it "
+            "(no list built first)."
         )
-    if text != "".join(TOKENS):
-        raise Wrong(f"The openai client read {text[:80]!r} from your stream, not the tokens.")
-    return (
-        f"{len(TOKENS)} tokens in {len(TOKENS)} events, the first content at "
-        f"{trace.first_content * 1000:,.0f} ms (first byte {trace.ttfb * 1000:,.0f} ms), "  # type: ignore[operator]
-        f"{figures.gap_median * 1000:,.0f} ms apart; the openai client read the same text."  # type: ignore[operator]
-    )
+    return contents
 
 
-def _read_with_openai(url: str) -> str:
-    """The reply as the official client reads it (skipped, with a note, where it is missing)."""
+def _read_with_openai(url: str) -> str | None:
+    """The reply as the official client reads it; None where the package is missing."""
     try:
         import openai
     except ImportError:
-        return "".join(TOKENS)  # the probe's reading stands alone; the lesson names the package
-    client: Any = openai.OpenAI(base_url=url + "/v1", api_key="not-needed", max_retries=0, timeout=10)
-    try:
+        return None
+    client: Any = openai.OpenAI(base_url=url + "/v1", api_key="not-needed", max_retries=0, timeout=5)
+
+    def read() -> str:
         stream = client.chat.completions.create(model="exercise", messages=QUESTION["messages"], stream=True)
         return "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)
+
+    try:
+        text: str = call(
+            read,
+            what="the openai client",
+            doing="it read your stream",
+            likely="the stream does not end (send data: [DONE] and return)",
+        )
+        return text
+    except Wrong:
+        raise
     except Exception as error:  # noqa: BLE001 - the learner's stream, told as the client said it
         raise Wrong(f"The openai client could not read your stream: {str(error)[:200]}") from None
+    finally:
+        client.close()
 
 
 q1 = Exercise(
@@ -150,10 +223,18 @@ q1 = Exercise(
     "an OpenAI-compatible token stream",
     "chat_view",
     _check_chat_view,
-    hint='Return Response(generate(), mimetype="text/event-stream"), where generate() yields '
-    '"data: " + json.dumps(chunk) + "\\n\\n" for: the role-only delta first, then one chunk per '
-    'token of model_tokens(), then a chunk with "delta": {} and "finish_reason": "stop", then '
-    '"data: [DONE]\\n\\n".',
+    hint=[
+        "An event stream is text: each event is a line data: <JSON> and a blank line. A "
+        "generator inside the view can yield one event per token as model_tokens() makes it.",
+        'Four kinds of chunk, in order: the role-only delta {"role": "assistant", '
+        '"content": ""}, one {"content": token} per token, an empty delta {} with '
+        '"finish_reason": "stop", and last the line data: [DONE]. Each chunk is '
+        '{"choices": [{"index": 0, "delta": ..., "finish_reason": ...}]} written with '
+        "json.dumps.",
+        'Return Response(generate(), mimetype="text/event-stream"), where generate() yields '
+        '"data: " + json.dumps(chunk) + "\\n\\n" for each of those chunks, then '
+        '"data: [DONE]\\n\\n".',
+    ],
     solution_code="""
 import json
 
@@ -198,37 +279,56 @@ def _check_ttft(answer: Any) -> str:
             traces.append((label, server.post(demo_chat.PATH, json=body)))
     said = []
     for label, trace in traces:
-        got = func(trace)
-        if is_placeholder(got) and label != "not streamed":
+        got = calling(func, trace)
+        if got is Ellipsis or (got is None and is_untouched(func)):
             raise NotAttempted()
         want = trace.first_content
         if want is None:
             if got is not None:
                 raise Wrong(
                     f"For a reply that was not streamed (one JSON document, no events) you returned "
-                    f"{got!r}; with no content event there is no first token: return None."
+                    f"{got!r:.60}; with no content event there is no first token: return None."
                 )
             continue
-        if not isinstance(got, (int, float)) or isinstance(got, bool):
-            raise Wrong(f"time_to_first_token() should return seconds (a number), got {got!r:.60}.")
-        if abs(got - want) > 0.001:
-            known = {
-                "the first byte": trace.ttfb,
-                "the headers": trace.headers_at,
-                "the first event (the role-only delta)": trace.first_event,
-                "the end of the stream": trace.duration,
-            }
-            matches = [
-                name for name, value in known.items() if value is not None and abs(got - value) < 0.001
-            ]
-            which = f" That is {' and '.join(matches)}." if matches else ""
+        if got is None:
             raise Wrong(
-                f"For the {label} stream you returned {got * 1000:,.0f} ms; its first content event "
-                f"arrived at {want * 1000:,.0f} ms.{which} Skip the events without content (and the "
-                "comments): the first token is the first event whose content is not empty."
+                f"time_to_first_token(trace) returned None for the {label} stream, whose first content "
+                f"event arrived at {want * 1000:,.0f} ms: did you forget return, or did no event pass "
+                "your test? event.content holds the text an event carried."
+            )
+        if not isinstance(got, (int, float)) or isinstance(got, bool):
+            raise Wrong(
+                f"time_to_first_token() should return seconds (a number), got {kind_of(got)}: {got!r:.60}."
+            )
+        if abs(got - want) > 0.001:
+            raise Wrong(
+                f"For the {label} stream you returned {got:,.3f}; its first content event arrived at "
+                f"{want:,.3f} s.{_which_time(trace, got)}"
             )
         said.append(f"{label}: {got * 1000:,.0f} ms (first byte {trace.ttfb * 1000:,.0f} ms)")  # type: ignore[operator]
     return "Time to first token, " + "; ".join(said) + "; and None for the reply that was not streamed."
+
+
+def _which_time(trace: Trace, got: float) -> str:
+    """What a wrong time is, when it is one the trace knows: the mistake named."""
+    want = trace.first_content or 0.0
+    if abs(got - want * 1000) < 1.0:
+        return " That is the right moment in milliseconds: return seconds, as event.t is."
+    if trace.ttfb is not None and abs(got - (want - trace.ttfb)) < 0.001:
+        return " That is measured from the first byte: return event.t itself, which counts from the request."
+    known = {
+        "the first byte": trace.ttfb,
+        "the headers": trace.headers_at,
+        "the first event (the role-only delta)": trace.first_event,
+        "the last event ([DONE])": trace.events[-1].t if trace.events else None,
+        "the end of the stream": trace.duration,
+    }
+    matches = [name for name, value in known.items() if value is not None and abs(got - value) < 0.001]
+    which = f" That is {' and '.join(matches)}." if matches else ""
+    return (
+        f"{which} Skip the events without content (and the comments): the first token is the "
+        "first event whose content is not empty."
+    )
 
 
 q2 = Exercise(
@@ -237,9 +337,13 @@ q2 = Exercise(
     "time to first token, not first byte",
     "time_to_first_token",
     _check_ttft,
-    hint="Walk trace.events in order and return the t of the first event whose content is not "
-    "empty (event.content); comments are in trace.comments, not in trace.events. No such "
-    "event: return None.",
+    hint=[
+        "trace.events lists the events in order, each with its time t (seconds from the request) "
+        "and the content it carried. Not every event carries content.",
+        "Walk trace.events in order and return the t of the first event whose content is not "
+        "empty (if event.content:). Comments are in trace.comments, not in trace.events. No "
+        "such event: return None.",
+    ],
     solution_code="""
 def time_to_first_token(trace):
     for event in trace.events:

@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+import inspect
+import re
 import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -20,8 +22,17 @@ from ..response import Response
 from ..server import Server
 from ..testing import StreamAssertionError, assert_streams
 from ..trace import content_pieces, error_text, plural
-from . import Exercise, NotAttempted, Wrong
-from .checking import MAX_SECONDS, SERVER_NAME, TIMEOUT, is_placeholder, require_function, served
+from . import Exercise, NotAttempted, Wrong, where_raised
+from .checking import (
+    SERVER_NAME,
+    calling,
+    fetch,
+    is_untouched,
+    kind_of,
+    require_attempt,
+    require_function,
+    served,
+)
 
 LESSON = "11"
 LINES = 5
@@ -85,25 +96,52 @@ def server_timing(app: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable
     return middleware
 
 
-def _run_test(test: Callable[[Server], Any], app: Any, who: str) -> tuple[BaseException | None, Server]:
-    """Serve ``app`` and run the learner's test on it: (what it raised or None, the server)."""
+def timed_headers(app: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[bytes]]:
+    """A middleware that adds ``Server-Timing`` without holding the body: a feed behind it
+    streams, so a right test passes on it (one that tests the header, not the stream, fails)."""
+
+    def middleware(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            return start_response(status, [*headers, ("Server-Timing", "app;dur=0.1")], exc_info)
+
+        return app(environ, start)
+
+    return middleware
+
+
+def _run_test(test: Callable[[Server], Any], app: Any, who: str) -> BaseException | None:
+    """Serve ``app`` and run the learner's test on it, under the time limit: what it raised or None."""
     with served(app) as server:
         try:
-            test(server)
+            returned = calling(
+                test,
+                server,
+                doing=f"it tested the {who} feed",
+                likely="a loop in the test never ends (request /feed once, then assert)",
+            )
         except AssertionError as failed:
-            return failed, server
+            return failed
         except NotImplementedError:
             raise NotAttempted() from None
+        except Wrong:
+            raise
         except Exception as exc:
             raise Wrong(
-                f"On the {who} feed, test_feed raised {error_text(exc, 200)}: a test that finds a "
-                "problem should fail with an AssertionError (assert_streams raises one)."
+                f"On the {who} feed, test_feed raised {error_text(exc, 200)}{where_raised(exc)}: a test "
+                "that finds a problem should fail with an AssertionError (assert_streams raises one)."
             ) from None
-    return None, server
+    if returned is not None:
+        raise Wrong(
+            f"test_feed returned {returned!r:.40} on the {who} feed instead of failing or passing: "
+            "pytest ignores what a test returns. Use assert (or assert_streams), which fails the test."
+        )
+    return None
 
 
-# What an empty function compiles to (a body of ``...`` or ``pass``): the untouched exercise.
-def _placeholder(server: Server) -> None: ...
+def _first_line(failed: BaseException) -> str:
+    """The first line of a failed test's message, or where it failed when it had none."""
+    first = (str(failed).strip().splitlines() or [""])[0][:300]
+    return first or f"an assert with no message failed{where_raised(failed)}"
 
 
 # -- q1 ------------------------------------------------------------------------------------
@@ -111,32 +149,48 @@ def _placeholder(server: Server) -> None: ...
 
 def _check_test_feed(answer: Any) -> str:
     test = require_function(answer, "test_feed")
-    code = getattr(test, "__code__", None)
-    if code is not None and code.co_code == _placeholder.__code__.co_code:
-        raise NotAttempted("test_feed() has no code in it yet. Replace the ... with your test.")
+    if is_untouched(test):
+        raise NotAttempted()
+    try:
+        inspect.signature(test).bind(None)
+    except TypeError:
+        raise Wrong(
+            "test_feed should take one argument, the running server: def test_feed(server):"
+        ) from None
+    except ValueError:  # no signature to read (a builtin): let the call tell
+        pass
     app = feed_app()
     # The held-back feed first: a test that passes here catches nothing.
-    held, _ = _run_test(test, server_timing(app), "held-back")
+    held = _run_test(test, server_timing(app), "held-back")
     if held is None:
         raise Wrong(
             "test_feed passed on the feed behind server_timing, which holds every line until the "
             "last one: it does not catch the middleware. Request /feed with server.get and check "
             "how it arrived (assert_streams), not only what arrived."
         )
-    fine, _ = _run_test(test, app, "streaming")
+    fine = _run_test(test, app, "streaming")
     if fine is not None:
-        first = (str(fine).strip().splitlines() or [""])[0]
+        trace = getattr(fine, "trace", None)
+        status = getattr(trace, "status", 200)
+        wrong_path = f" (the request got status {status}: request /feed)" if status != 200 else ""
         raise Wrong(
             "test_feed fails on the plain feed too, which streams its 5 lines 0.2 s apart: "
-            f"{first[:300]!s}. A test that always fails cannot tell a change that broke "
-            "streaming from one that did not; loosen the limit that fails."
+            f"{_first_line(fine)}{wrong_path}. A test that always fails cannot tell a change that "
+            "broke streaming from one that did not; loosen the limit that fails."
+        )
+    timed = _run_test(test, timed_headers(app), "streaming, Server-Timing")
+    if timed is not None:
+        raise Wrong(
+            "test_feed fails on a feed that streams behind a middleware that adds Server-Timing "
+            f"without holding the body: {_first_line(timed)}. Test how the feed arrived, not "
+            "which headers it has: a fixed middleware keeps the header."
         )
     why = ""
     if isinstance(held, StreamAssertionError):
         why = f" (verdict {held.trace.verdict!r})"
     return (
-        f"test_feed failed on the held-back feed{why} and passed on the streaming one: it "
-        "catches the middleware."
+        f"test_feed failed on the held-back feed{why} and passed on the streaming one, with and "
+        "without a Server-Timing header."
     )
 
 
@@ -146,9 +200,13 @@ q1 = Exercise(
     "a test that catches the buffering middleware",
     "test_feed",
     _check_test_feed,
-    hint="Inside test_feed: trace = server.get('/feed'), then assert_streams(trace). It fails when "
-    "the lines arrive together. Keep the limits loose (min_pieces=3 is plenty): the machine "
-    "running the tests is busy.",
+    hint=[
+        "A test requests the feed and fails (raises AssertionError) when it did not stream. "
+        "What in a trace tells a stream from a body that came in one piece?",
+        "Inside test_feed: trace = server.get('/feed'), then assert_streams(trace). It fails "
+        "when the lines arrive together. Keep the limits loose (min_pieces=3 is plenty): the "
+        "machine running the tests is busy.",
+    ],
     solution_code="""
 from streamkit.testing import assert_streams
 
@@ -164,28 +222,27 @@ def test_feed(server):
 
 def _check_fixed(answer: Any) -> str:
     fix = require_function(answer, "server_timing_fixed")
-    app = feed_app()
-    wrapped = fix(app)
-    if is_placeholder(wrapped):
-        raise NotAttempted("server_timing_fixed(app) returned None: return the wrapped app.")
+    wrapped = calling(fix, feed_app(), doing="the check wrapped the feed app with it")
+    require_attempt(fix, wrapped, "server_timing_fixed(app)")
     if not callable(wrapped):
         raise Wrong(
-            f"server_timing_fixed(app) should return a WSGI application (a callable), got {type(wrapped).__name__}."
+            f"server_timing_fixed(app) should return a WSGI application (a callable), got {kind_of(wrapped)}."
         )
     with served(wrapped) as server:
-        trace = server.get("/feed", timeout=TIMEOUT, max_seconds=MAX_SECONDS)
-    if trace.server_error is not None:
-        raise Wrong(f"Requesting /feed: the middleware raised {error_text(trace.server_error, 200)}.")
-    if trace.status != 200 or trace.body.count(b"update") != LINES:
-        raise Wrong(
-            f"Requesting /feed gave status {trace.status} and {trace.body.count(b'update')} of the "
-            f"{LINES} lines; pass the whole body through."
-        )
+        trace = fetch(server, "/feed", who="your middleware")
+    lines = trace.body.count(b"update")
+    if lines != LINES:
+        raise Wrong(f"Requesting /feed gave {lines} of the {LINES} lines; pass the whole body through.")
     timing = trace.headers.get("Server-Timing")
     if not timing:
         raise Wrong(
             "The response has no Server-Timing header: the fix should keep the middleware's job "
             "(a header with a duration), only without holding the body."
+        )
+    if not re.search(r"dur=\d", timing):
+        raise Wrong(
+            f"The header is Server-Timing: {timing[:60]!r}, without a duration: write it as "
+            "app;dur=<milliseconds>, as server_timing does."
         )
     try:
         assert_streams(trace, min_pieces=3)
@@ -197,7 +254,11 @@ def _check_fixed(answer: Any) -> str:
             "holds it; time what you can know before the body starts (until start_response is "
             "called) and return the app's iterable as it is."
         ) from None
-    return "The feed streams behind your middleware, with its Server-Timing header."
+    pieces = len(content_pieces(trace.chunks))
+    return (
+        f"The feed arrived in {plural(pieces, 'piece')} (verdict {trace.verdict!r}) behind your "
+        f"middleware, with Server-Timing: {timing[:40]}."
+    )
 
 
 q2 = Exercise(
@@ -206,9 +267,13 @@ q2 = Exercise(
     "fix the middleware",
     "server_timing_fixed",
     _check_fixed,
-    hint="The duration of the whole body cannot be in a header that goes out before the body. "
-    "Measure what is known when the app calls start_response (the time to the headers), add "
-    "the header there, and return the app's iterable itself instead of joining it.",
+    hint=[
+        "The duration of the whole body cannot be in a header that goes out before the body. "
+        "What duration is known when the headers go out?",
+        "Measure the time until the app calls start_response (the time to the headers): wrap "
+        "start_response, add the header there, and return the app's iterable itself instead "
+        "of joining it.",
+    ],
     solution_code="""
 import time
 
@@ -227,4 +292,4 @@ def server_timing_fixed(app):
 )
 
 EXERCISES = [q1, q2]
-__all__ = ["EXERCISES", "SERVER_NAME", "feed_app", "feed_lines", "q1", "q2", "server_timing"]
+__all__ = ["EXERCISES", "SERVER_NAME", "feed_app", "feed_lines", "q1", "q2", "server_timing", "timed_headers"]

@@ -388,8 +388,7 @@ def chat_view():
 ex.q1.check(chat_view)
 
 # %%
-# ex.q1.hint()
-# ex.q1.solution()
+ex.q1.hint()  # run this cell again for more; the last run shows a solution
 
 # %% [markdown]
 # ### Exercise 2: time to first token
@@ -409,8 +408,7 @@ def time_to_first_token(trace):
 ex.q2.check(time_to_first_token)
 
 # %%
-# ex.q2.hint()
-# ex.q2.solution()
+ex.q2.hint()  # run this cell again for more; the last run shows a solution
 
 # %% [markdown]
 # ## Checks

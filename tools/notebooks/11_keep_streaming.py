@@ -126,8 +126,7 @@ def test_feed(server):
 ex.q1.check(test_feed)
 
 # %%
-# ex.q1.hint()
-# ex.q1.solution()
+ex.q1.hint()  # run this cell again for more; the last run shows a solution
 
 # %% [markdown]
 # ## 5. Exercise: fix the middleware
@@ -148,8 +147,7 @@ def server_timing_fixed(app):
 ex.q2.check(server_timing_fixed)
 
 # %%
-# ex.q2.hint()
-# ex.q2.solution()
+ex.q2.hint()  # run this cell again for more; the last run shows a solution
 
 # %% [markdown]
 # With a fix in place, run your test on it and watch it pass. (Until you have written both,
