@@ -81,6 +81,11 @@ from itertools import accumulate, repeat
 from operator import add, itemgetter
 from typing import Any
 
+try:
+    import orjson  # an optional, faster JSON decoder (streamkit[fast])
+except ImportError:  # pragma: no cover - the standard decoder does the same, slower
+    orjson = None  # type: ignore[assignment]
+
 __all__ = [
     "FRAMINGS",
     "CommentRecord",
@@ -225,7 +230,14 @@ _scan: Callable[[str, int], tuple[Any, int]] = json.scanner.make_scanner(json.JS
 
 def parse_json(text: str) -> Any:
     """``json.loads(text)`` for the value of one event, a few frames shorter (this runs once per
-    event); :data:`_NOT_JSON` when the text is not one JSON value."""
+    event); :data:`_NOT_JSON` when the text is not one JSON value. With orjson installed
+    (``streamkit[fast]``) it decodes first, three times as fast; what it refuses (it is
+    stricter: ``NaN``, integers past 64 bits, lone surrogates) goes to the standard decoder."""
+    if orjson is not None:
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            pass
     try:
         value, end = _scan(text, 0)
     except (StopIteration, ValueError):
@@ -362,8 +374,11 @@ class SSEParser:
         if not count:
             return True
         piece_ends = list(accumulate([len(piece[0]) for piece in queue], initial=len(rest)))[1:]
-        event_ends = map(add, accumulate(map(len, blocks)), range(2, 2 * count + 1, 2))
-        dated = list(map(queue.__getitem__, map(bisect_left, repeat(piece_ends), event_ends)))
+        event_ends = list(map(add, accumulate(map(len, blocks)), range(2, 2 * count + 1, 2)))
+        if piece_ends == event_ends:  # one event per piece, the most usual case of all
+            dated = queue
+        else:
+            dated = list(map(queue.__getitem__, map(bisect_left, repeat(piece_ends), event_ends)))
         texts = [block[6:].decode("utf-8", "replace") for block in blocks]
         last_id = self.last_id = self._id
         self._events.extend(
