@@ -352,7 +352,8 @@ def first_content_rows(server: Any, rounds: int) -> list[Row]:
     return [
         (
             f"first_content vs an independent reader, 50 tokens/s, {rounds} rounds: |difference| p99",
-            f"{p99:.3f} ms (median {statistics.median(differences) * 1000:.3f} ms)",
+            f"{p99:.3f} ms (median {statistics.median(differences) * 1000:.3f} ms; "
+            f"{sum(d > 0.002 for d in differences)} of {rounds} over 2 ms)",
             "< 2 ms",
             p99 < 2,
         )
