@@ -323,7 +323,7 @@ def _read_body(
                     break
                 if parser is not None and (len(data) < READ_BUFFER or len(chunks) - parsed > PARSE_BEHIND):
                     # The read took all there was: parse its events while the next is on its way.
-                    # A full read means more is waiting: reading comes first (see the docstring).
+                    # A full read means more is waiting: reading comes first (see streamkit.events).
                     parser.parse()
                     parsed = len(chunks)
                 if on_chunk is not None and len(chunks) > seen:

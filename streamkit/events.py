@@ -52,11 +52,16 @@ piece is parsed at once (a hypothesis test checks it). The usual queue, whole ``
 events with LF line ends, is parsed column by column with C loops (:meth:`SSEParser._bulk`):
 the checks are two counts over the joined bytes, each event finds its piece by bisection, and
 anything else (a CR, a comment, an ``id``, a multi-line event) goes line by line.
-Why: per event, parsing costs more than reading. Measured in memory on a busy 2-core machine
-(CPython 3.11, 100,000 OpenAI-style token events of 60 bytes, one per chunk): reading the
-chunks 3.3 us, the former per-piece parser 9.4 us, this one about 7 us, of which the JSON
-decoding for ``content`` is about 3 us and making the record about 1 us. Against a streamkit
-App writing as fast as it can (about 10 us an event), see ``benchmarks/bench_events.py``.
+Why: per event, parsing costs more than reading, and the probe must not fall behind the
+stream it times. Measured on a busy 2-core machine (CPython 3.11, 100,000 OpenAI-style token
+events of 60 bytes, one per chunk), the probe reads a chunk in about 3 us; parsing one event
+piece by piece, as this module did before, took 9.4 us on top; now it takes 6.4 us (0.94 s
+against 0.30 s for the whole probe of a plain-socket server, which the client limits; 1.24 s
+before, 1.11 s without orjson), of which decoding the JSON for ``content`` is 1 to 2 us (with orjson; 3 us with the
+standard decoder) and making the record about 1 us, the cyclic garbage collector's share
+included. A streamkit App writes such events at 8 to 13 us each, so on a quiet machine the
+probe keeps up; on a loaded one the parsing's CPU time still shows in the probe's time (see
+``benchmarks/bench_events.py``).
 
 **Content.** An event's ``content`` is the text it carries in a format the kit recognises
 (:func:`content_of`): OpenAI-compatible chat completions (``choices[].delta.content``, or
