@@ -45,6 +45,7 @@ __all__ = [
 
 USER_AGENT = "streamkit-probe"
 READ_BUFFER = 256 * 1024  # the most one read of the socket takes
+PARSE_BEHIND = 10_000  # chunks whose events may wait while full reads keep coming
 
 
 class ProbeError(OSError):
@@ -307,6 +308,7 @@ def _read_body(
     feed = reader.feed
     chunks = trace.chunks
     seen = 0
+    parsed = 0  # chunks whose events are parsed
     try:
         if not reader.done:
             if before_read is not None:
@@ -319,6 +321,11 @@ def _read_body(
                     break
                 if feed(data, now):
                     break
+                if parser is not None and (len(data) < READ_BUFFER or len(chunks) - parsed > PARSE_BEHIND):
+                    # The read took all there was: parse its events while the next is on its way.
+                    # A full read means more is waiting: reading comes first (see streamkit.events).
+                    parser.parse()
+                    parsed = len(chunks)
                 if on_chunk is not None and len(chunks) > seen:
                     seen = len(chunks)
                     on_chunk(trace)

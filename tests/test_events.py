@@ -357,3 +357,60 @@ def test_json_lines_split_anywhere_gives_the_same_events(data):
     pieces = data.draw(cuts(stream))
     assert shape(run("jsonl", pieces)) == shape(run("jsonl", [stream]))
     assert len(run("jsonl", pieces).events) == len(values)
+
+
+@st.composite
+def plain_streams(draw):
+    """Mostly ``data: ...`` events with LF line ends (what the parser's bulk path takes), now
+    and then a comment, an extra blank line, a second data line or an id."""
+    parts = []
+    for _ in range(draw(st.integers(0, 8))):
+        kind = draw(st.sampled_from(["data"] * 6 + ["comment", "blank", "two", "id"]))
+        value = draw(text).encode()
+        parts.append(
+            {
+                "data": b"data: " + value + b"\n\n",
+                "comment": b":" + value + b"\n",
+                "blank": b"\n",
+                "two": b"data: " + value + b"\ndata: x\n\n",
+                "id": b"id: " + value + b"\n",
+            }[kind]
+        )
+    return b"".join(parts)
+
+
+def dated(parser) -> tuple[list[tuple], list[tuple]]:
+    return (
+        [(e.t, e.type, e.id, e.data, e.content, e.chunk, e.read) for e in parser.events],
+        [(c.t, c.text, c.chunk, c.read) for c in parser.comments],
+    )
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.data())
+def test_parsing_queued_pieces_together_dates_every_record_as_parsing_each_piece(data):
+    stream = data.draw(st.one_of(sse_streams(), plain_streams()))
+    # The first line is parsed at once (it may start with a BOM), the rest queues for a while.
+    stream = b"data: first\n\n" + stream
+    pieces = [b"data: first\n\n", *data.draw(cuts(stream[13:]))]
+    parse_after = data.draw(st.lists(st.booleans(), min_size=len(pieces), max_size=len(pieces)))
+    at_once, as_fed = SSEParser(), SSEParser()
+    for index, piece in enumerate(pieces):
+        at_once.feed(piece, float(index), index, index)
+        if index == 0 or parse_after[index]:
+            at_once.parse()
+        as_fed.feed(piece, float(index), index, index)
+        as_fed.parse()
+    at_once.eof()
+    as_fed.eof()
+    assert dated(at_once) == dated(as_fed)
+    assert at_once.unterminated == as_fed.unterminated
+    assert at_once.last_id == as_fed.last_id and at_once.retry == as_fed.retry
+
+
+def test_json_the_fast_decoder_refuses_is_still_read_as_the_standard_decoder_reads_it():
+    # orjson (when installed) refuses NaN and lone surrogates; json takes them.
+    for data in ('{"response": "a", "n": NaN}', '{"response": "b", "n": 123456789012345678901234567890}'):
+        assert content_of("message", data) == json.loads(data)["response"]
+    assert content_of("message", '{"response": "\\ud800"}') == "\ud800"
+    assert content_of("message", '{"response": "c"} x') == '{"response": "c"} x'  # not one JSON value
