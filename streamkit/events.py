@@ -87,7 +87,7 @@ from operator import add, itemgetter
 from typing import Any
 
 try:
-    import orjson  # an optional, faster JSON decoder (streamkit[fast])
+    import orjson  # an optional, faster JSON decoder (streamkit-http[fast])
 except ImportError:  # pragma: no cover - the standard decoder does the same, slower
     orjson = None  # type: ignore[assignment]
 
@@ -236,7 +236,7 @@ _scan: Callable[[str, int], tuple[Any, int]] = json.scanner.make_scanner(json.JS
 def parse_json(text: str) -> Any:
     """``json.loads(text)`` for the value of one event, a few frames shorter (this runs once per
     event); :data:`_NOT_JSON` when the text is not one JSON value. With orjson installed
-    (``streamkit[fast]``) it decodes first, about twice as fast here; what it refuses (it is
+    (``streamkit-http[fast]``) it decodes first, about twice as fast here; what it refuses (it is
     stricter: ``NaN``, ``Infinity``, lone surrogates) goes to the standard decoder. Strings,
     all that content is taken from, come out the same (an integer past 64 bits may not)."""
     if orjson is not None:
