@@ -83,7 +83,7 @@ LEFT_OUT = {
 }
 
 # Trace fields that hold a list of Event (or None when that side was not recorded).
-_EVENT_LISTS = ("produced", "written", "browser_received", "browser_shown")
+_EVENT_LISTS = ("produced", "written", "browser_received", "browser_reads", "browser_shown")
 # Trace fields that hold records of SSE events and comments (streamkit.events).
 _RECORD_LISTS: dict[str, type] = {"events": EventRecord, "comments": CommentRecord}
 # Trace fields written as they are (str, int, float, bool or None).

@@ -93,6 +93,7 @@ def every_field_trace() -> Trace:
         "server_error_at": 0.25,
         "note": "a note",
         "browser_received": [Event(0.1, 5)],
+        "browser_reads": [Event(0.11, 5)],
         "browser_shown": [Event(0.12, 0), Event(0.13, 4)],
         "started": 12345.678,
         "reader": "worker (clock checked to 0.1 ms)",
