@@ -48,7 +48,7 @@ def test_every_install_hint_installs_this_project() -> None:
     places += sorted((root / "streamkit").rglob("*.py"))
     hints = 0
     for path in places:
-        for hint in re.findall(r"pip install\s+(?:-e\s+)?(['\"]?[^\s'\"`]+)", path.read_text(encoding="utf-8")):
+        for hint in re.findall(r"pip install\s+(?:-e\s+|-r\s+\S+\s+)?(['\"]?[^\s'\"`]+)", path.read_text(encoding="utf-8")):
             hints += 1
             target = hint.strip("'\"")
             assert target.startswith((".", "streamkit-http")), f"{path.name}: pip install {hint}"

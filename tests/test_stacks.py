@@ -395,7 +395,7 @@ def diagnoses(request: pytest.FixtureRequest) -> Iterator[dict[str, Diagnosis | 
     selected = [
         item.callspec.params["case"]
         for item in request.session.items
-        if item.module is request.module and hasattr(item, "callspec") and "case" in item.callspec.params
+        if getattr(item, "module", None) is request.module and hasattr(item, "callspec") and "case" in item.callspec.params
     ]
     started = time.monotonic()
     results: dict[str, Diagnosis | BaseException] = {}
