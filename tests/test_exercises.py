@@ -320,3 +320,49 @@ def test_right_answers_leave_no_thread_either() -> None:
             if namespace.get("server") is not None:
                 namespace["server"].stop()
     assert _threads_after(baseline) == []
+
+
+def test_after_stopped_learner_code_cprofile_still_runs() -> None:
+    """On CPython 3.11 an exception sent into a thread and never taken leaves a flag behind
+    that makes any code under cProfile spin forever (werkzeug's ProfilerMiddleware in lesson
+    04 stopped answering after a timed-out check). Both ways a check stops learner code must
+    leave it working: a call that ran out of time, then a served view ended by its guard."""
+    import cProfile
+
+    from streamkit.exercises import Wrong
+    from streamkit.exercises.guard import Guard, call
+
+    def spin() -> None:
+        while True:
+            pass
+
+    with pytest.raises(Wrong, match="did not return"):
+        call(spin, what="spin()", doing="testing the guard", likely="a loop that never ends", limit=0.3)
+
+    guard = Guard()
+    entered = threading.Event()
+
+    def learner_view() -> None:
+        try:
+            with guard.inside():
+                entered.set()
+                while True:
+                    time.sleep(0.01)
+        except BaseException:
+            pass  # the guard's Stopped: this thread ends quietly
+
+    threading.Thread(target=learner_view, daemon=True).start()
+    assert entered.wait(5)
+    assert guard.end() == []
+
+    profiled = threading.Event()
+
+    def add(a: int, b: int) -> int:
+        return a + b
+
+    def profile_something() -> None:
+        cProfile.Profile().runcall(add, 1, 2)  # a Python function: its first instruction spun
+        profiled.set()
+
+    threading.Thread(target=profile_something, daemon=True).start()
+    assert profiled.wait(10), "code under cProfile never returned: an exception was left waiting"

@@ -13,19 +13,28 @@ Python cannot kill a thread, but it can raise an exception inside one (CPython's
 ``PyThreadState_SetAsyncExc``): the exception arrives at the thread's next bytecode, so a
 busy loop stops at once and a ``time.sleep`` when it returns. That is how both stop code that
 has run out of time; the learner's ``finally:`` blocks still run.
+
+One edge of that call, measured on CPython 3.11: asking for an exception sets a flag for the
+whole interpreter, and only the thread that takes its exception clears it. An exception that
+is never taken (its thread ended first, or it was withdrawn with ``NULL``) leaves the flag set
+for good, and from then on any code run under ``cProfile`` (werkzeug's ``ProfilerMiddleware``,
+lesson 04) spins forever at its first call. So every exception asked for is taken: a thread
+that leaves learner code takes its own (:meth:`Guard.inside`), and :func:`settle` gives one
+to a short-lived thread of its own after a thread ended with one pending.
 """
 
 from __future__ import annotations
 
 import ctypes
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from . import Wrong
 
-__all__ = ["CALL_LIMIT", "Guard", "GuardedApp", "Stopped", "call", "stop_thread"]
+__all__ = ["CALL_LIMIT", "Guard", "GuardedApp", "Stopped", "call", "settle", "stop_thread"]
 
 CALL_LIMIT = 5.0  # seconds a learner's function may take before the check gives up on it
 STOP_WAIT = 1.0  # seconds to wait for a stopped thread to finish
@@ -45,15 +54,49 @@ def raise_in_thread(ident: int, exception: type[BaseException] | None) -> None:
     )
 
 
+class _Settle(BaseException):
+    """The exception :func:`settle` hands to its own thread."""
+
+
+def settle() -> None:
+    """Clear the interpreter's "an exception is waiting" flag (see the module docstring).
+
+    A thread of its own loops in Python code until it takes one :class:`_Settle`; taking it
+    clears the flag, whichever thread it was set for.
+    """
+    started = threading.Event()
+
+    def wait_for_it() -> None:
+        try:
+            started.set()
+            while True:
+                time.sleep(0.001)
+        except _Settle:
+            pass
+
+    helper = threading.Thread(target=wait_for_it, name="streamkit-exercise-settle", daemon=True)
+    helper.start()
+    started.wait()
+    while helper.is_alive() and helper.ident is not None:
+        raise_in_thread(helper.ident, _Settle)
+        helper.join(0.05)
+
+
 def stop_thread(thread: threading.Thread, wait: float = STOP_WAIT) -> bool:
     """Raise :class:`Stopped` in ``thread`` until it ends (up to ``wait`` s); True if it ended."""
     rounds = 10
+    raised = False
     for _ in range(rounds):
         if not thread.is_alive() or thread.ident is None:
-            return True
+            break
         raise_in_thread(thread.ident, Stopped)
+        raised = True
         thread.join(wait / rounds)
-    return not thread.is_alive()
+    if thread.is_alive():
+        return False  # it takes its exception when it is back in Python code
+    if raised:
+        settle()  # it may have ended with one still waiting
+    return True
 
 
 def call(
@@ -91,6 +134,15 @@ def call(
     return outcome.get("value")
 
 
+def _take_stopped() -> None:
+    """Run a little Python code so that a :class:`Stopped` on its way arrives, and drop it."""
+    try:
+        for _ in range(1000):
+            pass
+    except Stopped:
+        pass
+
+
 class Guard:
     """Notes which threads are running learner code right now, and ends them on :meth:`end`."""
 
@@ -113,9 +165,10 @@ class Guard:
         finally:
             with self._lock:
                 self._inside.pop(ident, None)
-                if ident in self._signalled:
-                    self._signalled.discard(ident)
-                    raise_in_thread(ident, None)  # not delivered yet: no longer wanted
+                signalled = ident in self._signalled
+                self._signalled.discard(ident)
+            if signalled:
+                _take_stopped()  # one may still be on its way: take it here, never withdraw it
 
     def end(self, wait: float = STOP_WAIT) -> list[threading.Thread]:
         """Stop every thread inside learner code; return those still running after ``wait`` s."""
@@ -128,7 +181,10 @@ class Guard:
         for _ident, thread in threads:
             thread.join(wait / max(1, len(threads)))
         with self._lock:
-            return [thread for thread in self._inside.values() if thread.is_alive()]
+            running = [thread for thread in self._inside.values() if thread.is_alive()]
+        if threads and not running:
+            settle()  # a thread that ended before its exception arrived left the flag set
+        return running
 
 
 class GuardedApp:
