@@ -366,3 +366,32 @@ def test_after_stopped_learner_code_cprofile_still_runs() -> None:
 
     threading.Thread(target=profile_something, daemon=True).start()
     assert profiled.wait(10), "code under cProfile never returned: an exception was left waiting"
+
+
+def test_the_guard_never_raises_into_a_thread_that_has_left_learner_code() -> None:
+    """Guard.end() asks for Stopped only while a thread is inside learner code: a thread that
+    left it (a server's worker back in its own code, or a finished call()) runs on untouched."""
+    from streamkit.exercises.guard import Guard, Stopped
+
+    guard = Guard()
+    left = threading.Event()
+    outcome: list[str] = []
+
+    def worker() -> None:
+        with guard.inside():
+            pass
+        left.set()
+        try:
+            deadline = time.monotonic() + 0.5
+            while time.monotonic() < deadline:  # Python code all along: it would take one at once
+                pass
+            outcome.append("ran on")
+        except Stopped:
+            outcome.append("stopped")
+
+    thread = threading.Thread(target=worker, daemon=True)
+    thread.start()
+    assert left.wait(5)
+    assert guard.end() == []
+    thread.join(5)
+    assert outcome == ["ran on"]

@@ -111,6 +111,30 @@ def test_waitress_stop_is_prompt_and_leaves_nothing_behind():
     assert set(threading.enumerate()) - threads_before == set()
 
 
+def test_waitress_stop_works_after_waitress_closed_its_own_trigger():
+    """waitress closes its wake-up pipe itself when handling it fails (once in a CI run, stop()
+    then died in os.write with EBADF and left the server up). stop() must still close it all."""
+    threads_before = set(threading.enumerate())
+    backend = WaitressBackend(app).start()
+    port = backend.port
+    server = backend._server
+    assert server is not None
+    closed = threading.Event()
+
+    def close_trigger() -> None:  # runs in waitress's loop thread, as its own error handling does
+        server.trigger.close()
+        closed.set()
+
+    server.trigger.pull_trigger(close_trigger)
+    assert closed.wait(5)
+    backend.stop()
+    assert port_closed(port)
+    deadline = time.monotonic() + 5
+    while set(threading.enumerate()) - threads_before and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert set(threading.enumerate()) - threads_before == set()
+
+
 # -- gunicorn ------------------------------------------------------------------------------
 
 

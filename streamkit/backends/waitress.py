@@ -145,12 +145,21 @@ class WaitressBackend:
         self._server = server
         self.port = server.effective_port
         self._thread = threading.Thread(
-            target=server.run, name=f"streamkit-waitress-{self.port}", daemon=True
+            target=self._loop, args=(server,), name=f"streamkit-waitress-{self.port}", daemon=True
         )
         self._thread.start()
         if not self._thread.is_alive():  # pragma: no cover - run() returned at once
             raise ServerStartError(f"waitress stopped right after starting on {self.url}")
         return self
+
+    def _loop(self, server: Any) -> None:
+        """waitress's loop, in the serving thread. A socket that :meth:`stop` closed under a
+        ``select`` in progress ends it with EBADF: that is the stop, not an error."""
+        try:
+            server.run()
+        except OSError:
+            if self._server is server:  # not stopping: a real error
+                raise
 
     def stop(self, timeout: float = 1.0) -> None:
         """Close every connection and the listening socket from the loop thread, then join it.
@@ -167,7 +176,13 @@ class WaitressBackend:
             for dispatcher in list(socket_map.values()):
                 dispatcher.close()  # the loop ends once its map is empty
 
-        server.trigger.pull_trigger(close_everything)
+        try:
+            server.trigger.pull_trigger(close_everything)
+        except OSError:
+            # The trigger is closed: waitress closes it itself when handling it failed, and its
+            # loop no longer wakes up for us. Close the rest from here; the loop, if it still
+            # runs, ends once its map is empty (or at the closed sockets' error).
+            close_everything()
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None

@@ -34,7 +34,7 @@ from typing import Any
 
 from . import Wrong
 
-__all__ = ["CALL_LIMIT", "Guard", "GuardedApp", "Stopped", "call", "settle", "stop_thread"]
+__all__ = ["CALL_LIMIT", "Guard", "GuardedApp", "Stopped", "call", "settle"]
 
 CALL_LIMIT = 5.0  # seconds a learner's function may take before the check gives up on it
 STOP_WAIT = 1.0  # seconds to wait for a stopped thread to finish
@@ -62,7 +62,8 @@ def settle() -> None:
     """Clear the interpreter's "an exception is waiting" flag (see the module docstring).
 
     A thread of its own loops in Python code until it takes one :class:`_Settle`; taking it
-    clears the flag, whichever thread it was set for.
+    clears the flag, whichever thread it was set for. The exception is asked for once only: a
+    second one could land after the first was taken, and would then never be taken.
     """
     started = threading.Event()
 
@@ -77,26 +78,9 @@ def settle() -> None:
     helper = threading.Thread(target=wait_for_it, name="streamkit-exercise-settle", daemon=True)
     helper.start()
     started.wait()
-    while helper.is_alive() and helper.ident is not None:
-        raise_in_thread(helper.ident, _Settle)
-        helper.join(0.05)
-
-
-def stop_thread(thread: threading.Thread, wait: float = STOP_WAIT) -> bool:
-    """Raise :class:`Stopped` in ``thread`` until it ends (up to ``wait`` s); True if it ended."""
-    rounds = 10
-    raised = False
-    for _ in range(rounds):
-        if not thread.is_alive() or thread.ident is None:
-            break
-        raise_in_thread(thread.ident, Stopped)
-        raised = True
-        thread.join(wait / rounds)
-    if thread.is_alive():
-        return False  # it takes its exception when it is back in Python code
-    if raised:
-        settle()  # it may have ended with one still waiting
-    return True
+    assert helper.ident is not None  # started
+    raise_in_thread(helper.ident, _Settle)
+    helper.join()  # it runs Python code every millisecond, so it takes the exception at once
 
 
 def call(
@@ -113,10 +97,12 @@ def call(
     one line: ``what`` did not return within ``limit`` s while ``doing``: ``likely``.
     """
     outcome: dict[str, Any] = {}
+    guard = Guard()  # raises into the worker only while it is inside ``func``, never after
 
     def run() -> None:
         try:
-            outcome["value"] = func(*args)
+            with guard.inside():
+                outcome["value"] = func(*args)
         except Stopped:
             pass
         except BaseException as error:  # raised again in the checking thread
@@ -126,7 +112,7 @@ def call(
     worker.start()
     worker.join(limit)
     if worker.is_alive():
-        stop_thread(worker)
+        guard.end()
         raise Wrong(f"{what} did not return within {limit:g} s while {doing}: {likely}")
     if "error" in outcome:
         error = outcome["error"]
@@ -171,15 +157,27 @@ class Guard:
                 _take_stopped()  # one may still be on its way: take it here, never withdraw it
 
     def end(self, wait: float = STOP_WAIT) -> list[threading.Thread]:
-        """Stop every thread inside learner code; return those still running after ``wait`` s."""
+        """Stop every thread inside learner code; return those still running after ``wait`` s.
+
+        The exception is asked for again every tenth of ``wait`` while a thread is still
+        inside (learner code may catch one), and only ever under the lock, while that thread
+        is known to be inside: a thread that has left, or a new thread the system gave the
+        same number, never gets one.
+        """
+        rounds = 10
         with self._lock:
             self.ended = True
-            threads = list(self._inside.items())
-            for ident, _thread in threads:
-                self._signalled.add(ident)
-                raise_in_thread(ident, Stopped)
-        for _ident, thread in threads:
-            thread.join(wait / max(1, len(threads)))
+            threads = list(self._inside.values())
+        for _ in range(rounds):
+            with self._lock:
+                inside = list(self._inside.items())
+                for ident, _thread in inside:
+                    self._signalled.add(ident)
+                    raise_in_thread(ident, Stopped)
+            if not inside:
+                break
+            for _ident, thread in inside:
+                thread.join(wait / rounds / len(inside))
         with self._lock:
             running = [thread for thread in self._inside.values() if thread.is_alive()]
         if threads and not running:
