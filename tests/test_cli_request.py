@@ -197,12 +197,6 @@ def test_probe_has_no_output_switch() -> None:
 
 
 def test_doctor_sends_the_body(url: str) -> None:
-    import inspect
-
-    from streamkit.doctor import doctor
-
-    if "data" not in inspect.signature(doctor).parameters:
-        pytest.skip("doctor(data=...) comes with the doctor branch")
     main(["doctor", url, "--json", '{"a": 1}', "--max-seconds", "3"])
     posted = [entry for entry in SEEN if entry[0] == "POST"]
     assert posted and all(json.loads(entry[1]) == {"a": 1} for entry in posted)
