@@ -227,8 +227,9 @@ PRODUCTS: tuple[Product, ...] = (
         (),
         (
             Behaviour(
-                "delays each small piece of a chunked response until the next or about 200 ms, so "
-                "pieces arrive in pairs (not seen with a close-delimited upstream body)"
+                "holds each small piece of a chunked response about 200 ms and then sends what has "
+                "come meanwhile, so pieces closer together than that arrive together (option "
+                "http-no-delay sends each at once; not seen with a close-delimited upstream body)"
             ),
             Behaviour(
                 "http-response wait-for-body holds headers and body until the body ends, its time "

@@ -27,6 +27,7 @@ import pytest
 from streamkit import serve
 from streamkit.diagnosis import Diagnosis
 from streamkit.doctor import doctor
+from streamkit.probe import probe
 from tests import stacks
 from tests.apps import stack_app
 
@@ -158,7 +159,7 @@ CASES = [
         names_hop=True,
     ),
     # -- HAProxy 2.6 -------------------------------------------------------------------------
-    Case("haproxy", ("haproxy",), _proxy(stacks.haproxy)),  # pieces in pairs, still streams
+    Case("haproxy", ("haproxy",), _proxy(stacks.haproxy)),  # pieces 200 ms apart come in pairs: it streams
     Case("haproxy-http-no-delay", ("haproxy",), _proxy(stacks.haproxy, no_delay=True)),
     Case("haproxy-compression", ("haproxy",), _proxy(stacks.haproxy, compression=True)),
     Case(
@@ -470,3 +471,25 @@ def test_a_missing_program_skips_naming_its_package(program, package, monkeypatc
     assert stacks.missing("no_such_module_for_stacks") == (
         "no_such_module_for_stacks is not installed: pip install no_such_module_for_stacks (in the test extra)"
     )
+
+
+def test_haproxy_gathers_small_pieces_of_a_chunked_body() -> None:
+    """What the HAProxy row of streamkit/products.py says, measured: 2.6 holds each small piece
+    of a chunked response about 200 ms and sends what came meanwhile, so 8 pieces 80 ms apart
+    arrive in about 3 reads (measured: 3); ``option http-no-delay`` sends each one at once."""
+    reason = stacks.missing("haproxy")
+    if reason is not None:
+        pytest.skip(reason)
+    path = "/stream?count=8&gap=0.08"
+    with serve(stack_app.app) as app:
+        address = f"{stacks.HOST}:{app.port}"
+        with stacks.haproxy(address) as plain:
+            paired = probe(plain.url + path, timeout=10)
+        with stacks.haproxy(address, no_delay=True) as no_delay:
+            apart = probe(no_delay.url + path, timeout=10)
+    for trace in (paired, apart):
+        assert trace.error is None and trace.body.count(b"piece ") == 8
+    reads_paired = len({chunk.read for chunk in paired.chunks})
+    reads_apart = len({chunk.read for chunk in apart.chunks})
+    assert reads_apart >= 7, f"http-no-delay: 8 pieces came in {reads_apart} reads"
+    assert reads_paired <= 5, f"default: 8 pieces came in {reads_paired} reads, not gathered"
