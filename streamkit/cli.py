@@ -671,7 +671,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     # "--json" without a value (last, or right before the URL) asks for JSON output; main()
     # turns it into this option (see json_switch). "--json DATA" is curl's JSON body.
-    doctor.add_argument("--json-output", dest="json_output", action="store_true", help=argparse.SUPPRESS)
+    doctor.add_argument(
+        "--json-output",
+        dest="json_output",
+        action="store_true",
+        help="print the diagnosis as JSON (a bare --json, with nothing, the URL or another long "
+        "option after it, means this too)",
+    )
     doctor.add_argument(
         "--save",
         metavar="FILE",
