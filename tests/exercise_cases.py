@@ -26,7 +26,8 @@ class Row:
     slow: bool = field(default=False)  # a row that runs into a check's time limit on purpose
 
 
-# Lesson 10's views share this: events() yields a right stream's events, as text.
+# Lesson 10's views share this: chunk(delta, finish) is one event, events() yields a right stream's
+# events, as text.
 CHAT = """import json
 from streamkit import Response
 def chunk(delta, finish=None):
@@ -1319,11 +1320,8 @@ def chat_view():
     Row(
         "10.1",
         "the stop chunk after [DONE]",
-        """import json
-from streamkit import Response
-def chat_view():
-    def chunk(delta, finish=None):
-        return "data: " + json.dumps({"choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}) + "\\n\\n"
+        CHAT
+        + """def chat_view():
     def generate():
         yield chunk({"role": "assistant", "content": ""})
         for token in ex.model_tokens():
@@ -1358,11 +1356,8 @@ def chat_view():
     Row(
         "10.1",
         "the whole text so far in each chunk",
-        """import json
-from streamkit import Response
-def chat_view():
-    def chunk(delta, finish=None):
-        return "data: " + json.dumps({"choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}) + "\\n\\n"
+        CHAT
+        + """def chat_view():
     def generate():
         yield chunk({"role": "assistant", "content": ""})
         text = ""
@@ -1391,11 +1386,8 @@ def chat_view():
     Row(
         "10.1",
         "the tokens collected first",
-        """import json
-from streamkit import Response
-def chat_view():
-    def chunk(delta, finish=None):
-        return "data: " + json.dumps({"choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}) + "\\n\\n"
+        CHAT
+        + """def chat_view():
     tokens = list(ex.model_tokens())
     def generate():
         yield chunk({"role": "assistant", "content": ""})
