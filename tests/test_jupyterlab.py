@@ -30,20 +30,13 @@ from typing import Any
 
 import pytest
 
+from streamkit.browser import LAUNCH_ARGS
 from tests.conftest import CHROMIUM_MISSING
 from tests.jupyter_server import running_jupyter
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 LESSONS = ["00_welcome", "01_generators", "03_context"]
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 START_TIMEOUT = 60.0  # seconds for JupyterLab to answer (it is slow on a loaded machine)
 RUN_TIMEOUT = int(
     os.environ.get("STREAMKIT_LAB_RUN_TIMEOUT", 90_000)
@@ -104,7 +97,7 @@ def browser(lab: dict[str, Any]) -> Iterator[Any]:
     from streamkit.programs import find_program
 
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=find_program("chromium"), args=FLAGS)
+        chromium = playwright.chromium.launch(executable_path=find_program("chromium"), args=LAUNCH_ARGS)
         try:
             yield chromium
         finally:
