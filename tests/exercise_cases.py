@@ -41,6 +41,18 @@ def events():
     yield "data: [DONE]\\n\\n"
 """
 
+
+def timing_middleware(header: str, body: str = "app(environ, start)") -> str:
+    """Lesson 11's middleware as a learner writes it: ``header`` added in its own start_response,
+    ``body`` returned (both as source)."""
+    return f"""def server_timing_fixed(app):
+    def middleware(environ, start_response):
+        def start(status, headers, exc_info=None):
+            return start_response(status, [*headers, {header}], exc_info)
+        return {body}
+    return middleware"""
+
+
 ROWS = [
     # -- 00.1 your own trace ------------------------------------------------------------
     Row("00.1", "no query string", 'my_trace = server.get("/count")', ("?n=3",)),
@@ -1615,12 +1627,7 @@ def chat_view():
     Row(
         "11.2",
         "joins the body",
-        """def server_timing_fixed(app):
-    def middleware(environ, start_response):
-        def start(status, headers, exc_info=None):
-            return start_response(status, [*headers, ("Server-Timing", "app;dur=1")], exc_info)
-        return [b"".join(app(environ, start))]
-    return middleware""",
+        timing_middleware('("Server-Timing", "app;dur=1")', body='[b"".join(app(environ, start))]'),
         ("still held back", "joins or collects"),
     ),
     Row(
@@ -1646,23 +1653,13 @@ def server_timing_fixed(app):
     Row(
         "11.2",
         "a header without a duration",
-        """def server_timing_fixed(app):
-    def middleware(environ, start_response):
-        def start(status, headers, exc_info=None):
-            return start_response(status, [*headers, ("Server-Timing", "app")], exc_info)
-        return app(environ, start)
-    return middleware""",
+        timing_middleware('("Server-Timing", "app")'),
         ("without a duration", "dur="),
     ),
     Row(
         "11.2",
         "the header as one string",
-        """def server_timing_fixed(app):
-    def middleware(environ, start_response):
-        def start(status, headers, exc_info=None):
-            return start_response(status, [*headers, "Server-Timing: app;dur=1"], exc_info)
-        return app(environ, start)
-    return middleware""",
+        timing_middleware('"Server-Timing: app;dur=1"'),
         ("ValueError", "(name, value) pair"),
     ),
     Row(
