@@ -23,16 +23,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import statistics
-import subprocess
 import sys
 import threading
 import time
 import uuid
 from typing import Any
 
-Row = tuple[str, str, str, bool]  # (what, measured, target, passed)
-
+import common
+from common import Row, best_ratio, print_summary, print_table, read_with_requests, yield_to_arrival
 
 # -- the app -------------------------------------------------------------------------------------
 
@@ -116,31 +114,13 @@ def run_client(kind: str, target: str, trace_id: str) -> None:
             "error": trace.error,
         }
     else:
-        import requests
-
-        started = time.monotonic()
-        response = requests.get(target, stream=True, timeout=60, headers=headers)
-        chunks = size = 0
-        for piece in response.iter_content(None):
-            chunks += 1
-            size += len(piece)
-        result = {
-            "chunks": chunks,
-            "bytes": size,
-            "seconds": time.monotonic() - started,
-            "error": None,
-        }
+        result = {**read_with_requests(target, headers), "error": None}
     print(json.dumps(result))
 
 
 def client(kind: str, target: str, trace_id: str = "-") -> dict[str, Any]:
-    done = subprocess.run(
-        [sys.executable, __file__, "--client", kind, target, trace_id],
-        check=False, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
-    if done.returncode != 0:
-        raise RuntimeError(f"client {kind} failed:\n{done.stderr}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    """This file run as a client process (see :func:`run_client`): what it measured."""
+    return common.client(__file__, kind, target, trace_id)
 
 
 # -- the measurements ------------------------------------------------------------------------------
@@ -175,16 +155,8 @@ def kit_vs_bare(kit_url: str, bare_url: str, rows: int, rounds: int, *, traced: 
     for number in range(rounds):  # alternate which goes first, so neither always gets the quieter slot
         for step in (kit_round, bare_round) if number % 2 == 0 else (bare_round, kit_round):
             step()
-    ratio = max(ours) / max(bare)
     how = "traced (produced+written noted)" if traced else "untraced"
-    return [
-        (
-            f"{rows:,} rows, {how}: serve() / bare uvicorn (wire chunks/s)",
-            f"{ratio:.2f}x ({max(ours):,.0f} vs {max(bare):,.0f}/s)",
-            ">= 0.9x",
-            ratio >= 0.9,
-        )
-    ]
+    return [best_ratio(f"{rows:,} rows, {how}: serve() / bare uvicorn (wire chunks/s)", ours, bare, 0.9)]
 
 
 def probe_vs_requests(kit_url: str, rows: int, rounds: int) -> list[Row]:
@@ -194,28 +166,16 @@ def probe_vs_requests(kit_url: str, rows: int, rounds: int) -> list[Row]:
             measured = client(kind, f"{kit_url}/rows?n={rows}")
             assert measured["chunks"] == rows, measured
             results.append(measured["chunks"] / measured["seconds"])
-    ratio = max(ours) / max(theirs)
     return [
-        (
-            f"{rows:,} rows from serve(): probe / requests iter_content (chunks/s)",
-            f"{ratio:.2f}x ({max(ours):,.0f} vs {max(theirs):,.0f}/s)",
-            ">= 0.9x",
-            ratio >= 0.9,
-        )
+        best_ratio(f"{rows:,} rows from serve(): probe / requests iter_content (chunks/s)", ours, theirs, 0.9)
     ]
 
 
 def latency(server: Any, count: int) -> list[Row]:
     trace = server.get(f"/ticks?n={count}")
-    lags = sorted(event.arrived - event.t for event in trace.produced if event.arrived is not None)
-    assert len(lags) == count, (len(lags), count, trace)
-    median = statistics.median(lags) * 1000
-    p99 = lags[min(len(lags) - 1, round(0.99 * (len(lags) - 1)))] * 1000
-    what = f"server.get on uvicorn, {count} items 5 ms apart: yield-to-arrival"
-    return [
-        (f"{what} median", f"{median:.3f} ms", "< 1 ms", median < 1),
-        (f"{what} p99", f"{p99:.3f} ms", "< 5 ms", p99 < 5),
-    ]
+    return yield_to_arrival(
+        trace, count, f"server.get on uvicorn, {count} items 5 ms apart: yield-to-arrival"
+    )
 
 
 def main() -> int:
@@ -257,14 +217,8 @@ def main() -> int:
                 results.extend(step())
     finally:
         bare.stop()
-    width = max(len(row[0]) for row in results)
-    value_width = max(len(row[1]) for row in results)
-    print(f"\nstreamkit ASGI benchmark{' (--quick)' if quick else ''}")
-    print(f"{'measurement':<{width}}  {'measured':<{value_width}}  {'target':<9}  result")
-    for what, value, target, passed in results:
-        print(f"{what:<{width}}  {value:<{value_width}}  {target:<9}  {'PASS' if passed else 'FAIL'}")
-    failed = sum(not row[3] for row in results)
-    print(f"\n{len(results) - failed} of {len(results)} targets met")
+    print_table(f"streamkit ASGI benchmark{' (--quick)' if quick else ''}", results)
+    print_summary(results)
     return 0  # a missed target is reported above, not an error
 
 

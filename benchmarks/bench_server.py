@@ -27,13 +27,14 @@ import argparse
 import json
 import resource
 import socket
-import statistics
-import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
+
+import common
+from common import Row, best_ratio, print_summary, print_table, read_with_requests, yield_to_arrival
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -59,15 +60,7 @@ def run_client(kind: str, target: str, extra: list[str]) -> None:
             "rss_growth": (after - before) * KIB,  # ru_maxrss is in KiB on Linux
         }
     elif kind == "requests":
-        import requests
-
-        started = time.monotonic()
-        response = requests.get(target, stream=True, timeout=60)
-        chunks = size = 0
-        for piece in response.iter_content(None):
-            chunks += 1
-            size += len(piece)
-        result = {"chunks": chunks, "bytes": size, "seconds": time.monotonic() - started}
+        result = read_with_requests(target)
     elif kind == "socket":
         host, port = target.rsplit(":", 1)
         total = int(extra[0])
@@ -88,13 +81,8 @@ def run_client(kind: str, target: str, extra: list[str]) -> None:
 
 
 def client(kind: str, target: str, *extra: str) -> dict[str, Any]:
-    done = subprocess.run(
-        [sys.executable, __file__, "--client", kind, target, *extra],
-        capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
-    if done.returncode != 0:
-        raise RuntimeError(f"client {kind} failed:\n{done.stderr}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    """This file run as a client process (see :func:`run_client`): what it measured."""
+    return common.client(__file__, kind, target, *extra)
 
 
 # -- servers used by the measurements --------------------------------------------------------
@@ -132,7 +120,9 @@ def build_app(rows: int) -> Any:
 
     # A template from the app's loader, compiled once and cached, as in a real app.
     app.jinja_env.loader = DictLoader(
-        {"table.html": "<table>{% for r in rows %}<tr><td>{{ r }}</td><td>row {{ r }}</td></tr>{% endfor %}</table>"}
+        {
+            "table.html": "<table>{% for r in rows %}<tr><td>{{ r }}</td><td>row {{ r }}</td></tr>{% endfor %}</table>"
+        }
     )
 
     @app.route("/table")
@@ -233,20 +223,9 @@ class RepeatServer(RawServer):
 # -- the measurements ------------------------------------------------------------------------------
 
 
-Row = tuple[str, str, str, bool]  # (what, measured, target, passed)
-
-
 def latency(server: Any, count: int) -> list[Row]:
     trace = server.get(f"/ticks?n={count}&gap=0.005")
-    lags = sorted(event.arrived - event.t for event in trace.produced if event.arrived is not None)
-    assert len(lags) == count, (len(lags), count, trace)
-    median = statistics.median(lags) * 1000
-    p99 = lags[min(len(lags) - 1, round(0.99 * (len(lags) - 1)))] * 1000
-    what = f"yield-to-arrival, {count} items 5 ms apart"
-    return [
-        (f"{what}: median", f"{median:.3f} ms", "< 1 ms", median < 1),
-        (f"{what}: p99", f"{p99:.3f} ms", "< 5 ms", p99 < 5),
-    ]
+    return yield_to_arrival(trace, count, f"yield-to-arrival, {count} items 5 ms apart:")
 
 
 def app_vs_bare(app_url: str, bare_url: str, rows: int, rounds: int) -> list[Row]:
@@ -256,13 +235,9 @@ def app_vs_bare(app_url: str, bare_url: str, rows: int, rounds: int) -> list[Row
             measured = client("probe", f"{url}?n={rows}")
             assert measured["chunks"] == rows and not measured["error"], measured
             results.append(measured["chunks"] / measured["seconds"])
-    ratio = max(ours) / max(bare)
     return [
-        (
-            f"{rows:,} rows: App+stream_with_context / bare WSGI generator (chunks/s)",
-            f"{ratio:.2f}x ({max(ours):,.0f} vs {max(bare):,.0f}/s)",
-            ">= 0.9x",
-            ratio >= 0.9,
+        best_ratio(
+            f"{rows:,} rows: App+stream_with_context / bare WSGI generator (chunks/s)", ours, bare, 0.9
         )
     ]
 
@@ -282,15 +257,7 @@ def probe_vs_requests(chunks: int, rounds: int) -> list[Row]:
                 results.append(measured["chunks"] / measured["seconds"])
     finally:
         blast.close()
-    ratio = max(ours) / max(theirs)
-    return [
-        (
-            f"{chunks:,} chunks: probe / requests iter_content (chunks/s)",
-            f"{ratio:.2f}x ({max(ours):,.0f} vs {max(theirs):,.0f}/s)",
-            ">= 1.0x",
-            ratio >= 1.0,
-        )
-    ]
+    return [best_ratio(f"{chunks:,} chunks: probe / requests iter_content (chunks/s)", ours, theirs, 1.0)]
 
 
 def big_chunks(blocks_url: str, total: int, rounds: int) -> list[Row]:
@@ -367,23 +334,23 @@ def main() -> int:
     with serve(app) as kit_server, serve(bare_rows) as bare_server, serve(blocks) as block_server:
         steps: list[tuple[str, Callable[[], list[Row]]]] = [
             ("latency", lambda: latency(kit_server, 50 if quick else 200)),
-            ("App vs bare", lambda: app_vs_bare(kit_server.url + "/rows", bare_server.url + "/", rows, rounds)),
+            (
+                "App vs bare",
+                lambda: app_vs_bare(kit_server.url + "/rows", bare_server.url + "/", rows, rounds),
+            ),
             ("probe vs requests", lambda: probe_vs_requests(20_000 if quick else 100_000, rounds)),
-            ("64 KiB chunks", lambda: big_chunks(block_server.url + "/", (64 if quick else 256) * MIB, 1 if quick else 3)),
+            (
+                "64 KiB chunks",
+                lambda: big_chunks(block_server.url + "/", (64 if quick else 256) * MIB, 1 if quick else 3),
+            ),
             ("memory", lambda: memory(block_server.url + "/", (128 if quick else 768) * MIB)),
             ("template", lambda: template_first_chunk(kit_server.url + "/table", 100_000)),
         ]
         for name, step in steps:
             print(f"  measuring {name} ...", file=sys.stderr, flush=True)
             results.extend(step())
-    width = max(len(row[0]) for row in results)
-    value_width = max(len(row[1]) for row in results)
-    print(f"\nstreamkit server/probe benchmark{' (--quick)' if quick else ''}")
-    print(f"{'measurement':<{width}}  {'measured':<{value_width}}  {'target':<9}  result")
-    for what, value, target, passed in results:
-        print(f"{what:<{width}}  {value:<{value_width}}  {target:<9}  {'PASS' if passed else 'FAIL'}")
-    failed = sum(not row[3] for row in results)
-    print(f"\n{len(results) - failed} of {len(results)} targets met")
+    print_table(f"streamkit server/probe benchmark{' (--quick)' if quick else ''}", results)
+    print_summary(results)
     return 0  # a missed target is reported above, not an error
 
 

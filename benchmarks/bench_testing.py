@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -26,6 +27,9 @@ from typing import Any
 
 from streamkit.testing import ServerFactory
 from streamkit.trace import Chunk, Event, Trace
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "apps"))
+from stack_app import answer_lifespan  # noqa: E402  (the test apps' answer to lifespan messages)
 
 
 def wsgi_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
@@ -35,13 +39,8 @@ def wsgi_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
 
 async def asgi_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     if scope["type"] == "lifespan":
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await send({"type": "lifespan.shutdown.complete"})
-                return
+        await answer_lifespan(receive, send)
+        return
     await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
     await send({"type": "http.response.body", "body": b"ok"})
 

@@ -16,6 +16,8 @@ import argparse
 import statistics
 import time
 
+from common import print_summary, print_table
+
 from streamkit.trace import Chunk, Event, Trace
 
 
@@ -60,15 +62,9 @@ def main() -> int:
                 b < TARGET_SECONDS,
             )
         )
-    width = max(len(row[0]) for row in results)
-    value_width = max(len(row[1]) for row in results)
-    print(f"\nstreamkit timeline benchmark, median of {args.rounds} rounds")
-    print(f"{'measurement':<{width}}  {'measured':<{value_width}}  {'target':<9}  result")
-    for what, value, target, passed in results:
-        print(f"{what:<{width}}  {value:<{value_width}}  {target:<9}  {'PASS' if passed else 'FAIL'}")
+    print_table(f"streamkit timeline benchmark, median of {args.rounds} rounds", results)
     print(f"SVG size for 100,000 chunks: {len(big.to_svg()):,} characters")
-    failed = sum(not row[3] for row in results)
-    print(f"\n{len(results) - failed} of {len(results)} targets met")
+    print_summary(results)
     return 0  # a missed target is reported above, not an error
 
 

@@ -339,6 +339,13 @@ def browse(
         return _browse(
             url, page, dict(headers or {}), timeout, max_seconds, keep_body, (method, body), cookies
         )
+    _check_load(url, timeout, max_seconds)
+    target = urljoin(url, follow) if follow else url
+    return _browse(target, url, dict(headers or {}), timeout, max_seconds, keep_body, None, cookies)
+
+
+def _check_load(url: str, timeout: float, max_seconds: float | None) -> None:
+    """A ValueError naming the argument when ``url`` is not http(s) or a time limit is not positive."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"cannot load {url!r} in the browser: expected an http:// or https:// URL")
@@ -346,8 +353,6 @@ def browse(
         raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
     if max_seconds is not None and max_seconds <= 0:
         raise ValueError(f"max_seconds must be a positive number of seconds, got {max_seconds!r}")
-    target = urljoin(url, follow) if follow else url
-    return _browse(target, url, dict(headers or {}), timeout, max_seconds, keep_body, None, cookies)
 
 
 def _browse(
@@ -360,13 +365,7 @@ def _browse(
     fetch: tuple[str, bytes | None] | None,
     cookies: Mapping[str, str] | None = None,
 ) -> Trace:
-    parts = urlsplit(target)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"cannot load {target!r} in the browser: expected an http:// or https:// URL")
-    if timeout is None or timeout <= 0:
-        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
-    if max_seconds is not None and max_seconds <= 0:
-        raise ValueError(f"max_seconds must be a positive number of seconds, got {max_seconds!r}")
+    _check_load(target, timeout, max_seconds)
     load = _Load(page, target, headers, timeout, max_seconds, keep_body, fetch, dict(cookies or {}))
     worker = _get_worker()
     job = worker.submit(load.run)

@@ -109,6 +109,13 @@ def _close(iterable: Iterable[bytes]) -> None:
         close()
 
 
+def _gzip_level(level: int) -> int:
+    """``level`` when it is a gzip compression level (0..9); else a ValueError naming it."""
+    if not 0 <= level <= 9:
+        raise ValueError(f"gzip level must be 0..9, got {level!r}")
+    return level
+
+
 class GzipMiddleware:
     """Gzip a WSGI app's responses item by item, flushing after each, so streams keep streaming.
 
@@ -119,10 +126,8 @@ class GzipMiddleware:
     """
 
     def __init__(self, app: WSGIApp, *, level: int = 6) -> None:
-        if not 0 <= level <= 9:
-            raise ValueError(f"gzip level must be 0..9, got {level!r}")
         self.app = app
-        self.level = level
+        self.level = _gzip_level(level)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
         stream = _GzipStream(self.level)
@@ -202,10 +207,8 @@ class NaiveGzipMiddleware:
     """
 
     def __init__(self, app: WSGIApp, *, level: int = 6) -> None:
-        if not 0 <= level <= 9:
-            raise ValueError(f"gzip level must be 0..9, got {level!r}")
         self.app = app
-        self.level = level
+        self.level = _gzip_level(level)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
         captured: list[tuple[str, Headers]] = []

@@ -6,6 +6,7 @@
 * :func:`wrong` checks that an exercise check calls an answer wrong, and why;
 * :class:`Closable` is a custom iterator that counts its ``close()`` calls;
 * :func:`living_processes` reads /proc for processes that still run;
+* :func:`raw_server` answers requests on a plain socket with bytes a test writes itself;
 * the slow stream of ``tests/apps/production_app.py`` (:data:`app`, :data:`SLOW`) with
   :func:`assert_streamed` and :func:`assert_held_back`, for the server and gzip tests.
 """
@@ -13,8 +14,11 @@
 from __future__ import annotations
 
 import importlib.util
+import socket
+import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -174,3 +178,34 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # ty
     for scenario, ours, theirs in PARITY_ROWS:
         marker = "" if ours == theirs else "   <- differs"
         terminalreporter.write_line(f"{scenario:<{width}}  {ours:<22}  {theirs}{marker}")
+
+
+# -- sockets --------------------------------------------------------------------------------
+
+
+@contextmanager
+def raw_server(send: Callable[[socket.socket], None], connections: int = 1) -> Iterator[str]:
+    """A socket server that answers ``connections`` requests with ``send(connection)``."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def run() -> None:
+        for _ in range(connections):
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return
+            with connection:
+                connection.recv(65536)
+                try:
+                    send(connection)
+                except OSError:
+                    pass
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        listener.close()
+        thread.join(5)

@@ -26,7 +26,8 @@ class Row:
     slow: bool = field(default=False)  # a row that runs into a check's time limit on purpose
 
 
-# Lesson 10's views share this: events() yields a right stream's events, as text.
+# Lesson 10's views share this: chunk(delta, finish) is one event, events() yields a right stream's
+# events, as text.
 CHAT = """import json
 from streamkit import Response
 def chunk(delta, finish=None):
@@ -39,6 +40,18 @@ def events():
     yield chunk({}, "stop")
     yield "data: [DONE]\\n\\n"
 """
+
+
+def timing_middleware(header: str, body: str = "app(environ, start)") -> str:
+    """Lesson 11's middleware as a learner writes it: ``header`` added in its own start_response,
+    ``body`` returned (both as source)."""
+    return f"""def server_timing_fixed(app):
+    def middleware(environ, start_response):
+        def start(status, headers, exc_info=None):
+            return start_response(status, [*headers, {header}], exc_info)
+        return {body}
+    return middleware"""
+
 
 ROWS = [
     # -- 00.1 your own trace ------------------------------------------------------------
@@ -1319,11 +1332,8 @@ def chat_view():
     Row(
         "10.1",
         "the stop chunk after [DONE]",
-        """import json
-from streamkit import Response
-def chat_view():
-    def chunk(delta, finish=None):
-        return "data: " + json.dumps({"choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}) + "\\n\\n"
+        CHAT
+        + """def chat_view():
     def generate():
         yield chunk({"role": "assistant", "content": ""})
         for token in ex.model_tokens():
@@ -1358,11 +1368,8 @@ def chat_view():
     Row(
         "10.1",
         "the whole text so far in each chunk",
-        """import json
-from streamkit import Response
-def chat_view():
-    def chunk(delta, finish=None):
-        return "data: " + json.dumps({"choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}) + "\\n\\n"
+        CHAT
+        + """def chat_view():
     def generate():
         yield chunk({"role": "assistant", "content": ""})
         text = ""
@@ -1391,11 +1398,8 @@ def chat_view():
     Row(
         "10.1",
         "the tokens collected first",
-        """import json
-from streamkit import Response
-def chat_view():
-    def chunk(delta, finish=None):
-        return "data: " + json.dumps({"choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}) + "\\n\\n"
+        CHAT
+        + """def chat_view():
     tokens = list(ex.model_tokens())
     def generate():
         yield chunk({"role": "assistant", "content": ""})
@@ -1623,12 +1627,7 @@ def chat_view():
     Row(
         "11.2",
         "joins the body",
-        """def server_timing_fixed(app):
-    def middleware(environ, start_response):
-        def start(status, headers, exc_info=None):
-            return start_response(status, [*headers, ("Server-Timing", "app;dur=1")], exc_info)
-        return [b"".join(app(environ, start))]
-    return middleware""",
+        timing_middleware('("Server-Timing", "app;dur=1")', body='[b"".join(app(environ, start))]'),
         ("still held back", "joins or collects"),
     ),
     Row(
@@ -1654,23 +1653,13 @@ def server_timing_fixed(app):
     Row(
         "11.2",
         "a header without a duration",
-        """def server_timing_fixed(app):
-    def middleware(environ, start_response):
-        def start(status, headers, exc_info=None):
-            return start_response(status, [*headers, ("Server-Timing", "app")], exc_info)
-        return app(environ, start)
-    return middleware""",
+        timing_middleware('("Server-Timing", "app")'),
         ("without a duration", "dur="),
     ),
     Row(
         "11.2",
         "the header as one string",
-        """def server_timing_fixed(app):
-    def middleware(environ, start_response):
-        def start(status, headers, exc_info=None):
-            return start_response(status, [*headers, "Server-Timing: app;dur=1"], exc_info)
-        return app(environ, start)
-    return middleware""",
+        timing_middleware('"Server-Timing: app;dur=1"'),
         ("ValueError", "(name, value) pair"),
     ),
     Row(

@@ -13,10 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -24,7 +21,7 @@ import pytest
 from streamkit import serve
 from streamkit.cli import main
 from streamkit.compression import NaiveGzipMiddleware
-from tests.conftest import endless_text_app
+from tests.conftest import endless_text_app, raw_server
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -42,34 +39,6 @@ def parts_app(environ, start_response):
             yield b"part %d\n" % i
 
     return body()
-
-
-@contextmanager
-def raw_server(send: Callable[[socket.socket], None], connections: int = 1) -> Iterator[str]:
-    """A socket server that answers ``connections`` requests with ``send(connection)``."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    port = listener.getsockname()[1]
-
-    def run() -> None:
-        for _ in range(connections):
-            try:
-                connection, _ = listener.accept()
-            except OSError:
-                return
-            with connection:
-                connection.recv(65536)
-                try:
-                    send(connection)
-                except OSError:
-                    pass
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        listener.close()
-        thread.join(5)
 
 
 def closed_port_url() -> str:

@@ -27,7 +27,7 @@ from streamkit.backends import nginx as nginx_backend
 from streamkit.compression import GzipMiddleware, NaiveGzipMiddleware
 from streamkit.diagnosis import CULPRITS, Diagnosis, printable
 from streamkit.doctor import doctor
-from tests.conftest import endless_text_app
+from tests.conftest import endless_text_app, raw_server
 
 APPS = Path(__file__).parent / "apps"
 
@@ -130,7 +130,7 @@ def test_an_event_stream_without_no_cache_streams_with_a_warning():
 
 
 def test_a_close_delimited_http_1_0_body_streams_with_a_warning():
-    with http10_server() as url:
+    with raw_server(http10_reply) as url:
         diagnosis = probe(url).diagnose()
     assert_clean(diagnosis)
     assert "close-delimited" in diagnosis.codes
@@ -328,30 +328,14 @@ def uvicorn_server(asgi_app) -> Iterator[str]:
         assert not thread.is_alive()
 
 
-@contextmanager
-def http10_server() -> Iterator[str]:
-    """A bare HTTP/1.0 server: no Content-Length, no chunking, the body ends at the close."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    port = listener.getsockname()[1]
-
-    def handle() -> None:
-        connection, _ = listener.accept()
-        with connection:
-            connection.recv(65536)
-            connection.sendall(
-                b"HTTP/1.0 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\n"
-                b"X-Content-Type-Options: nosniff\r\n\r\n"
-            )
-            for part in zoo.parts():
-                connection.sendall(part.encode())
-
-    thread = threading.Thread(target=handle, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        listener.close()
-        thread.join(5)
+def http10_reply(connection: socket.socket) -> None:
+    """A bare HTTP/1.0 answer: no Content-Length, no chunking, the body ends at the close."""
+    connection.sendall(
+        b"HTTP/1.0 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\n"
+        b"X-Content-Type-Options: nosniff\r\n\r\n"
+    )
+    for part in zoo.parts():
+        connection.sendall(part.encode())
 
 
 def test_a_layer_that_streams_only_accept_event_stream_is_found_by_comparison():

@@ -22,34 +22,21 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import shutil
-import signal
-import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from streamkit.backends import free_port, stop_process_group
-from streamkit.backends.launcher import launch
+from streamkit.browser import LAUNCH_ARGS
 from tests.conftest import CHROMIUM_MISSING
+from tests.jupyter_server import running_jupyter
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 LESSONS = ["00_welcome", "01_generators", "03_context"]
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 START_TIMEOUT = 60.0  # seconds for JupyterLab to answer (it is slow on a loaded machine)
 RUN_TIMEOUT = int(
     os.environ.get("STREAMKIT_LAB_RUN_TIMEOUT", 90_000)
@@ -90,59 +77,17 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         path = settings / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(value))
-    token = secrets.token_hex(16)
-    port = free_port()
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
-        "JUPYTER_CONFIG_DIR": str(home / "config"),
-        "JUPYTER_DATA_DIR": str(home / "data"),  # only the venv's own kernel spec
-        "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
-        "IPYTHONDIR": str(home / "ipython"),
-        "JUPYTER_PLATFORM_DIRS": "1",
-    }
-    env.pop("JUPYTER_PATH", None)
-    log = (home / "lab.log").open("wb")
-    process = launch(
-        [
-            sys.executable, "-m", "jupyterlab",
-            "--no-browser",
-            *(["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []),
-            "--ServerApp.ip=127.0.0.1",
-            f"--ServerApp.port={port}",
-            "--ServerApp.port_retries=0",
-            f"--ServerApp.root_dir={folder}",
-            f"--IdentityProvider.token={token}",
-            f"--LabApp.user_settings_dir={settings}",
-            f"--LabApp.workspaces_dir={home / 'workspaces'}",
-            "--LabApp.news_url=",
-            "--LabApp.expose_app_in_browser=True",  # window.jupyterapp: the notebook's model
-        ],
-        stop_signal=signal.SIGTERM,
-        grace=5.0,
-        cwd=folder,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=log,
-        stderr=log,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"JupyterLab exited:\n{(home / 'lab.log').read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"JupyterLab did not answer:\n{(home / 'lab.log').read_text()[-3000:]}")
-                time.sleep(0.2)
-        yield {"url": url, "token": token, "folder": folder, "log": home / "lab.log"}
-    finally:
-        stop_process_group(process, signal.SIGTERM, timeout=5.0)  # shuts its kernels down
-        log.close()
+    env = {"PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    options = [
+        f"--LabApp.user_settings_dir={settings}",
+        f"--LabApp.workspaces_dir={home / 'workspaces'}",
+        "--LabApp.news_url=",
+        "--LabApp.expose_app_in_browser=True",  # window.jupyterapp: the notebook's model
+    ]
+    with running_jupyter(
+        "jupyterlab", home, name="JupyterLab", root=folder, options=options, env=env, timeout=START_TIMEOUT
+    ) as jupyter:
+        yield {"url": jupyter.url, "token": jupyter.token, "folder": folder, "log": jupyter.log}
 
 
 @pytest.fixture(scope="module")
@@ -152,7 +97,7 @@ def browser(lab: dict[str, Any]) -> Iterator[Any]:
     from streamkit.programs import find_program
 
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=find_program("chromium"), args=FLAGS)
+        chromium = playwright.chromium.launch(executable_path=find_program("chromium"), args=LAUNCH_ARGS)
         try:
             yield chromium
         finally:

@@ -10,12 +10,7 @@ probe's default ``Accept: */*`` the proxy buffers the whole response, with
 from __future__ import annotations
 
 import importlib.util
-import os
-import secrets
-import signal
-import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,10 +20,9 @@ import pytest
 
 import streamkit
 from streamkit.access import ACCESS_ENV
-from streamkit.backends import free_port, stop_process_group
-from streamkit.backends.launcher import launch
 from streamkit.display import PROXY_NOTE, Link
 from tests.conftest import APPS
+from tests.jupyter_server import running_jupyter
 
 sys.path.insert(0, str(APPS))
 import access_app  # noqa: E402
@@ -83,57 +77,17 @@ def test_where_uids_cannot_be_checked_the_link_carries_the_token(monkeypatch: py
 def jupyter(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """A real Jupyter Server with jupyter-server-proxy, under JupyterHub's kind of base URL."""
     home: Path = tmp_path_factory.mktemp("jupyter")
-    token = secrets.token_hex(16)
-    port = free_port()
-    env = {
-        **os.environ,
-        "JUPYTER_CONFIG_DIR": str(home / "config"),
-        "JUPYTER_DATA_DIR": str(home / "data"),
-        "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
-        "IPYTHONDIR": str(home / "ipython"),
-        "JUPYTER_PLATFORM_DIRS": "1",
-    }
-    env.pop("JUPYTER_PATH", None)
-    log_path = home / "server.log"
-    log = log_path.open("wb")
-    process = launch(
-        [
-            sys.executable, "-m", "jupyter_server",
-            "--no-browser",
-            *(["--allow-root"] if os.geteuid() == 0 else []),
-            "--ServerApp.ip=127.0.0.1",
-            f"--ServerApp.port={port}",
-            "--ServerApp.port_retries=0",
-            f"--ServerApp.base_url={PREFIX}",
-            f"--ServerApp.root_dir={home}",
-            f"--IdentityProvider.token={token}",
-            "--ServerApp.jpserver_extensions={'jupyter_server_proxy': True}",
-        ],
-        stop_signal=signal.SIGTERM,
-        grace=5.0,
-        cwd=home,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=log,
-        stderr=log,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"Jupyter Server exited:\n{log_path.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(f"{url}{PREFIX}api/status?token={token}", timeout=2):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"Jupyter Server did not answer:\n{log_path.read_text()[-3000:]}")
-                time.sleep(0.2)
-        yield {"url": url, "token": token, "log": log_path}
-    finally:
-        stop_process_group(process, signal.SIGTERM, timeout=5.0)
-        log.close()
+    options = ["--ServerApp.jpserver_extensions={'jupyter_server_proxy': True}"]
+    with running_jupyter(
+        "jupyter_server",
+        home,
+        name="Jupyter Server",
+        root=home,
+        options=options,
+        base_url=PREFIX,
+        timeout=START_TIMEOUT,
+    ) as jupyter:
+        yield {"url": jupyter.url, "token": jupyter.token, "log": jupyter.log}
 
 
 def pieces(trace: Any) -> list[Any]:

@@ -42,6 +42,7 @@ __all__ = [
     "http_url",
     "listen",
     "port_open",
+    "port_to_bind",
     "stop_process_group",
     "tail",
     "wait_for_port",
@@ -216,6 +217,15 @@ def check_port_free(host: str, port: int) -> None:
             else:
                 reason = f"cannot listen on {host} port {port}: {exc.strerror or exc}"
             raise OSError(exc.errno, reason) from None
+
+
+def port_to_bind(host: str, port: int) -> int:
+    """The port to hand a server in a subprocess: a free one for ``port`` 0, else ``port``
+    itself once :func:`check_port_free` found it free (which raises when it is not)."""
+    if port == 0:
+        return free_port(host)
+    check_port_free(host, port)
+    return port
 
 
 def listen(host: str, port: int, *, backlog: int = 128) -> socket.socket:

@@ -31,9 +31,8 @@ from streamkit.access import GATE_ENV, Gate
 from streamkit.backends import (
     ServerStartError,
     ServerUnavailable,
-    check_port_free,
-    free_port,
     http_url,
+    port_to_bind,
     started,
     stop_process_group,
     stopped,
@@ -153,10 +152,7 @@ class GunicornBackend:
 
     def start(self) -> GunicornBackend:
         """Start gunicorn and return once a worker has loaded the app and the port answers."""
-        if self.port == 0:
-            self.port = free_port(self.host)
-        else:
-            check_port_free(self.host, self.port)
+        self.port = port_to_bind(self.host, self.port)
         env = {**os.environ, **self.env, "PYTHONUNBUFFERED": "1"}
         env.pop(GATE_ENV, None)
         if self.gate is not None:  # the hooks wrap each worker's app in it (and drop the variable)

@@ -31,9 +31,8 @@ from streamkit.access import CLIENT_HEADER
 from streamkit.backends import (
     ServerStartError,
     ServerUnavailable,
-    check_port_free,
-    free_port,
     http_url,
+    port_to_bind,
     started,
     stop_process_group,
     stopped,
@@ -167,10 +166,7 @@ class NginxProxy:
 
     def start(self) -> NginxProxy:
         """Write the config, start nginx, and return once it accepts connections."""
-        if self.port == 0:
-            self.port = free_port(self.host)
-        else:
-            check_port_free(self.host, self.port)
+        self.port = port_to_bind(self.host, self.port)
         self.directory = tempfile.mkdtemp(prefix="streamkit-nginx-")
         try:
             self._start_in(self.directory)

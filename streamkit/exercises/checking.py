@@ -112,17 +112,27 @@ def app_with_view(view: Callable[..., Any], rule: str = "/", *, template_folder:
 
 
 def try_view(
-    app: App, view: Callable[..., Any], path: str = "/", headers: dict[str, str] | None = None
+    app: App,
+    view: Callable[..., Any],
+    path: str = "/",
+    headers: dict[str, str] | None = None,
+    *,
+    method: str = "GET",
+    json: Any = None,
+    returns: str = "Response(...)",
 ) -> None:
     """Call the view once inside a test request, to tell an untouched placeholder from an attempt.
 
     A view whose body is still ``...`` is not attempted; one that returns None was written
-    but forgot its ``return``. Whatever it returns is closed again without being read. The view
-    runs under the time limit, in a worker thread (see :func:`calling`).
+    but forgot its ``return`` (the message tells it to end with ``return <returns>``). Whatever
+    it returns is closed again without being read. The view runs under the time limit, in a
+    worker thread (see :func:`calling`). ``method`` and ``json`` make the request a POST with
+    a JSON body, as lesson 10's chat view wants.
     """
+    name = getattr(view, "__name__", "the view")
 
     def run() -> Any:
-        with app.test_request_context(path, headers=headers):
+        with app.test_request_context(path, headers=headers, method=method, json=json):
             try:
                 return view()
             except HTTPException:
@@ -130,7 +140,7 @@ def try_view(
 
     returned = call(
         run,
-        what=f"{view.__name__}()",
+        what=f"{name}()",
         doing="the check called the view",
         likely="a loop in the view itself never ends (a loop without yield belongs in a generator)",
     )
@@ -138,7 +148,7 @@ def try_view(
         raise NotAttempted()
     if returned is None:
         raise Wrong(
-            f"{view.__name__}() returned None: end the view with return Response(...) "
+            f"{name}() returned None: end the view with return {returns} "
             f"(a view that prints or forgets return sends nothing)."
         )
     close = getattr(returned, "close", None)

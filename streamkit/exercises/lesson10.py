@@ -20,7 +20,7 @@ from ..demos import create_app
 from ..server import serve
 from ..trace import Trace, plural
 from . import Exercise, NotAttempted, Wrong
-from .checking import SERVER_NAME, calling, fetch, is_untouched, kind_of, require_function, served
+from .checking import SERVER_NAME, calling, fetch, is_untouched, kind_of, require_function, served, try_view
 from .guard import call
 
 LESSON = "10"
@@ -59,37 +59,18 @@ def _delta(event: Any) -> dict[str, Any] | None:
     return delta if isinstance(delta, dict) else None
 
 
-def _try_chat_view(app: App, view: Any) -> None:
-    """Call the view once inside a test POST, under the time limit, to tell an untouched
-    placeholder from an attempt and a forgotten return from both (as ``try_view`` does)."""
-
-    def run() -> Any:
-        with app.test_request_context(PATH, method="POST", json=QUESTION):
-            return view()
-
-    returned = call(
-        run,
-        what=f"{getattr(view, '__name__', 'chat_view')}()",
-        doing="the check called the view",
-        likely="a loop in the view itself never ends (a loop without yield belongs in a generator)",
-    )
-    if returned is Ellipsis or is_untouched(view):
-        raise NotAttempted()
-    if returned is None:
-        raise Wrong(
-            "chat_view() returned None: end the view with return Response(generate(), "
-            'mimetype="text/event-stream") (a view that prints or forgets return sends nothing).'
-        )
-    close = getattr(returned, "close", None)
-    if callable(close):
-        close()
-
-
 def _check_chat_view(answer: Any) -> str:
     view = require_function(answer, "chat_view")
     app = App(__name__, template_folder=None)
     app.add_url_rule(PATH, endpoint="exercise", view_func=view, methods=["POST"])
-    _try_chat_view(app, view)
+    try_view(
+        app,
+        view,
+        PATH,
+        method="POST",
+        json=QUESTION,
+        returns='Response(generate(), mimetype="text/event-stream")',
+    )
     with served(app) as server:
         trace = fetch(server, PATH, json=QUESTION, who="chat_view()")
         contents = _judge_chat_stream(trace)

@@ -19,6 +19,7 @@ from ..measurements import Measurements
 from ..products import fix_for
 from ..trace import AT_ONCE, Trace, carriers, counts_wire_bytes, links, plural, seconds_text
 from .middleware import FIX_MIDDLEWARE
+from .proxy import proxy_between
 
 WARNINGS = frozenset({"events-glued", "first-content-late", "event-unterminated", "event-stream-type"})
 
@@ -178,20 +179,7 @@ def _glued_between_hops(m: Measurements) -> list[Finding]:
         events = sum(len(group) for group in groups)
         worst = max(groups, key=len)
         spread = max(back[i].t for i in worst) - min(back[i].t for i in worst)
-        names = {
-            match.name for match in m.products if match.label == behind.label and match.proof == "header"
-        }
-        match = next(
-            (
-                found
-                for found in m.products
-                if found.label == front.label
-                and found.proof == "header"
-                and found.name not in names
-                and found.product.kind == "proxy"
-            ),
-            None,
-        )
+        match = proxy_between(m, front, behind)
         facts = [
             f"{front.trace.url}: {events} of {plural(len(ahead), 'event')} came in {_reads(len(groups))} "
             "several events",

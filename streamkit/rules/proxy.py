@@ -6,12 +6,35 @@ from the hop comparison, the server side, or a header that proves it."""
 from __future__ import annotations
 
 from ..finding import Finding
-from ..measurements import Measurements, encodings_fact, server_side_summary
-from ..products import fix_for
+from ..measurements import Measured, Measurements, encodings_fact, server_side_summary
+from ..products import Match, fix_for
 from ..trace import counts_wire_bytes
 from .middleware import writes_late
 
 WARNINGS: frozenset[str] = frozenset()
+
+
+def proxy_between(m: Measurements, front: Measured, behind: Measured) -> Match | None:
+    """The proxy a header proves at the hop ``front`` and not at ``behind``, the hop behind it.
+
+    None when no header of ``front``'s response names a proxy that ``behind``'s does not name
+    too (most proxies add no header of their own). Used by the hop rules here and by
+    :func:`streamkit.rules.events.events_glued`.
+    """
+    behind_names = {
+        match.name for match in m.products if match.label == behind.label and match.proof == "header"
+    }
+    return next(
+        (
+            found
+            for found in m.products
+            if found.label == front.label
+            and found.proof == "header"
+            and found.name not in behind_names
+            and found.product.kind == "proxy"
+        ),
+        None,
+    )
 
 
 def hop_status_differs(m: Measurements) -> list[Finding]:
@@ -59,20 +82,7 @@ def hop_held(m: Measurements) -> list[Finding]:
             continue
         if not front.held:
             return []  # broken or empty: the cut rules say what they can
-        behind_names = {
-            match.name for match in m.products if match.label == behind.label and match.proof == "header"
-        }
-        match = next(
-            (
-                found
-                for found in m.products
-                if found.label == front.label
-                and found.proof == "header"
-                and found.name not in behind_names
-                and found.product.kind == "proxy"
-            ),
-            None,
-        )
+        match = proxy_between(m, front, behind)
         compressing = bool(front.encoding and not behind.encoding)
         facts = [hop.summary for hop in hops]
         facts.append(

@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs
 
+from stack_app import answer_lifespan  # tests/apps, beside this file
+
 calls = {"count": 0}
 
 
@@ -61,13 +63,8 @@ def app(environ: dict[str, Any], start_response: Any) -> Iterator[bytes]:
 
 async def asgi_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     if scope["type"] == "lifespan":
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await send({"type": "lifespan.shutdown.complete"})
-                return
+        await answer_lifespan(receive, send)
+        return
     calls["count"] += 1
     query = scope.get("query_string", b"").decode("latin-1")
     if scope["path"] == "/seen":

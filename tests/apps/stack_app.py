@@ -70,16 +70,27 @@ def app(environ: dict[str, Any], start_response: Any) -> Iterator[bytes]:
     return pieces()
 
 
+async def answer_lifespan(receive: Any, send: Any) -> None:
+    """Answer an ASGI server's lifespan messages (nothing to start or stop) until shutdown.
+
+    An ASGI app calls it for a ``lifespan`` scope, so that no server logs the app as one that
+    does not support lifespan. Also used by tests/apps/access_app.py and
+    benchmarks/bench_testing.py.
+    """
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
 async def asgi_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     """ASGI: the same stream, one ``http.response.body`` message per piece."""
     if scope["type"] == "lifespan":
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await send({"type": "lifespan.shutdown.complete"})
-                return
+        await answer_lifespan(receive, send)
+        return
     shape = Shape(scope.get("query_string", b"").decode())
     await send(
         {
