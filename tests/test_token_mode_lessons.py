@@ -84,7 +84,7 @@ CLIENT_LESSONS = sorted(
 
 
 def _lesson_param(path: Path) -> Any:
-    module = __import__(f"streamkit.exercises.lesson{path.name[:2]}", fromlist=["NEEDS"])
+    module = importlib.import_module(f"streamkit.exercises.lesson{path.name[:2]}")
     return pytest.param(path, marks=needs_marks(getattr(module, "NEEDS", ())), id=path.stem)
 
 
