@@ -282,8 +282,9 @@ class Gate:
             return None
         wrong = " (the token it sent does not match)" if token is not None else ""
         needs_token = (
-            f"this streamkit server needs its access token{wrong}: server.get() sends it, "
-            f"and so does the {TOKEN_HEADER} header or the ?token= URL the kit prints"
+            f"this streamkit server needs its access token{wrong}: server.get() sends it; other "
+            f"clients send headers=server.access_headers (the {TOKEN_HEADER} header), and a "
+            "browser opens the ?token= URL the kit prints"
         )
         if not self.check_uid:
             return needs_token

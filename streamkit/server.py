@@ -279,6 +279,12 @@ class Server:
         return self.gate.token if self.gate is not None else None
 
     @property
+    def needs_token(self) -> bool:
+        """True when a request must carry the token to get in: the server cannot tell which
+        user opened a connection (not Linux, or ``STREAMKIT_ACCESS=token``; see :func:`serve`)."""
+        return self.gate is not None and not self.gate.check_uid
+
+    @property
     def access_headers(self) -> dict[str, str]:
         """Headers that let a request in wherever the owner's uid cannot be checked (not Linux,
         another machine): ``requests.get(server.url, headers=server.access_headers)``. Empty
@@ -325,8 +331,7 @@ class Server:
         # The display layer sits above this one: imported when a link is asked for.
         from .display import link
 
-        token = self.token if self.gate is not None and not self.gate.check_uid else None
-        return link(self.url, self.port, path, token=token)
+        return link(self.url, self.port, path, token=self.token if self.needs_token else None)
 
     def check_running(self) -> None:
         """Raise :class:`ServerStopped`, in one line that says how to start it again, unless
@@ -519,12 +524,11 @@ def token_headers_for(url: str) -> dict[str, str]:
     with _registry_lock:
         servers = list(_running)
     for running in servers:
-        gate = running.gate
-        if gate is None or gate.check_uid or port != running.port:
+        if not running.needs_token or port != running.port:
             continue
         listening = running.url.split("//", 1)[1].rsplit(":", 1)[0].strip("[]")
         if host == listening or (_is_loopback(host) and _is_loopback(listening)):
-            return gate.headers
+            return running.access_headers
     return {}
 
 

@@ -13,6 +13,7 @@ import threading
 from dataclasses import dataclass
 from typing import TextIO
 
+from ..access import TOKEN_HEADER
 from ..server import serve
 from ..trace import Trace
 from .views import DEMOS, create_app
@@ -134,12 +135,18 @@ def serve_demo(host: str = "127.0.0.1", port: int = 5000, out: TextIO | None = N
                 print(f"  {server.url}{demo.path}\n      {demo.watch}", file=out)
             else:
                 command = demo.curl.replace("$URL", server.url)
+                if server.needs_token:  # curl keeps no cookie: it sends the token itself
+                    command = command.replace("curl ", f"curl -H '{TOKEN_HEADER}: {server.token}' ", 1)
                 print(f"  {demo.method} {server.url}{demo.path}  ({demo.title})", file=out)
                 print(f"      {command}\n      {demo.watch}", file=out)
+        others = (
+            f"; curl and scripts send the header '{TOKEN_HEADER}: {server.token}'"
+            if server.needs_token
+            else " (on Linux your own browser, curl and requests get in without it)"
+        )
         print(
             "Only you can use this server. Open the first link once: its token sets a cookie, so "
-            "the others work in that browser too (on Linux your own browser, curl and requests "
-            "get in without it).",
+            f"the others work in that browser too{others}.",
             file=out,
         )
         out.flush()

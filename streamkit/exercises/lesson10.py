@@ -74,7 +74,7 @@ def _check_chat_view(answer: Any) -> str:
     with served(app) as server:
         trace = fetch(server, PATH, json=QUESTION, who="chat_view()")
         contents = _judge_chat_stream(trace)
-        text = _read_with_openai(server.url)
+        text = _read_with_openai(server.url, server.access_headers)
     if text is not None and text != "".join(TOKENS):
         raise Wrong(f"The openai client read {text[:80]!r} from your stream, not the tokens.")
     figures = trace.event_figures
@@ -170,13 +170,16 @@ def _judge_chat_stream(trace: Trace) -> list[Any]:
     return contents
 
 
-def _read_with_openai(url: str) -> str | None:
-    """The reply as the official client reads it; None where the package is missing."""
+def _read_with_openai(url: str, headers: dict[str, str]) -> str | None:
+    """The reply as the official client reads it, sending ``headers`` (the server's
+    ``access_headers``); None where the package is missing."""
     try:
         import openai
     except ImportError:
         return None
-    client: Any = openai.OpenAI(base_url=url + "/v1", api_key="not-needed", max_retries=0, timeout=5)
+    client: Any = openai.OpenAI(
+        base_url=url + "/v1", api_key="not-needed", default_headers=headers, max_retries=0, timeout=5
+    )
 
     def read() -> str:
         stream = client.chat.completions.create(model="exercise", messages=QUESTION["messages"], stream=True)

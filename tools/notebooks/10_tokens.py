@@ -120,12 +120,13 @@ print("the text:", reply.content)
 
 # %% [markdown]
 # The same reply, read by the **official `openai` client**: point its `base_url` at our server
-# (the key is not checked by anyone here).
+# (the key is not checked by anyone here). The kit's servers answer only you:
+# `default_headers=server.access_headers` shows it is you where the system can't (a Mac).
 
 # %%
 import openai
 
-client = openai.OpenAI(base_url=server.url + "/v1", api_key="not-needed")
+client = openai.OpenAI(base_url=server.url + "/v1", api_key="not-needed", default_headers=server.access_headers)
 stream = client.chat.completions.create(model="lesson", messages=QUESTION["messages"], stream=True)
 read_by_openai = "".join(part.choices[0].delta.content or "" for part in stream)
 print(read_by_openai)
