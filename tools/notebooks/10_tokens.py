@@ -425,7 +425,7 @@ assert len(contents) == len(WORDS) and reply.event_figures.per_chunk_max == 1
 assert all(b.t - a.t > GAP / 2 for a, b in zip(contents, contents[1:]))  # each token as it was made
 assert starlette_reply.verdict == "streamed" and starlette_reply.event_figures.per_chunk_max == 1
 # 3. TTFT: the first byte came at once, the first content after the 0.8 s think.
-assert slow_start.ttfb < 0.3 and slow_start.first_content - slow_start.ttfb > 0.6
+assert slow_start.ttfb * 3 < slow_start.first_content and slow_start.first_content - slow_start.ttfb > 0.5
 assert found.streams and found.codes == ["first-content-late"]
 # 4. Keep-alives: comments every 250 ms while thinking, so no silence near the 1.2 s think.
 assert len(quiet.comments) == 0 and quiet.event_figures.longest_silence > 1.0
