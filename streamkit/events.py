@@ -82,7 +82,7 @@ import statistics
 from bisect import bisect_left
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from itertools import accumulate, repeat
+from itertools import accumulate, chain, repeat
 from operator import add, itemgetter
 from typing import Any
 
@@ -287,6 +287,58 @@ def content_of(event_type: str, data: str, path: Sequence[str | int] | None = No
     return _known_content(event_type, value)
 
 
+def contents_of(texts: list[str], path: Sequence[str | int] | None = None) -> list[str | None]:
+    """``content_of("message", text, path)`` for each text, in order: the content of a run of
+    plain ``message`` events.
+
+    The usual run, OpenAI-compatible chunks with one choice each (``{"choices": [{...,
+    "delta": {..., "content": "..."}}]}``), is read column by column, with loops in C: every
+    text decoded (as :func:`parse_json` would), then each step of the path taken for all of
+    them at once, with the same type checks as :func:`content_of`. A slice of the run with
+    anything else in it (a text not starting with ``{``, one the decoder refuses, a value of
+    another shape) goes through :func:`content_of` one text at a time instead, so the result is
+    always exactly what :func:`content_of` gives. Slices of :data:`CONTENT_SLICE` texts keep
+    the decoded values few at a time: the cyclic garbage collector's passes over them grow
+    with how many are alive at once."""
+    if path is not None:
+        return list(map(content_of, repeat("message"), texts, repeat(path)))
+    found: list[str | None] = []
+    for start in range(0, len(texts), CONTENT_SLICE):
+        part = texts[start : start + CONTENT_SLICE]
+        contents = _chat_contents(part)
+        found.extend(contents if contents is not None else map(content_of, repeat("message"), part))
+    return found
+
+
+CONTENT_SLICE = 256  # texts decoded at a time by contents_of
+
+
+def _chat_contents(texts: list[str]) -> list[str | None] | None:
+    """The content of OpenAI-compatible chunks of one choice each, or None when any text is not
+    one (see :func:`contents_of`)."""
+    try:
+        if set(map(itemgetter(0), texts)) != {"{"}:
+            return None  # content_of does not decode those
+    except IndexError:  # an empty text
+        return None
+    try:
+        values = list(map(orjson.loads if orjson is not None else json.loads, texts))
+    except ValueError:  # orjson.JSONDecodeError and json.JSONDecodeError are ValueErrors
+        return None
+    if set(map(type, values)) != {dict}:
+        return None
+    choices: list[Any] = list(map(dict.get, values, repeat("choices")))
+    if set(map(type, choices)) != {list} or set(map(len, choices)) != {1}:
+        return None
+    first: list[Any] = list(map(itemgetter(0), choices))
+    if set(map(type, first)) != {dict}:
+        return None
+    deltas: list[Any] = list(map(dict.get, first, repeat("delta")))
+    if set(map(type, deltas)) != {dict}:
+        return None
+    return [text if type(text) is str and text else None for text in map(dict.get, deltas, repeat("content"))]
+
+
 # -- parsers -------------------------------------------------------------------------------------
 
 
@@ -304,7 +356,8 @@ class SSEParser:
     def __init__(self, content: Sequence[str | int] | None = None) -> None:
         self._events: list[EventRecord] = []
         self._comments: list[CommentRecord] = []
-        self._queue: list[tuple[bytes, float, int, int]] = []  # fed, not parsed yet
+        # fed, not parsed yet: the pieces of one read, with its time, first chunk and read
+        self._queue: list[tuple[list[bytes], float, int, int]] = []
         self.unterminated: EventRecord | None = None
         self.retry: int | None = None
         self.last_id = ""
@@ -339,7 +392,13 @@ class SSEParser:
         They are only queued here: :meth:`parse` (or reading :attr:`events`, or :meth:`eof`)
         turns them into records, dated by the piece that completed each one."""
         if data:
-            self._queue.append((data, t, chunk, read))
+            self._queue.append(([data], t, chunk, read))
+
+    def feed_chunks(self, pieces: list[bytes], t: float, first: int, read: int) -> None:
+        """Take the (non-empty) bytes of several chunks that one read completed, the chunks
+        ``first``, ``first + 1``, ...: the same as feeding each in turn, in one call."""
+        if pieces:
+            self._queue.append((pieces, t, first, read))
 
     def parse(self) -> None:
         """Parse what :meth:`feed` queued. Whole events of one ``data`` line with LF line ends,
@@ -348,21 +407,28 @@ class SSEParser:
         queue, self._queue = self._queue, []
         if not queue or self._bulk(queue):
             return
-        for data, t, chunk, read in queue:
-            self._take(data, t, chunk, read)
+        take = self._take
+        for pieces, t, first, read in queue:
+            for offset, data in enumerate(pieces):
+                take(data, t, first + offset, read)
 
-    def _bulk(self, queue: list[tuple[bytes, float, int, int]]) -> bool:
+    def _bulk(self, queue: list[tuple[list[bytes], float, int, int]]) -> bool:
         """The queued pieces as whole ``data: ...`` events with LF line ends, each dated by
         the piece that brought its blank line; False (and nothing changed) for anything else:
         a CR, a BOM still possible, fields pending, a block of other lines, or complete lines
         after the last blank line (a comment there must be dated by its own piece).
 
         Column by column, so that the loops run in C: the checks are counts over the joined
-        bytes, and each event finds its piece by bisecting the pieces' end offsets."""
+        bytes, the texts are one decode and one split, each event finds its piece by bisecting
+        the pieces' end offsets, and the content comes from :func:`contents_of`."""
         if self._first or self._after_cr or self._data or self._type:
             return False
         rest = self._rest
-        buf = b"".join([rest, *[piece[0] for piece in queue]])
+        if len(queue) == 1:
+            pieces = queue[0][0]
+        else:
+            pieces = list(chain.from_iterable([entry[0] for entry in queue]))
+        buf = b"".join([rest, *pieces]) if rest else b"".join(pieces)
         if b"\r" in buf:
             return False
         blocks = buf.split(b"\n\n")
@@ -375,28 +441,45 @@ class SSEParser:
         if (b"\n\n" + buf).count(b"\n\ndata: ") - tail.startswith(b"data: ") != count:
             return False
         self._rest = tail
-        self._last = queue[-1][1:]
+        last_pieces, last_t, last_first, last_read = queue[-1]
+        self._last = (last_t, last_first + len(last_pieces) - 1, last_read)
         self._clean = not tail
         if not count:
             return True
-        piece_ends = list(accumulate([len(piece[0]) for piece in queue], initial=len(rest)))[1:]
-        event_ends = list(map(add, accumulate(map(len, blocks)), range(2, 2 * count + 1, 2)))
-        if piece_ends == event_ends:  # one event per piece, the most usual case of all
-            dated = queue
+        # Where each piece ends in buf, and its time, chunk and read: a column each.
+        piece_ends = list(accumulate(map(len, pieces), initial=len(rest)))[1:]
+        if len(queue) == 1:
+            times = list(repeat(last_t, len(pieces)))
+            chunks = list(range(last_first, last_first + len(pieces)))
+            reads = list(repeat(last_read, len(pieces)))
         else:
-            dated = list(map(queue.__getitem__, map(bisect_left, repeat(piece_ends), event_ends)))
-        texts = [block[6:].decode("utf-8", "replace") for block in blocks]
+            times, chunks, reads = [], [], []
+            for entry_pieces, t, first, read in queue:
+                n = len(entry_pieces)
+                times.extend(repeat(t, n))
+                chunks.extend(range(first, first + n))
+                reads.extend(repeat(read, n))
+        event_ends = list(map(add, accumulate(map(len, blocks)), range(2, 2 * count + 1, 2)))
+        if piece_ends != event_ends:  # else one event per piece, the most usual case of all
+            where = list(map(bisect_left, repeat(piece_ends), event_ends))
+            times = list(map(times.__getitem__, where))
+            chunks = list(map(chunks.__getitem__, where))
+            reads = list(map(reads.__getitem__, where))
+        # Each block is "data: " and its text, without a line break: the texts are the events'
+        # bytes decoded at once and split at each "\n\ndata: ". UTF-8 decoding never joins an
+        # ASCII byte to its neighbours, even with errors="replace", so this is each block decoded.
+        texts = buf[6 : event_ends[-1] - 2].decode("utf-8", "replace").split("\n\ndata: ")
         last_id = self.last_id = self._id
         self._events.extend(
             map(
                 EventRecord,
-                map(itemgetter(1), dated),
+                times,
                 repeat("message"),
                 repeat(last_id),
                 texts,
-                map(content_of, repeat("message"), texts, repeat(self.path)),
-                map(itemgetter(2), dated),
-                map(itemgetter(3), dated),
+                contents_of(texts, self.path),
+                chunks,
+                reads,
             )
         )
         return True
@@ -564,6 +647,12 @@ class JsonLinesParser:
         else:
             for line in lines:
                 self._seq_line(line, t, chunk, read)
+
+    def feed_chunks(self, pieces: list[bytes], t: float, first: int, read: int) -> None:
+        """Take the bytes of several chunks that one read completed, the chunks ``first``,
+        ``first + 1``, ...: each is fed in turn."""
+        for offset, data in enumerate(pieces):
+            self.feed(data, t, first + offset, read)
 
     def parse(self) -> None:
         """Nothing to do: JSON lines are parsed as they are fed (the SSE parser queues)."""
