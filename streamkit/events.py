@@ -101,6 +101,7 @@ __all__ = [
     "SSEParser",
     "content_of",
     "content_path",
+    "contents_of",
     "event_figures",
     "framing_for",
     "parser_for",
@@ -310,7 +311,7 @@ def contents_of(texts: list[str], path: Sequence[str | int] | None = None) -> li
     return found
 
 
-CONTENT_SLICE = 256  # texts decoded at a time by contents_of
+CONTENT_SLICE = 64  # texts decoded at a time by contents_of
 
 
 def _chat_contents(texts: list[str]) -> list[str | None] | None:
@@ -431,9 +432,9 @@ class SSEParser:
         buf = b"".join([rest, *pieces]) if rest else b"".join(pieces)
         if b"\r" in buf:
             return False
-        blocks = buf.split(b"\n\n")
-        tail = blocks.pop()
-        count = len(blocks)
+        count = buf.count(b"\n\n")
+        end = buf.rfind(b"\n\n") + 2 if count else 0  # where the last whole event ends
+        tail = buf[end:]
         # Every LF is in a blank-line separator (no block holds a line break, the tail holds no
         # complete line), and every block starts with "data: ".
         if buf.count(b"\n") != 2 * count:
@@ -459,16 +460,21 @@ class SSEParser:
                 times.extend(repeat(t, n))
                 chunks.extend(range(first, first + n))
                 reads.extend(repeat(read, n))
-        event_ends = list(map(add, accumulate(map(len, blocks)), range(2, 2 * count + 1, 2)))
+        # Each block is "data: " and its text, without a line break: the texts are the events'
+        # bytes decoded at once and split at each "\n\ndata: ". UTF-8 decoding never joins an
+        # ASCII byte to its neighbours, even with errors="replace", so this is each block decoded.
+        region = buf[6 : end - 2]
+        texts = region.decode("utf-8", "replace").split("\n\ndata: ")
+        if region.isascii():  # a text's length is its bytes'; each event adds "data: " and "\n\n"
+            event_ends = list(map(add, accumulate(map(len, texts)), range(8, 8 * count + 1, 8)))
+        else:
+            blocks = buf[:end].split(b"\n\n")[:-1]
+            event_ends = list(map(add, accumulate(map(len, blocks)), range(2, 2 * count + 1, 2)))
         if piece_ends != event_ends:  # else one event per piece, the most usual case of all
             where = list(map(bisect_left, repeat(piece_ends), event_ends))
             times = list(map(times.__getitem__, where))
             chunks = list(map(chunks.__getitem__, where))
             reads = list(map(reads.__getitem__, where))
-        # Each block is "data: " and its text, without a line break: the texts are the events'
-        # bytes decoded at once and split at each "\n\ndata: ". UTF-8 decoding never joins an
-        # ASCII byte to its neighbours, even with errors="replace", so this is each block decoded.
-        texts = buf[6 : event_ends[-1] - 2].decode("utf-8", "replace").split("\n\ndata: ")
         last_id = self.last_id = self._id
         self._events.extend(
             map(
