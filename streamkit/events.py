@@ -43,25 +43,33 @@ Each finished line is decoded as UTF-8 with ``errors="replace"``, whatever the c
 EventSource does; CR and LF never sit inside a multi-byte sequence, so a line never splits one.
 
 **Reading first, parsing in bulk.** :meth:`SSEParser.feed` only queues a piece with its
-time and indexes; :meth:`SSEParser.parse` (also run by reading ``events`` or ``comments``, and
-by :meth:`~SSEParser.eof`) turns the queue into records. The probe parses after each read that
-took all the socket held, while the next bytes are on their way, and lets the queue grow while
-full reads keep coming, so a parser that cannot keep up never delays the reads whose times it
-records; every record is still dated by the piece that completed it, exactly as when each
-piece is parsed at once (a hypothesis test checks it). The usual queue, whole ``data: ...``
-events with LF line ends, is parsed column by column with C loops (:meth:`SSEParser._bulk`):
-the checks are two counts over the joined bytes, each event finds its piece by bisection, and
-anything else (a CR, a comment, an ``id``, a multi-line event) goes line by line.
+time and indexes (:meth:`~SSEParser.feed_chunks` queues all the chunks one read completed, in
+one call: the chunked reader hands them over so); :meth:`SSEParser.parse` (also run by reading
+``events`` or ``comments``, and by :meth:`~SSEParser.eof`) turns the queue into records. The
+probe parses between reads once a few hundred chunks have queued and the last read took all
+the socket held, so that the next bytes are on their way meanwhile, and lets the queue grow
+while full reads keep coming: a parser that cannot keep up never delays the reads whose times
+it records, and whoever reads ``events`` (a live view, the reader worker's batches) gets the
+queue parsed first. Every record is still dated by the piece that completed it, exactly as
+when each piece is parsed at once (a hypothesis test checks it). The usual queue, whole
+``data: ...`` events with LF line ends, is parsed column by column with C loops
+(:meth:`SSEParser._bulk`): the checks are counts over the joined bytes, the texts are one
+decode and one split, each event finds its piece by bisection, and the content of the run
+comes from :func:`contents_of`, which decodes OpenAI-style chunks and takes
+``choices[0].delta.content`` from all of them at once (anything else falls back to
+:func:`content_of`, one event at a time, and a hypothesis test checks that both agree).
+Anything else in the queue (a CR, a comment, an ``id``, a multi-line event) goes line by line.
 Why: per event, parsing costs more than reading, and the probe must not fall behind the
-stream it times. Measured on a busy 2-core machine (CPython 3.11, 100,000 OpenAI-style token
-events of 60 bytes, one per chunk), the probe reads a chunk in about 3 us; parsing one event
-piece by piece, as this module did before, took 9.4 us on top; now it takes 6.4 us (0.94 s
-against 0.30 s for the whole probe of a plain-socket server, which the client limits; 1.24 s
-before, 1.11 s without orjson), of which decoding the JSON for ``content`` is 1 to 2 us (with orjson; 3 us with the
-standard decoder) and making the record about 1 us, the cyclic garbage collector's share
-included. A streamkit App writes such events at 8 to 13 us each, so on a quiet machine the
-probe keeps up; on a loaded one the parsing's CPU time still shows in the probe's time (see
-``benchmarks/bench_events.py``).
+stream it times. Measured on a 2-core machine (CPython 3.11, orjson installed, 100,000
+OpenAI-style token events of 60 bytes, one per chunk, ``benchmarks/bench_events.py``), the
+probe reads a chunk in about 3 us; parsing an event (the record and its content made) took
+6.2 us on top when each event's content was decoded on its own, and takes 4.3 us now (the
+probe of a plain-socket server, which the client limits: 0.92 s before, 0.73 to 0.76 s now,
+against 0.30 s without events; in memory, 114,000 events/s before and 133,000 to 137,000 now).
+Of that, decoding the JSON is about 1 us and making the record and the cyclic garbage
+collector's passes over the records about 1.5 us. A streamkit App writes such events at 8 to
+13 us each, so on a quiet machine the probe keeps up and parsing adds nothing to its time; on
+a loaded one the parsing's CPU time still shows (see ``benchmarks/bench_events.py``).
 
 **Content.** An event's ``content`` is the text it carries in a format the kit recognises
 (:func:`content_of`): OpenAI-compatible chat completions (``choices[].delta.content``, or
