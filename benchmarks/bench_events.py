@@ -26,10 +26,14 @@
   first reference (the target), and the two references against each other (reported: what the
   machine's scheduling alone makes two equal readers disagree by, the floor of the comparison).
   Where the tail comes from, measured with the kernel's receive timestamps (``SO_TIMESTAMPNS``)
-  on both readers' sockets: from the app's production to the bytes' arrival at the socket takes
-  under 0.1 ms for both; all of the tail is the time from the arrival to ``recv`` returning,
-  which is the scheduler waking the reading process, and on a loaded 2-core machine it reaches
-  a few ms for the kit's worker and the bare reader alike.
+  on both readers' sockets (2-core Linux 6.18, CPython 3.11): from the app's production to the
+  bytes' arrival at the socket takes under 0.1 ms for both; all of the tail is the time from
+  the arrival to ``recv`` returning, the scheduler waking the reading process. On a quiet
+  machine that is under 1 ms for both in nearly every round. With two CPU-bound processes
+  running beside it, it is one scheduler tick (2.4 to 4 ms) in 12 of 100 rounds for the kit's
+  worker and in 2 of 100 for a bare reader in the same standing: a bare reader that burns 1 ms
+  of CPU after each read is woken late more often too (9 of 60 rounds against 5 of 60), so the
+  worker's CPU time per read is the likely reason (not fixed yet).
 * For :mod:`streamkit.http1`'s docstring: its chunked reader against h11's
   ``receive_data``/``next_event`` loop on 100,000 chunks of 55 bytes in memory (reported).
 

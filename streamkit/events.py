@@ -63,7 +63,7 @@ Why: per event, parsing costs more than reading, and the probe must not fall beh
 stream it times. Measured on a 2-core machine (CPython 3.11, orjson installed, 100,000
 OpenAI-style token events of 60 bytes, one per chunk, ``benchmarks/bench_events.py``), the
 probe reads a chunk in about 3 us; parsing an event (the record and its content made) took
-6.2 us on top when each event's content was decoded on its own, and takes 4.3 us now (the
+6.2 us on top when each event's content was decoded on its own, and 4.3 to 4.6 us now (the
 probe of a plain-socket server, which the client limits: 0.92 s before, 0.73 to 0.76 s now,
 against 0.30 s without events; in memory, 114,000 events/s before and 133,000 to 137,000 now).
 Of that, decoding the JSON is about 1 us and making the record and the cyclic garbage
