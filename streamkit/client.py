@@ -46,9 +46,10 @@ __all__ = [
 USER_AGENT = "streamkit-probe"
 READ_BUFFER = 256 * 1024  # the most one read of the socket takes
 PARSE_BEHIND = 10_000  # chunks whose events may wait while full reads keep coming
-# Chunks queued before the probe parses them between reads: one parse of many costs far less
-# per event than one per read, and whoever reads trace.events (a live view, the reader worker's
-# batches) gets the queue parsed first, so this delays no record and changes no time in them.
+# Chunks queued before the probe parses them between reads, when nobody follows the trace as
+# it grows: one parse of many costs far less per event than one per read, and the records and
+# their times are the same. With a follower (on_chunk, or the reader worker's batches) every
+# read that took all there was is parsed, so that the follower sees its events at once.
 PARSE_EVERY = 256
 
 
@@ -313,6 +314,7 @@ def _read_body(
     chunks = trace.chunks
     seen = 0
     parsed = 0  # chunks whose events are parsed
+    every = 1 if on_chunk is not None or before_read is not None else PARSE_EVERY
     try:
         if not reader.done:
             if before_read is not None:
@@ -327,7 +329,7 @@ def _read_body(
                     break
                 queued = len(chunks) - parsed
                 if parser is not None and (
-                    (queued >= PARSE_EVERY and len(data) < READ_BUFFER) or queued > PARSE_BEHIND
+                    (queued >= every and len(data) < READ_BUFFER) or queued > PARSE_BEHIND
                 ):
                     # The read took all there was: parse the events queued while the next bytes
                     # are on their way. A full read means more is waiting: reading comes first

@@ -46,11 +46,11 @@ EventSource does; CR and LF never sit inside a multi-byte sequence, so a line ne
 time and indexes (:meth:`~SSEParser.feed_chunks` queues all the chunks one read completed, in
 one call: the chunked reader hands them over so); :meth:`SSEParser.parse` (also run by reading
 ``events`` or ``comments``, and by :meth:`~SSEParser.eof`) turns the queue into records. The
-probe parses between reads once a few hundred chunks have queued and the last read took all
-the socket held, so that the next bytes are on their way meanwhile, and lets the queue grow
-while full reads keep coming: a parser that cannot keep up never delays the reads whose times
-it records, and whoever reads ``events`` (a live view, the reader worker's batches) gets the
-queue parsed first. Every record is still dated by the piece that completed it, exactly as
+probe parses between reads, after a read that took all the socket held, so that the next
+bytes are on their way meanwhile: after every such read when something follows the trace as it
+grows (a live view, the reader worker's batches), else once a few hundred chunks have queued;
+and it lets the queue grow while full reads keep coming, so a parser that cannot keep up never
+delays the reads whose times it records. Every record is still dated by the piece that completed it, exactly as
 when each piece is parsed at once (a hypothesis test checks it). The usual queue, whole
 ``data: ...`` events with LF line ends, is parsed column by column with C loops
 (:meth:`SSEParser._bulk`): the checks are counts over the joined bytes, the texts are one
