@@ -14,11 +14,26 @@
   far faster than any app: the client is the limit, so this is the parser's own cost), and the
   parser alone in memory.
 * **``first_content`` agrees with an independent reader in its own process within 2 ms (p99)**
-  at 50 tokens/s. Each round the kit's ``Server.get`` and a bare-socket reader that shares
-  nothing with streamkit (``--reference``: ``recv`` and ``time.monotonic()``, its own chunked
-  and SSE parsing after the connection closed) read the same endpoint, with the app's
-  production times recorded for both. Each reader's first content is set against the moment
-  the app produced that event; the two lags are compared round by round.
+  at 50 tokens/s. Each round three readers read the same endpoint one after the other, in an
+  order that turns round by round: the kit's ``Server.get`` (read in its reader worker process)
+  and two bare-socket readers that share nothing with streamkit (``--reference``: ``recv`` and
+  ``time.monotonic()``, their own chunked and SSE parsing after the connection closed). Each
+  reference is one long-lived process for all rounds, in a session of its own, as the reader
+  worker is (on Linux with autogroup, each session is a scheduling group of its own), so the
+  kit's reader and the reference stand the same with the scheduler. The app's production times
+  are recorded for every request; each reader's first content is set against the moment the
+  app produced that event, and the lags are compared round by round: the kit's against the
+  first reference (the target), and the two references against each other (reported: what the
+  machine's scheduling alone makes two equal readers disagree by, the floor of the comparison).
+  Where the tail comes from, measured with the kernel's receive timestamps (``SO_TIMESTAMPNS``)
+  on both readers' sockets (2-core Linux 6.18, CPython 3.11): from the app's production to the
+  bytes' arrival at the socket takes under 0.1 ms for both; all of the tail is the time from
+  the arrival to ``recv`` returning, the scheduler waking the reading process. On a quiet
+  machine that is under 1 ms for both in nearly every round. With two CPU-bound processes
+  running beside it, it is one scheduler tick (2.4 to 4 ms) in 12 of 100 rounds for the kit's
+  worker and in 2 of 100 for a bare reader in the same standing: a bare reader that burns 1 ms
+  of CPU after each read is woken late more often too (9 of 60 rounds against 5 of 60), so the
+  worker's CPU time per read is the likely reason (not fixed yet).
 * For :mod:`streamkit.http1`'s docstring: its chunked reader against h11's
   ``receive_data``/``next_event`` loop on 100,000 chunks of 55 bytes in memory (reported).
 
@@ -70,9 +85,18 @@ def run_client(url: str, events: str) -> None:
     )
 
 
-def run_reference(url: str, headers: list[str]) -> None:
-    """In a process of its own, sharing nothing with streamkit: GET ``url`` over a bare socket,
-    stamp each ``recv``, then find the read that completed the first event carrying content."""
+def run_reference() -> None:
+    """In a process of its own, sharing nothing with streamkit, for as long as its stdin is open:
+    for each line (a JSON list: URL, then header lines), read the URL and print one line of JSON
+    (see :func:`reference_read`)."""
+    for line in sys.stdin:
+        url, *headers = json.loads(line)
+        print(json.dumps(reference_read(url, headers)), flush=True)
+
+
+def reference_read(url: str, headers: list[str]) -> dict[str, Any]:
+    """GET ``url`` over a bare socket, stamp each ``recv``, then find the read that completed the
+    first event carrying content."""
     host, _, rest = url.removeprefix("http://").partition("/")
     name, _, port = host.partition(":")
     head = f"GET /{rest} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n"
@@ -114,7 +138,36 @@ def run_reference(url: str, headers: list[str]) -> None:
             raw = next(raw_end for body_end, raw_end in ends if body_end >= offset)
             first = next(t for t, total in stamps if total >= raw) - started
             break
-    print(json.dumps({"started": started, "first_content": first}))
+    return {"started": started, "first_content": first}
+
+
+class Reference:
+    """A reference reader (``--reference``) in a process of its own, kept for every round, and in
+    a session of its own as the kit's reader worker is: the same standing with the scheduler
+    (on Linux each session is a scheduling group of its own, with autogroup)."""
+
+    def __init__(self) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, __file__, "--reference"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+
+    def read(self, url: str, headers: list[str]) -> dict[str, Any]:
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write(json.dumps([url, *headers]) + "\n")
+        self.process.stdin.flush()
+        line = self.process.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the reference reader exited ({self.process.wait()})")
+        return dict(json.loads(line))
+
+    def close(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        self.process.wait(10)
 
 
 def client(*arguments: str) -> dict[str, Any]:
@@ -327,36 +380,68 @@ def in_memory_rows(count: int) -> list[Row]:
 
 
 def first_content_rows(server: Any, rounds: int) -> list[Row]:
+    """Each round, three requests one after the other, in an order that turns round by round:
+    the kit's ``Server.get`` (read in its reader worker process) and two reference readers, each
+    in a long-lived process of its own. The kit is compared with the first reference; the two
+    references with each other, which is what this machine's scheduling alone makes two
+    readers disagree by (the floor of the comparison)."""
     from streamkit import recording
 
     path = "/chat?delay=0.1&rate=50&n=10"
-    differences = []
-    for _ in range(rounds):
+    references = [Reference(), Reference()]
+
+    def kit() -> float:
         trace = server.get(path)
         assert trace.first_content is not None and trace.produced, trace
         # The app's items: the role delta, then the tokens; the first token is item 1.
-        ours = trace.first_content - trace.produced[1].t
+        return float(trace.first_content - trace.produced[1].t)
+
+    def reference(reader: Reference) -> float:
         trace_id = uuid.uuid4().hex
         noted = recording.start(trace_id)
         try:
-            measured = client("--reference", server.url + path, f"{recording.TRACE_HEADER}: {trace_id}")
+            measured = reader.read(server.url + path, [f"{recording.TRACE_HEADER}: {trace_id}"])
             noted.sent.wait(5)
         finally:
             recording.finish(trace_id)
         produced = list(noted.produced)
         assert measured["first_content"] is not None and len(produced) >= 2, measured
-        theirs = measured["first_content"] - (produced[1][0] - measured["started"])
-        differences.append(abs(ours - theirs))
-    ordered = sorted(differences)
-    p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))] * 1000
+        return float(measured["first_content"] - (produced[1][0] - measured["started"]))
+
+    readers = [kit, lambda: reference(references[0]), lambda: reference(references[1])]
+    kit_differences, floor_differences = [], []
+    try:
+        for index in range(rounds):
+            lags = [0.0, 0.0, 0.0]
+            for which in [(index + k) % 3 for k in range(3)]:
+                lags[which] = readers[which]()
+            kit_differences.append(abs(lags[0] - lags[1]))
+            floor_differences.append(abs(lags[2] - lags[1]))
+    finally:
+        for reader in references:
+            reader.close()
+
+    def p99(values: list[float]) -> float:
+        ordered = sorted(values)
+        return ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))] * 1000
+
+    def figures(values: list[float]) -> str:
+        return (
+            f"{p99(values):.3f} ms (median {statistics.median(values) * 1000:.3f} ms; "
+            f"{sum(d > 0.002 for d in values)} of {rounds} over 2 ms)"
+        )
+
+    floor = figures(floor_differences)
+    if p99(floor_differences) >= 2:
+        floor += ": this machine alone misses 2 ms, so this run cannot show the target"
     return [
         (
             f"first_content vs an independent reader, 50 tokens/s, {rounds} rounds: |difference| p99",
-            f"{p99:.3f} ms (median {statistics.median(differences) * 1000:.3f} ms; "
-            f"{sum(d > 0.002 for d in differences)} of {rounds} over 2 ms)",
+            figures(kit_differences),
             "< 2 ms",
-            p99 < 2,
-        )
+            p99(kit_differences) < 2,
+        ),
+        ("the same rounds, two independent readers against each other (the floor)", floor, "reported", None),
     ]
 
 
@@ -364,13 +449,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer events and rounds: a fast look")
     parser.add_argument("--client", nargs=2, metavar=("URL", "EVENTS"), help=argparse.SUPPRESS)
-    parser.add_argument("--reference", nargs="+", metavar="ARG", help=argparse.SUPPRESS)
+    parser.add_argument("--reference", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.client:
         run_client(*args.client)
         return 0
     if args.reference:
-        run_reference(args.reference[0], args.reference[1:])
+        run_reference()
         return 0
 
     from streamkit import serve
@@ -382,7 +467,7 @@ def main() -> int:
         steps = [
             ("parsing cost", lambda: parsing_rows(server.url, count, 2 if quick else 3)),
             ("in memory", lambda: in_memory_rows(count)),
-            ("first content", lambda: first_content_rows(server, 20 if quick else 100)),
+            ("first content", lambda: first_content_rows(server, 20 if quick else 150)),
         ]
         for name, step in steps:
             print(f"  measuring {name} ...", file=sys.stderr, flush=True)

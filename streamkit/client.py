@@ -46,6 +46,11 @@ __all__ = [
 USER_AGENT = "streamkit-probe"
 READ_BUFFER = 256 * 1024  # the most one read of the socket takes
 PARSE_BEHIND = 10_000  # chunks whose events may wait while full reads keep coming
+# Chunks queued before the probe parses them between reads, when nobody follows the trace as
+# it grows: one parse of many costs far less per event than one per read, and the records and
+# their times are the same. With a follower (on_chunk, or the reader worker's batches) every
+# read that took all there was is parsed, so that the follower sees its events at once.
+PARSE_EVERY = 256
 
 
 class ProbeError(OSError):
@@ -309,6 +314,7 @@ def _read_body(
     chunks = trace.chunks
     seen = 0
     parsed = 0  # chunks whose events are parsed
+    every = 1 if on_chunk is not None or before_read is not None else PARSE_EVERY
     try:
         if not reader.done:
             if before_read is not None:
@@ -321,9 +327,13 @@ def _read_body(
                     break
                 if feed(data, now):
                     break
-                if parser is not None and (len(data) < READ_BUFFER or len(chunks) - parsed > PARSE_BEHIND):
-                    # The read took all there was: parse its events while the next is on its way.
-                    # A full read means more is waiting: reading comes first (see streamkit.events).
+                queued = len(chunks) - parsed
+                if parser is not None and (
+                    (queued >= every and len(data) < READ_BUFFER) or queued > PARSE_BEHIND
+                ):
+                    # The read took all there was: parse the events queued while the next bytes
+                    # are on their way. A full read means more is waiting: reading comes first
+                    # (see streamkit.events).
                     parser.parse()
                     parsed = len(chunks)
                 if on_chunk is not None and len(chunks) > seen:

@@ -43,25 +43,33 @@ Each finished line is decoded as UTF-8 with ``errors="replace"``, whatever the c
 EventSource does; CR and LF never sit inside a multi-byte sequence, so a line never splits one.
 
 **Reading first, parsing in bulk.** :meth:`SSEParser.feed` only queues a piece with its
-time and indexes; :meth:`SSEParser.parse` (also run by reading ``events`` or ``comments``, and
-by :meth:`~SSEParser.eof`) turns the queue into records. The probe parses after each read that
-took all the socket held, while the next bytes are on their way, and lets the queue grow while
-full reads keep coming, so a parser that cannot keep up never delays the reads whose times it
-records; every record is still dated by the piece that completed it, exactly as when each
-piece is parsed at once (a hypothesis test checks it). The usual queue, whole ``data: ...``
-events with LF line ends, is parsed column by column with C loops (:meth:`SSEParser._bulk`):
-the checks are two counts over the joined bytes, each event finds its piece by bisection, and
-anything else (a CR, a comment, an ``id``, a multi-line event) goes line by line.
+time and indexes (:meth:`~SSEParser.feed_chunks` queues all the chunks one read completed, in
+one call: the chunked reader hands them over so); :meth:`SSEParser.parse` (also run by reading
+``events`` or ``comments``, and by :meth:`~SSEParser.eof`) turns the queue into records. The
+probe parses between reads, after a read that took all the socket held, so that the next
+bytes are on their way meanwhile: after every such read when something follows the trace as it
+grows (a live view, the reader worker's batches), else once a few hundred chunks have queued;
+and it lets the queue grow while full reads keep coming, so a parser that cannot keep up never
+delays the reads whose times it records. Every record is still dated by the piece that completed it, exactly as
+when each piece is parsed at once (a hypothesis test checks it). The usual queue, whole
+``data: ...`` events with LF line ends, is parsed column by column with C loops
+(:meth:`SSEParser._bulk`): the checks are counts over the joined bytes, the texts are one
+decode and one split, each event finds its piece by bisection, and the content of the run
+comes from :func:`contents_of`, which decodes OpenAI-style chunks and takes
+``choices[0].delta.content`` from all of them at once (anything else falls back to
+:func:`content_of`, one event at a time, and a hypothesis test checks that both agree).
+Anything else in the queue (a CR, a comment, an ``id``, a multi-line event) goes line by line.
 Why: per event, parsing costs more than reading, and the probe must not fall behind the
-stream it times. Measured on a busy 2-core machine (CPython 3.11, 100,000 OpenAI-style token
-events of 60 bytes, one per chunk), the probe reads a chunk in about 3 us; parsing one event
-piece by piece, as this module did before, took 9.4 us on top; now it takes 6.4 us (0.94 s
-against 0.30 s for the whole probe of a plain-socket server, which the client limits; 1.24 s
-before, 1.11 s without orjson), of which decoding the JSON for ``content`` is 1 to 2 us (with orjson; 3 us with the
-standard decoder) and making the record about 1 us, the cyclic garbage collector's share
-included. A streamkit App writes such events at 8 to 13 us each, so on a quiet machine the
-probe keeps up; on a loaded one the parsing's CPU time still shows in the probe's time (see
-``benchmarks/bench_events.py``).
+stream it times. Measured on a 2-core machine (CPython 3.11, orjson installed, 100,000
+OpenAI-style token events of 60 bytes, one per chunk, ``benchmarks/bench_events.py``), the
+probe reads a chunk in about 3 us; parsing an event (the record and its content made) took
+6.2 us on top when each event's content was decoded on its own, and 4.3 to 4.6 us now (the
+probe of a plain-socket server, which the client limits: 0.92 s before, 0.73 to 0.76 s now,
+against 0.30 s without events; in memory, 114,000 events/s before and 133,000 to 137,000 now).
+Of that, decoding the JSON is about 1 us and making the record and the cyclic garbage
+collector's passes over the records about 1.5 us. A streamkit App writes such events at 8 to
+13 us each, so on a quiet machine the probe keeps up and parsing adds nothing to its time; on
+a loaded one the parsing's CPU time still shows (see ``benchmarks/bench_events.py``).
 
 **Content.** An event's ``content`` is the text it carries in a format the kit recognises
 (:func:`content_of`): OpenAI-compatible chat completions (``choices[].delta.content``, or
@@ -82,7 +90,7 @@ import statistics
 from bisect import bisect_left
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from itertools import accumulate, repeat
+from itertools import accumulate, chain, repeat
 from operator import add, itemgetter
 from typing import Any
 
@@ -101,6 +109,7 @@ __all__ = [
     "SSEParser",
     "content_of",
     "content_path",
+    "contents_of",
     "event_figures",
     "framing_for",
     "parser_for",
@@ -287,6 +296,58 @@ def content_of(event_type: str, data: str, path: Sequence[str | int] | None = No
     return _known_content(event_type, value)
 
 
+def contents_of(texts: list[str], path: Sequence[str | int] | None = None) -> list[str | None]:
+    """``content_of("message", text, path)`` for each text, in order: the content of a run of
+    plain ``message`` events.
+
+    The usual run, OpenAI-compatible chunks with one choice each (``{"choices": [{...,
+    "delta": {..., "content": "..."}}]}``), is read column by column, with loops in C: every
+    text decoded (as :func:`parse_json` would), then each step of the path taken for all of
+    them at once, with the same type checks as :func:`content_of`. A slice of the run with
+    anything else in it (a text not starting with ``{``, one the decoder refuses, a value of
+    another shape) goes through :func:`content_of` one text at a time instead, so the result is
+    always exactly what :func:`content_of` gives. Slices of :data:`CONTENT_SLICE` texts keep
+    the decoded values few at a time: the cyclic garbage collector's passes over them grow
+    with how many are alive at once."""
+    if path is not None:
+        return list(map(content_of, repeat("message"), texts, repeat(path)))
+    found: list[str | None] = []
+    for start in range(0, len(texts), CONTENT_SLICE):
+        part = texts[start : start + CONTENT_SLICE]
+        contents = _chat_contents(part)
+        found.extend(contents if contents is not None else map(content_of, repeat("message"), part))
+    return found
+
+
+CONTENT_SLICE = 64  # texts decoded at a time by contents_of
+
+
+def _chat_contents(texts: list[str]) -> list[str | None] | None:
+    """The content of OpenAI-compatible chunks of one choice each, or None when any text is not
+    one (see :func:`contents_of`)."""
+    try:
+        if set(map(itemgetter(0), texts)) != {"{"}:
+            return None  # content_of does not decode those
+    except IndexError:  # an empty text
+        return None
+    try:
+        values = list(map(orjson.loads if orjson is not None else json.loads, texts))
+    except ValueError:  # orjson.JSONDecodeError and json.JSONDecodeError are ValueErrors
+        return None
+    if set(map(type, values)) != {dict}:
+        return None
+    choices: list[Any] = list(map(dict.get, values, repeat("choices")))
+    if set(map(type, choices)) != {list} or set(map(len, choices)) != {1}:
+        return None
+    first: list[Any] = list(map(itemgetter(0), choices))
+    if set(map(type, first)) != {dict}:
+        return None
+    deltas: list[Any] = list(map(dict.get, first, repeat("delta")))
+    if set(map(type, deltas)) != {dict}:
+        return None
+    return [text if type(text) is str and text else None for text in map(dict.get, deltas, repeat("content"))]
+
+
 # -- parsers -------------------------------------------------------------------------------------
 
 
@@ -304,7 +365,8 @@ class SSEParser:
     def __init__(self, content: Sequence[str | int] | None = None) -> None:
         self._events: list[EventRecord] = []
         self._comments: list[CommentRecord] = []
-        self._queue: list[tuple[bytes, float, int, int]] = []  # fed, not parsed yet
+        # fed, not parsed yet: the pieces of one read, with its time, first chunk and read
+        self._queue: list[tuple[list[bytes], float, int, int]] = []
         self.unterminated: EventRecord | None = None
         self.retry: int | None = None
         self.last_id = ""
@@ -339,7 +401,13 @@ class SSEParser:
         They are only queued here: :meth:`parse` (or reading :attr:`events`, or :meth:`eof`)
         turns them into records, dated by the piece that completed each one."""
         if data:
-            self._queue.append((data, t, chunk, read))
+            self._queue.append(([data], t, chunk, read))
+
+    def feed_chunks(self, pieces: list[bytes], t: float, first: int, read: int) -> None:
+        """Take the (non-empty) bytes of several chunks that one read completed, the chunks
+        ``first``, ``first + 1``, ...: the same as feeding each in turn, in one call."""
+        if pieces:
+            self._queue.append((pieces, t, first, read))
 
     def parse(self) -> None:
         """Parse what :meth:`feed` queued. Whole events of one ``data`` line with LF line ends,
@@ -348,26 +416,33 @@ class SSEParser:
         queue, self._queue = self._queue, []
         if not queue or self._bulk(queue):
             return
-        for data, t, chunk, read in queue:
-            self._take(data, t, chunk, read)
+        take = self._take
+        for pieces, t, first, read in queue:
+            for offset, data in enumerate(pieces):
+                take(data, t, first + offset, read)
 
-    def _bulk(self, queue: list[tuple[bytes, float, int, int]]) -> bool:
+    def _bulk(self, queue: list[tuple[list[bytes], float, int, int]]) -> bool:
         """The queued pieces as whole ``data: ...`` events with LF line ends, each dated by
         the piece that brought its blank line; False (and nothing changed) for anything else:
         a CR, a BOM still possible, fields pending, a block of other lines, or complete lines
         after the last blank line (a comment there must be dated by its own piece).
 
         Column by column, so that the loops run in C: the checks are counts over the joined
-        bytes, and each event finds its piece by bisecting the pieces' end offsets."""
+        bytes, the texts are one decode and one split, each event finds its piece by bisecting
+        the pieces' end offsets, and the content comes from :func:`contents_of`."""
         if self._first or self._after_cr or self._data or self._type:
             return False
         rest = self._rest
-        buf = b"".join([rest, *[piece[0] for piece in queue]])
+        if len(queue) == 1:
+            pieces = queue[0][0]
+        else:
+            pieces = list(chain.from_iterable([entry[0] for entry in queue]))
+        buf = b"".join([rest, *pieces]) if rest else b"".join(pieces)
         if b"\r" in buf:
             return False
-        blocks = buf.split(b"\n\n")
-        tail = blocks.pop()
-        count = len(blocks)
+        count = buf.count(b"\n\n")
+        end = buf.rfind(b"\n\n") + 2 if count else 0  # where the last whole event ends
+        tail = buf[end:]
         # Every LF is in a blank-line separator (no block holds a line break, the tail holds no
         # complete line), and every block starts with "data: ".
         if buf.count(b"\n") != 2 * count:
@@ -375,28 +450,50 @@ class SSEParser:
         if (b"\n\n" + buf).count(b"\n\ndata: ") - tail.startswith(b"data: ") != count:
             return False
         self._rest = tail
-        self._last = queue[-1][1:]
+        last_pieces, last_t, last_first, last_read = queue[-1]
+        self._last = (last_t, last_first + len(last_pieces) - 1, last_read)
         self._clean = not tail
         if not count:
             return True
-        piece_ends = list(accumulate([len(piece[0]) for piece in queue], initial=len(rest)))[1:]
-        event_ends = list(map(add, accumulate(map(len, blocks)), range(2, 2 * count + 1, 2)))
-        if piece_ends == event_ends:  # one event per piece, the most usual case of all
-            dated = queue
+        # Where each piece ends in buf, and its time, chunk and read: a column each.
+        piece_ends = list(accumulate(map(len, pieces), initial=len(rest)))[1:]
+        if len(queue) == 1:
+            times = list(repeat(last_t, len(pieces)))
+            chunks = list(range(last_first, last_first + len(pieces)))
+            reads = list(repeat(last_read, len(pieces)))
         else:
-            dated = list(map(queue.__getitem__, map(bisect_left, repeat(piece_ends), event_ends)))
-        texts = [block[6:].decode("utf-8", "replace") for block in blocks]
+            times, chunks, reads = [], [], []
+            for entry_pieces, t, first, read in queue:
+                n = len(entry_pieces)
+                times.extend(repeat(t, n))
+                chunks.extend(range(first, first + n))
+                reads.extend(repeat(read, n))
+        # Each block is "data: " and its text, without a line break: the texts are the events'
+        # bytes decoded at once and split at each "\n\ndata: ". UTF-8 decoding never joins an
+        # ASCII byte to its neighbours, even with errors="replace", so this is each block decoded.
+        region = buf[6 : end - 2]
+        texts = region.decode("utf-8", "replace").split("\n\ndata: ")
+        if region.isascii():  # a text's length is its bytes'; each event adds "data: " and "\n\n"
+            event_ends = list(map(add, accumulate(map(len, texts)), range(8, 8 * count + 1, 8)))
+        else:
+            blocks = buf[:end].split(b"\n\n")[:-1]
+            event_ends = list(map(add, accumulate(map(len, blocks)), range(2, 2 * count + 1, 2)))
+        if piece_ends != event_ends:  # else one event per piece, the most usual case of all
+            where = list(map(bisect_left, repeat(piece_ends), event_ends))
+            times = list(map(times.__getitem__, where))
+            chunks = list(map(chunks.__getitem__, where))
+            reads = list(map(reads.__getitem__, where))
         last_id = self.last_id = self._id
         self._events.extend(
             map(
                 EventRecord,
-                map(itemgetter(1), dated),
+                times,
                 repeat("message"),
                 repeat(last_id),
                 texts,
-                map(content_of, repeat("message"), texts, repeat(self.path)),
-                map(itemgetter(2), dated),
-                map(itemgetter(3), dated),
+                contents_of(texts, self.path),
+                chunks,
+                reads,
             )
         )
         return True
@@ -564,6 +661,12 @@ class JsonLinesParser:
         else:
             for line in lines:
                 self._seq_line(line, t, chunk, read)
+
+    def feed_chunks(self, pieces: list[bytes], t: float, first: int, read: int) -> None:
+        """Take the bytes of several chunks that one read completed, the chunks ``first``,
+        ``first + 1``, ...: each is fed in turn."""
+        for offset, data in enumerate(pieces):
+            self.feed(data, t, first + offset, read)
 
     def parse(self) -> None:
         """Nothing to do: JSON lines are parsed as they are fed (the SSE parser queues)."""

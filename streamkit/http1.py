@@ -85,6 +85,8 @@ class EventSink(Protocol):
 
     def feed(self, data: bytes, t: float, chunk: int, read: int) -> None: ...
 
+    def feed_chunks(self, pieces: list[bytes], t: float, first: int, read: int) -> None: ...
+
 
 # -- decoding -------------------------------------------------------------------------------------
 
@@ -333,17 +335,34 @@ class ChunkedReader(_Body):
         self._t, self._read = t, read
         buf = self._rest + data if self._rest else data
         self._rest = b""
+        # Events without decoding: the bytes of the whole chunks of this read go to the parser
+        # in one call (``pending``), made before anything else is fed and before this returns
+        # or raises.
+        pending: list[bytes] = []
+        try:
+            return self._parse(buf, t, read, pending)
+        finally:
+            if pending:
+                self._feed_pending(pending, t, read)
+
+    def _feed_pending(self, pending: list[bytes], t: float, read: int) -> None:
+        assert self.events is not None
+        self.events.feed_chunks(pending.copy(), t, len(self.chunks) - len(pending), read)
+        pending.clear()
+
+    def _parse(self, buf: bytes, t: float, read: int, pending: list[bytes]) -> bool:
+        """The loop of :meth:`feed`, over ``buf``: the read's bytes after any kept from before."""
         end = len(buf)
         pos = 0
         state = self._state
         # With nothing to decode or parse, a chunk is recorded right here: this loop runs once
         # per chunk, and a method call per chunk is a measurable share of it.
         plain = self.decoder is None and self.events is None
-        # Events without decoding: the chunk's bytes go to the parser straight from here.
-        sink = self.events.feed if self.decoder is None and self.events is not None else None
+        sink = self.decoder is None and self.events is not None
         keep = self.keep
         chunks = self.chunks
         append = chunks.append
+        collect = pending.append
         find = buf.find
         while True:
             if state == _SIZE:
@@ -368,10 +387,10 @@ class ChunkedReader(_Body):
                     # The whole chunk and its CRLF are here.
                     if plain:
                         append(Chunk(t, size, buf[pos:stop] if keep else None, size, read))
-                    elif sink is not None:
+                    elif sink:
                         piece = buf[pos:stop]
                         append(Chunk(t, size, piece if keep else None, size, read))
-                        sink(piece, t, len(chunks) - 1, read)
+                        collect(piece)
                     else:
                         self.record(buf[pos:stop], size, t, read)
                     self.count += 1
@@ -387,6 +406,8 @@ class ChunkedReader(_Body):
                 self._need -= take
                 if self._need:
                     break
+                if pending:
+                    self._feed_pending(pending, t, read)
                 self._chunk_done(t, read)
                 state = _CRLF
             if state == _CRLF:
@@ -412,6 +433,8 @@ class ChunkedReader(_Body):
                 line = buf[pos : at + 1]
                 pos = at + 1
                 if line in (b"\r\n", b"\n"):
+                    if pending:
+                        self._feed_pending(pending, t, read)
                     self._state = _DONE
                     self.trailing = buf[pos:]
                     self.finish()

@@ -19,6 +19,7 @@ from streamkit.events import (
     SSEParser,
     content_of,
     content_path,
+    contents_of,
     event_figures,
     framing_for,
     parser_for,
@@ -414,3 +415,63 @@ def test_json_the_fast_decoder_refuses_is_still_read_as_the_standard_decoder_rea
         assert content_of("message", data) == json.loads(data)["response"]
     assert content_of("message", '{"response": "\\ud800"}') == "\ud800"
     assert content_of("message", '{"response": "c"} x') == '{"response": "c"} x'  # not one JSON value
+
+
+# -- content of a run of events in bulk ------------------------------------------------------
+
+json_text = st.text(max_size=6)
+json_scalars = st.one_of(st.none(), st.booleans(), st.integers(-3, 3), json_text)
+
+
+@st.composite
+def chat_values(draw):
+    """OpenAI-style chunks, mostly of the usual shape, and now and then one that is not."""
+    content = draw(st.one_of(json_text, json_scalars, st.just("")))
+    delta = draw(
+        st.sampled_from(
+            [{"content": content}, {"role": "assistant", "content": content}, {}, {"content": [content]}]
+        )
+    )
+    choice: object = draw(st.sampled_from([{"index": 0, "delta": delta}, {"delta": delta, "finish_reason": None}]))
+    if draw(st.integers(0, 9)) == 0:
+        choice = draw(st.sampled_from([{"index": 0, "delta": content}, {"text": content}, [delta], content]))
+    choices: object = [choice]
+    if draw(st.integers(0, 9)) == 0:
+        choices = draw(st.sampled_from([[], [choice, choice], choice, None]))
+    value: object = {"id": "x", "choices": choices}
+    if draw(st.integers(0, 9)) == 0:
+        value = draw(st.sampled_from([[value], {"message": {"content": content}}, {"response": content}, content]))
+    return value
+
+
+@st.composite
+def chat_texts(draw):
+    value = draw(chat_values())
+    text = json.dumps(value, ensure_ascii=draw(st.booleans()), separators=draw(st.sampled_from([None, (",", ":")])))
+    change = draw(st.integers(0, 19))
+    if change == 0:
+        text = " " + text  # not decoded: a plain message
+    elif change == 1:
+        text = text + " x"  # not one JSON value
+    elif change == 2:
+        text = text.replace('"choices"', '"\\u0063hoices"')  # the key written with an escape
+    elif change == 3:
+        text = text[:-1] + ', "n": NaN}' if text.endswith("}") else text  # the fast decoder refuses it
+    elif change == 4:
+        text = draw(st.sampled_from(["[DONE]", "", "plain text", "{"]))
+    return text
+
+
+@settings(max_examples=1000, deadline=None)
+@given(texts=st.lists(chat_texts(), max_size=12), path=st.sampled_from([None, ("choices", 0, "delta", "content")]))
+def test_contents_of_a_run_is_content_of_each_event(texts, path):
+    assert contents_of(texts, path) == [content_of("message", text, path) for text in texts]
+
+
+def test_contents_of_a_long_run_of_usual_chunks_and_one_other():
+    usual = [json.dumps({"choices": [{"index": 0, "delta": {"content": f"t{i} "}}]}) for i in range(600)]
+    assert contents_of(usual) == [f"t{i} " for i in range(600)]
+    role = '{"choices":[{"index":0,"delta":{"role":"assistant","content":""}}]}'
+    mixed = [role, *usual[:300], "[DONE]", *usual[300:]]
+    assert contents_of(mixed) == [content_of("message", text) for text in mixed]
+    assert contents_of(mixed)[0] is None and contents_of(mixed)[301] is None

@@ -256,6 +256,34 @@ def test_events_get_the_decoded_bytes_even_when_the_body_is_not_kept():
         assert reader.chunks[event.chunk].read == event.read
 
 
+class FeedLog:
+    """An event sink that notes what it is fed, piece by piece, in order."""
+
+    def __init__(self) -> None:
+        self.fed: list[tuple[bytes, float, int, int]] = []
+
+    def feed(self, data: bytes, t: float, chunk: int, read: int) -> None:
+        self.fed.append((data, t, chunk, read))
+
+    def feed_chunks(self, pieces: list[bytes], t: float, first: int, read: int) -> None:
+        self.fed.extend((data, t, first + offset, read) for offset, data in enumerate(pieces))
+
+
+@pytest.mark.parametrize("close", [False, True])
+def test_the_events_get_every_chunk_in_order_with_its_index_even_when_a_read_breaks(close: bool):
+    # Whole chunks, then one completed across reads, then whole chunks in the same read, then a
+    # chunk not followed by CRLF: every chunk that was recorded was fed, in order, once.
+    body = b"2\r\nab\r\n2\r\ncd\r\n4\r\nefgh\r\n1\r\ni\r\n1\r\nj\r\n2\r\nkl!!"
+    sink = FeedLog()
+    reader = ChunkedReader(keep=False, events=sink)
+    cut_at = body.index(b"efgh") + 2
+    kind = feed_all(reader, [body[:cut_at], body[cut_at:]], close=close)
+    assert kind == "malformed-chunk"
+    assert [data for data, *_ in sink.fed] == [b"ab", b"cd", b"efgh", b"i", b"j", b"kl"]
+    assert [(chunk, read) for _, _, chunk, read in sink.fed] == [(0, 0), (1, 0), (2, 1), (3, 1), (4, 1), (5, 1)]
+    assert [(c.t, c.read) for c in reader.chunks] == [(t, read) for _, t, _, read in sink.fed]
+
+
 # -- split anywhere ----------------------------------------------------------------------------
 
 chunk_data = st.binary(min_size=1, max_size=40)
@@ -292,6 +320,23 @@ def test_chunked_split_anywhere_gives_the_same_chunks(chunks, extension, points,
         expected = next(i for i, end in enumerate(ends) if end >= offset)
         assert (chunk.read, chunk.t) == (expected, float(expected))
         offset += 2
+
+
+@settings(max_examples=1000, deadline=None)
+@given(
+    chunks=st.lists(chunk_data, max_size=8),
+    points=st.lists(st.integers(0, 10_000), max_size=10),
+    keep=st.booleans(),
+)
+def test_the_events_get_each_chunk_once_in_order_however_the_reads_fell(chunks, points, keep):
+    body = b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in chunks) + b"0\r\n\r\n"
+    sink = FeedLog()
+    reader = ChunkedReader(keep=keep, events=sink)
+    assert feed_all(reader, cut(body, points)) is None
+    assert [data for data, *_ in sink.fed] == chunks
+    assert [(chunk, c.t, c.read) for chunk, c in enumerate(reader.chunks)] == [
+        (chunk, t, read) for _, t, chunk, read in sink.fed
+    ]
 
 
 @settings(max_examples=2000, deadline=None)

@@ -156,6 +156,21 @@ def test_openai_style_stream_gives_events_and_first_content(server: Server, read
     assert "first content at" in trace.explain()
 
 
+def test_a_follower_sees_each_event_as_its_chunk_arrives(server: Server, reader: str) -> None:
+    # on_chunk (a live view, the CLI's rows) gets the events of every read at once, whether the
+    # reader worker or this process reads: not only when the body has ended.
+    from streamkit.probe import read_response
+
+    seen: list[list[str | None]] = []
+    trace = read_response(
+        server.url + "/chat?gap=0.1",
+        json={"words": ["Hel", "lo", "!"]},
+        on_chunk=lambda trace: seen.append([event.content for event in trace.events]),
+    )
+    assert trace.content == "Hello!"
+    assert [None, "Hel"] in seen and [None, "Hel", "lo"] in seen  # each token on its own
+
+
 def test_glued_events_share_a_chunk_and_an_unterminated_one_is_kept_apart(
     server: Server, reader: str
 ) -> None:
