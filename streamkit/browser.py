@@ -35,7 +35,6 @@ import contextlib
 import json as jsonlib
 import os
 import queue
-import shutil
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -48,6 +47,7 @@ from werkzeug.datastructures import Headers
 
 from .events import framing_for, parser_for
 from .probe import ProbeError
+from .programs import PROGRAMS, ProgramUnavailable, find_program
 from .trace import Chunk, Event, Trace
 
 __all__ = [
@@ -121,15 +121,13 @@ class BrowserUnavailable(RuntimeError):
 
 
 def chromium_path() -> str | None:
-    """The Chromium to drive: ``$STREAMKIT_CHROMIUM``, else ``chromium`` on PATH (Debian's)."""
-    chosen = os.environ.get(CHROMIUM_ENV)
-    if chosen:
-        return chosen if os.access(chosen, os.X_OK) else None
-    for name in ("chromium", "chromium-browser"):
-        found = shutil.which(name)
-        if found:
-            return found
-    return None
+    """The Chromium to drive, or None: ``$STREAMKIT_CHROMIUM``, else ``chromium`` on PATH, else
+    the places distributions put it; the one lookup of :mod:`streamkit.programs`, so the tests
+    that launch it through :func:`~streamkit.programs.find_program` agree with this one."""
+    try:
+        return find_program("chromium")
+    except ProgramUnavailable:
+        return None
 
 
 def unavailable_reason() -> str | None:
@@ -142,7 +140,9 @@ def unavailable_reason() -> str | None:
         chosen = os.environ.get(CHROMIUM_ENV)
         if chosen:
             return f"{CHROMIUM_ENV}={chosen} is not an executable file; " + INSTALL_HINT
-        return "the browser lane needs Chromium, and none was found on PATH: " + INSTALL_HINT
+        chromium = PROGRAMS["chromium"]
+        looked = f"{' and '.join(chromium.names)} on PATH, {', '.join(chromium.places)}"
+        return f"the browser lane needs Chromium, and none was found ({looked}): " + INSTALL_HINT
     return None
 
 

@@ -70,7 +70,7 @@ PROGRAMS: dict[str, Program] = {
 
 #: The Python packages (the ``test`` extra) a stack imports, by import name.
 PACKAGES = {
-    "uwsgidecorators": "uwsgi",
+    "uwsgidecorators": "pyuwsgi",
     "hypercorn": "hypercorn",
     "daphne": "daphne",
     "granian": "granian",
@@ -120,7 +120,7 @@ def missing(*needs: str) -> str | None:
                 return str(error)
         elif need == "uwsgi":
             if not (BIN / "uwsgi").exists() and shutil.which("uwsgi") is None:
-                return "uWSGI is not installed: pip install uwsgi (in the test extra)"
+                return "uWSGI is not installed: pip install pyuwsgi (in the test extra)"
         elif importlib.util.find_spec(need) is None:
             package = PACKAGES.get(need, need)
             return f"{package} is not installed: pip install {package} (in the test extra)"

@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -47,8 +48,21 @@ def _other_user_missing() -> str | None:
         return "uid checks are Linux-only"
     if os.geteuid() != 0:
         return "a second user needs root to be created and to be switched to (run the tests as root)"
-    if shutil.which("useradd") is None or shutil.which("curl") is None:
-        return "needs useradd and curl"
+    return tools_missing()
+
+
+#: The programs these tests run besides the kit, with the Debian package that has each.
+TOOLS = {"useradd": "passwd", "userdel": "passwd", "curl": "curl"}
+
+
+def tools_missing() -> str | None:
+    """Why the second-user tests cannot run their programs here (naming the package), or None."""
+    for program, package in TOOLS.items():
+        if shutil.which(program) is None:
+            return (
+                f"these tests run {program}, which was not found on PATH: on Debian or Ubuntu "
+                f"install the package {package}: sudo apt-get install {package}"
+            )
     return None
 
 
@@ -317,3 +331,14 @@ def test_streamkit_serve_prints_a_url_with_the_token() -> None:
         for pipe in (process.stdout, process.stderr):
             if pipe is not None:
                 pipe.close()
+
+
+def test_a_missing_tool_skips_naming_its_package(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # an empty folder: none of the tools is found
+    why = tools_missing()
+    assert why is not None and "useradd" in why and "apt-get install passwd" in why, why
+    for program in ("useradd", "userdel"):
+        (tmp_path / program).write_text("#!/bin/sh\n")
+        (tmp_path / program).chmod(0o755)
+    why = tools_missing()
+    assert why is not None and "apt-get install curl" in why, why

@@ -342,6 +342,35 @@ def test_without_chromium_the_error_names_the_package_and_the_extra(
     assert not browser.running()
 
 
+def test_the_browser_lane_and_find_program_agree_on_chromium(monkeypatch, tmp_path: Path) -> None:
+    """A directory (executable, not a file) is no Chromium for either lookup: the skip reason
+    says so instead of a launch failing later; a real executable file is taken by both."""
+    browser.stop()
+    monkeypatch.setenv(browser.CHROMIUM_ENV, str(tmp_path))
+    assert browser.chromium_path() is None
+    reason = browser.unavailable_reason()
+    if reason is not None and "playwright" in reason and "not installed" in reason:
+        pytest.skip(reason)
+    assert reason is not None and "is not an executable file" in reason and str(tmp_path) in reason
+    program = tmp_path / "chromium"
+    program.write_text("#!/bin/sh\nexit 1\n")
+    program.chmod(0o755)
+    monkeypatch.setenv(browser.CHROMIUM_ENV, str(program))
+    assert browser.chromium_path() == find_program("chromium") == str(program)
+    assert browser.unavailable_reason() is None
+
+
+def test_without_chromium_anywhere_the_reason_says_where_it_looked(monkeypatch, tmp_path: Path) -> None:
+    monkeypatch.delenv(browser.CHROMIUM_ENV, raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))  # an empty folder: nothing on PATH
+    if browser.chromium_path() is not None:
+        pytest.skip(f"chromium is installed in a fixed place here ({browser.chromium_path()})")
+    reason = browser.unavailable_reason()
+    if reason is not None and "playwright" in reason and "not installed" in reason:
+        pytest.skip(reason)
+    assert reason is not None and "/usr/bin/chromium" in reason and "apt-get install chromium" in reason
+
+
 @needs_browser
 def test_a_dead_url_is_a_probe_error() -> None:
     import socket

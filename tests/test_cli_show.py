@@ -16,6 +16,7 @@ import pytest
 
 from streamkit import App, Diagnosis, NaiveGzipMiddleware, Response, Trace, serve, tracefile
 from streamkit.cli import main
+from streamkit.programs import find_program
 from tests.conftest import needs_chromium
 
 SCHEMA = json.loads(tracefile.schema_path().read_text(encoding="utf-8"))
@@ -94,21 +95,16 @@ def test_the_report_opens_in_headless_chromium(tmp_path: Path) -> None:
         trace = server.get("/parts")
     page.write_text(html_report(trace))
     shot = tmp_path / "r.png"
-    from tests.conftest import CHROMIUM_MISSING  # noqa: F401  (needs_chromium checked it)
-
-    browser = next(b for b in ("chromium", "chromium-browser", "google-chrome") if _which(b))
-    subprocess.run(
-        [browser, "--headless", "--no-sandbox", "--disable-gpu", f"--screenshot={shot}", "--window-size=1000,1400", page.as_uri()],
+    done = subprocess.run(
+        [
+            find_program("chromium"), "--headless", "--no-sandbox", "--disable-gpu",
+            f"--screenshot={shot}", "--window-size=1000,1400", page.as_uri(),
+        ],  # fmt: skip
         capture_output=True,
         timeout=120,
     )
+    assert shot.exists(), done.stderr[-2000:]
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
-
-
-def _which(name: str) -> bool:
-    import shutil
-
-    return shutil.which(name) is not None
 
 
 BAD = {

@@ -127,7 +127,19 @@ def test_waitress_stop_works_after_waitress_closed_its_own_trigger():
 
     server.trigger.pull_trigger(close_trigger)
     assert closed.wait(5)
-    backend.stop()
+    # The closed pipe's descriptor numbers are free again, and the next file opened takes them
+    # (here a pipe of the test's own; in a full run, any thread's socket or pipe). Its write
+    # end must not be written to: the old stop() wrote the wake-up byte there, raised nothing,
+    # and the server stayed up.
+    other_read, other_write = os.pipe()
+    os.set_blocking(other_read, False)
+    try:
+        backend.stop()
+        with pytest.raises(BlockingIOError):
+            os.read(other_read, 10)
+    finally:
+        os.close(other_read)
+        os.close(other_write)
     assert port_closed(port)
     deadline = time.monotonic() + 5
     while set(threading.enumerate()) - threads_before and time.monotonic() < deadline:

@@ -176,12 +176,18 @@ class WaitressBackend:
             for dispatcher in list(socket_map.values()):
                 dispatcher.close()  # the loop ends once its map is empty
 
-        try:
-            server.trigger.pull_trigger(close_everything)
-        except OSError:
-            # The trigger is closed: waitress closes it itself when handling it failed, and its
-            # loop no longer wakes up for us. Close the rest from here; the loop, if it still
-            # runs, ends once its map is empty (or at the closed sockets' error).
+        # waitress closes its wake-up pipe itself when handling it failed, and takes it out of
+        # the map. Then its loop no longer wakes up for us, and the pipe's descriptor numbers may
+        # already belong to another file of this process: pulling the trigger would write into
+        # that file (or fail with EBADF). So a trigger that left the map is not pulled: the rest
+        # is closed from here, and the loop, if it still runs, ends once its map is empty (or at
+        # the closed sockets' error).
+        if any(dispatcher is server.trigger for dispatcher in list(socket_map.values())):
+            try:
+                server.trigger.pull_trigger(close_everything)
+            except OSError:  # closed between the look and the pull
+                close_everything()
+        else:
             close_everything()
         if self._thread is not None:
             self._thread.join(timeout)
