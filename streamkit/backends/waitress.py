@@ -15,6 +15,7 @@ only adds what the kit needs around it:
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 import time
 from collections import deque
@@ -172,7 +173,7 @@ class WaitressBackend:
             return
         socket_map = server._map
 
-        def close_everything() -> None:  # runs inside waitress's loop thread
+        def close_everything() -> None:  # in waitress's loop thread (or, its trigger gone, here)
             for dispatcher in list(socket_map.values()):
                 dispatcher.close()  # the loop ends once its map is empty
 
@@ -182,13 +183,26 @@ class WaitressBackend:
         # that file (or fail with EBADF). So a trigger that left the map is not pulled: the rest
         # is closed from here, and the loop, if it still runs, ends once its map is empty (or at
         # the closed sockets' error).
+        def close_from_here() -> None:
+            # A select() in progress in the loop thread keeps every socket it waits on open (the
+            # port would still accept) until it returns. Shutting them down first ends the
+            # listening at once and wakes that select.
+            for dispatcher in list(socket_map.values()):
+                sock = getattr(dispatcher, "socket", None)
+                if isinstance(sock, socket.socket):
+                    try:
+                        sock.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+            close_everything()
+
         if any(dispatcher is server.trigger for dispatcher in list(socket_map.values())):
             try:
                 server.trigger.pull_trigger(close_everything)
             except OSError:  # closed between the look and the pull
-                close_everything()
+                close_from_here()
         else:
-            close_everything()
+            close_from_here()
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
